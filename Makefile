@@ -1,0 +1,103 @@
+# migr: build, test and demo.  See README.md.
+#
+#   make            build build/bin/{migr,migrd,migr-worker}
+#   make test       unit + integration tests, under ASan/UBSan
+#   make demo       run the main job on synthetic data
+#   make bench      benchmarks in bench/
+
+CC      ?= cc
+PKGS    := libzmq libprotobuf-c sqlite3 openblas libavformat libavcodec \
+           libswscale libswresample libavutil yaml-0.1 libmicrohttpd jansson libsodium
+DEPS_OK := build/.deps-ok
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-missing-field-initializers
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g $(WARN) -Ibuild/gen -I. \
+              $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS_BASE = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+
+# Two flavours share one source tree: release (build/) and sanitized (build/san/).
+OPT_release  := -O2
+OPT_san      := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+PROTO_C   := build/gen/migr.pb-c.c
+SCHEMA_C  := build/gen/schema.c
+LIB_SRC   := $(wildcard common/*.c media/*.c) $(PROTO_C) $(SCHEMA_C)
+MIGRD_SRC := $(wildcard coordinator/*.c)
+WORKER_SRC:= $(wildcard worker/*.c)
+CLI_SRC   := $(wildcard cli/*.c)
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+
+obj = $(patsubst %.c,build/$(1)/obj/%.o,$(patsubst build/gen/%,gen/%,$(2)))
+
+.PHONY: all deps test unit integration demo bench clean san
+all: build/bin/migr build/bin/migrd build/bin/migr-worker
+
+deps: $(DEPS_OK)
+$(DEPS_OK): deploy/install-deps.sh
+	@sh deploy/install-deps.sh
+	@mkdir -p build && touch $@
+
+build/gen/migr.pb-c.c build/gen/migr.pb-c.h: proto/migr.proto | $(DEPS_OK)
+	@mkdir -p build/gen
+	protoc-c --proto_path=proto --c_out=build/gen proto/migr.proto
+
+$(SCHEMA_C): $(sort $(wildcard schema/*.sql)) schema/embed.sh
+	@mkdir -p build/gen
+	sh schema/embed.sh $(sort $(wildcard schema/*.sql)) > $@
+
+# Object rules for both flavours.
+define flavour
+build/$(1)/obj/gen/%.o: build/gen/%.c | $(DEPS_OK)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_BASE) $$(OPT_$(1)) -MMD -MP -c $$< -o $$@
+build/$(1)/obj/%.o: %.c build/gen/migr.pb-c.h | $(DEPS_OK)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_BASE) $$(OPT_$(1)) -MMD -MP -c $$< -o $$@
+build/$(1)/libmigr.a: $(call obj,$(1),$(LIB_SRC))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(eval $(call flavour,release))
+$(eval $(call flavour,san))
+
+BIN_release := build/bin
+BIN_san     := build/san/bin
+define binaries
+$(BIN_$(1))/migrd: $(call obj,$(1),$(MIGRD_SRC)) build/$(1)/libmigr.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(OPT_$(1)) -o $$@ $$^ $$(LDLIBS_BASE)
+$(BIN_$(1))/migr-worker: $(call obj,$(1),$(WORKER_SRC)) build/$(1)/libmigr.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(OPT_$(1)) -o $$@ $$^ $$(LDLIBS_BASE)
+$(BIN_$(1))/migr: $(call obj,$(1),$(CLI_SRC)) build/$(1)/libmigr.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(OPT_$(1)) -o $$@ $$^ $$(LDLIBS_BASE)
+endef
+$(eval $(call binaries,release))
+$(eval $(call binaries,san))
+
+build/san/bin/unit-tests: $(call obj,san,$(UNIT_SRC)) build/san/libmigr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT_san) -o $@ $^ $(LDLIBS_BASE)
+
+san: build/san/bin/migr build/san/bin/migrd build/san/bin/migr-worker build/san/bin/unit-tests
+
+unit: build/san/bin/unit-tests
+	ASAN_OPTIONS=detect_leaks=1 build/san/bin/unit-tests
+
+integration: san
+	MIGR_BIN=$(CURDIR)/build/san/bin sh tests/integration/run.sh
+
+test: unit integration
+
+demo: all
+	./build/bin/migr demo
+
+bench: all
+	sh bench/featurize.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)
