@@ -1,0 +1,61 @@
+/* synth.h -- the synthetic DFEW-format dataset generator.
+ *
+ * A clip's plan (label, dominant modality, each modality's cue, subtitle and
+ * clue annotations) is a pure function of (config, seed, index): the
+ * coordinator computes plans to write the manifest, workers recompute them to
+ * render media.  Rendering writes a real MP4 (MPEG-4 Part 2 video + AAC audio,
+ * encoded with libavcodec, bit-exact flags set) whose face carries the visual
+ * cue and whose voice carries the audio cue. */
+#ifndef MIGR_SYNTH_H
+#define MIGR_SYNTH_H
+
+#include <stdint.h>
+
+#include "common/emotion.h"
+#include "common/error.h"
+
+typedef struct synth_config {
+    /* How often each modality is the dominant one (normalized at use). */
+    double dominant_weight[MODALITY_COUNT];
+    /* For a non-dominant modality: the chance its cue is misleading (another
+     * emotion at moderate strength), neutral, or weak (the true label at low
+     * strength); the remainder agrees with the label at low-moderate strength. */
+    double p_misleading, p_neutral, p_weak;
+    double dominant_strength_min, dominant_strength_max;  /* e.g. 0.7 .. 1.0 */
+    /* Media. */
+    int width, height, fps;     /* default 64 x 64 at 10 fps */
+    double seconds;             /* default 2.0 */
+    int sample_rate;            /* default 16000 */
+} synth_config;
+
+typedef struct synth_cue {
+    int emotion;                /* emotion index */
+    double strength;            /* 0 = absent .. 1 = unmistakable */
+} synth_cue;
+
+typedef struct synth_clip {
+    int index;
+    int label;                  /* the true emotion */
+    int dominant;               /* MOD_VISUAL, MOD_AUDIO or MOD_TEXT */
+    synth_cue cue[MODALITY_COUNT];
+    char file[64];              /* "clip_000123.mp4" */
+    char subtitle[256];         /* wording carries the text cue */
+    char clue[MODALITY_COUNT][320]; /* one or two clue sentences per modality */
+    char think[640];            /* reasoning text ending in the label */
+} synth_clip;
+
+void synth_config_default(synth_config *cfg);
+/* Read a YAML mapping whose keys are the field names above (dominant_weight as
+ * a mapping visual/audio/text -> number); unknown keys and bad values are errors
+ * that name the key and the line. Keys not present keep their current value. */
+int synth_config_load(const char *yaml_path, synth_config *cfg, migr_err *err);
+
+/* Deterministic plan of clip `index` for `seed`. */
+void synth_plan(const synth_config *cfg, uint64_t seed, int index, synth_clip *out);
+
+/* Render the clip's media to path, atomically (temp file, fsync, rename).
+ * The same config, seed and plan give the same bytes. */
+int synth_render(const synth_config *cfg, uint64_t seed, const synth_clip *clip,
+                 const char *path, migr_err *err);
+
+#endif
