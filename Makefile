@@ -22,8 +22,8 @@ OPT_san      := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sa
 
 PROTO_C   := build/gen/migr.pb-c.c
 SCHEMA_C  := build/gen/schema.c
-LIB_SRC   := $(wildcard common/*.c media/*.c) $(PROTO_C) $(SCHEMA_C)
-MIGRD_SRC := $(wildcard coordinator/*.c)
+LIB_SRC   := $(wildcard common/*.c media/*.c) $(PROTO_C)
+MIGRD_SRC := $(wildcard coordinator/*.c) $(SCHEMA_C)
 WORKER_SRC:= $(wildcard worker/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
@@ -77,7 +77,8 @@ endef
 $(eval $(call binaries,release))
 $(eval $(call binaries,san))
 
-build/san/bin/unit-tests: $(call obj,san,$(UNIT_SRC)) build/san/libmigr.a
+UNIT_LINK := $(UNIT_SRC) $(filter-out %/main.c,$(MIGRD_SRC) $(WORKER_SRC) $(CLI_SRC))
+build/san/bin/unit-tests: $(call obj,san,$(UNIT_LINK)) build/san/libmigr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT_san) -o $@ $^ $(LDLIBS_BASE)
 

@@ -1,6 +1,7 @@
 /* emotion.c -- see emotion.h. */
 #include "common/emotion.h"
 
+#include <stddef.h>
 #include <strings.h>
 
 static const char *emotion_names[EMOTION_COUNT] = {

@@ -26,6 +26,8 @@ int migr_err_wrap(migr_err *err, const char *fmt, ...)
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* Truncating a long chain of context is fine; the newest context comes first. */
+    if (snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old) >= (int)sizeof err->msg)
+        memcpy(err->msg + sizeof err->msg - 4, "...", 4);
     return -1;
 }

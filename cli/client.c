@@ -1,0 +1,75 @@
+/* client.c -- one request, one reply, over a DEALER socket. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "cli/cli.h"
+#include "common/wire.h"
+
+json_t *cli_request(const migr_home *home, const char *verb, json_t *args, int timeout_ms,
+                    int *status, migr_err *err)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT, *reply = NULL;
+    Migr__Request req = MIGR__REQUEST__INIT;
+    json_t *body = NULL;
+    json_t *empty = json_object();
+    char *text = json_dumps(args ? args : empty, JSON_COMPACT);
+    void *ctx = zmq_ctx_new(), *sock = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+    int linger = 0;
+
+    *status = EXIT_FAIL;
+    if (!text || !sock) {
+        migr_errf(err, "cannot set up a connection: %s", text ? zmq_strerror(errno) : "out of memory");
+        goto end;
+    }
+    if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+        zmq_connect(sock, home->endpoint) < 0) {
+        migr_errf(err, "cannot connect to migrd at %s: %s", home->endpoint, zmq_strerror(errno));
+        goto end;
+    }
+    req.verb = (char *)verb;
+    req.args = text;
+    env.body_case = MIGR__ENVELOPE__BODY_REQUEST;
+    env.request = &req;
+    if (wire_send(sock, NULL, &env, err) < 0)
+        goto end;
+    zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
+    int rc = zmq_poll(&item, 1, timeout_ms);
+    if (rc <= 0) {
+        migr_errf(err, "migrd at %s did not answer within %d ms; is it running? Start it with `migr up` "
+                  "(MIGR_HOME=%s)", home->endpoint, timeout_ms, home->home);
+        goto end;
+    }
+    if (wire_recv(sock, NULL, &reply, err) != WIRE_OK) {
+        migr_err_wrap(err, "a bad reply from migrd");
+        goto end;
+    }
+    if (reply->body_case == MIGR__ENVELOPE__BODY_REFUSAL) {
+        migr_errf(err, "migrd refused the request: %s", reply->refusal->reason);
+    } else if (reply->body_case != MIGR__ENVELOPE__BODY_REPLY) {
+        migr_errf(err, "migrd answered with something other than a reply");
+    } else if (reply->reply->status != 0) {
+        *status = reply->reply->status == EXIT_USAGE ? EXIT_USAGE : EXIT_FAIL;
+        migr_errf(err, "%s", reply->reply->error);
+    } else {
+        json_error_t jerr;
+        body = json_loads(reply->reply->body, JSON_DECODE_ANY, &jerr);
+        if (!body)
+            migr_errf(err, "migrd's reply is not JSON: %s", jerr.text);
+        else
+            *status = EXIT_OK;
+    }
+end:
+    if (reply)
+        migr__envelope__free_unpacked(reply, NULL);
+    free(text);
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    json_decref(empty);
+    return body;
+}

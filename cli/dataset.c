@@ -1,0 +1,233 @@
+/* dataset.c -- migr workers, migr dataset synth | add | list | show. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+
+static const char dataset_usage[] =
+    "usage: migr dataset synth NAME --clips N [--seed S] [--config FILE] [--wait]\n"
+    "       migr dataset add NAME --manifest FILE [--annotations FILE] [--wait]\n"
+    "       migr dataset list [--json]\n"
+    "       migr dataset show NAME [--json]\n"
+    "\n"
+    "synth  write a synthetic DFEW-format dataset (real MP4s, clue annotations) into\n"
+    "       the store and ingest it; FILE is a YAML generator config (see examples/).\n"
+    "add    ingest a DFEW-style manifest: CSV rows \"clip path,label[,subtitle]\", paths\n"
+    "       relative to the manifest; annotations are JSON lines keyed by \"clip\".\n"
+    "--wait follow featurization to the end, with a progress bar on a terminal.\n";
+
+static int request_print(const migr_home *home, const char *verb, json_t *args, int json,
+                         void (*human)(json_t *))
+{
+    int status;
+    migr_err err;
+    json_t *r = cli_request(home, verb, args, 10000, &status, &err);
+    json_decref(args);
+    if (!r) {
+        fprintf(stderr, "migr: %s\n", err.msg);
+        return status;
+    }
+    if (json)
+        cli_print_json(r);
+    else
+        human(r);
+    json_decref(r);
+    return EXIT_OK;
+}
+
+static void print_datasets(json_t *list)
+{
+    size_t i;
+    json_t *d;
+    printf("%-20s %-7s %-13s %7s %10s %7s\n", "NAME", "SOURCE", "STATE", "CLIPS", "FEATURIZED", "FAILED");
+    json_array_foreach(list, i, d) {
+        printf("%-20s %-7s %-13s %7lld %10lld %7lld\n", json_string_value(json_object_get(d, "name")),
+               json_string_value(json_object_get(d, "source")),
+               json_string_value(json_object_get(d, "state")),
+               (long long)json_integer_value(json_object_get(d, "clips")),
+               (long long)json_integer_value(json_object_get(d, "featurized")),
+               (long long)json_integer_value(json_object_get(d, "failed")));
+    }
+}
+
+static void print_counts(const char *title, json_t *obj)
+{
+    const char *k;
+    json_t *v;
+    if (json_object_size(obj) == 0)
+        return;
+    printf("%s:", title);
+    json_object_foreach(obj, k, v)
+        printf(" %s %lld", k, (long long)json_integer_value(v));
+    putchar('\n');
+}
+
+static void print_dataset(json_t *d)
+{
+    size_t i;
+    json_t *f;
+    printf("dataset %s (%s): %s\n", json_string_value(json_object_get(d, "name")),
+           json_string_value(json_object_get(d, "source")), json_string_value(json_object_get(d, "state")));
+    printf("clips %lld, featurized %lld, failed %lld, pending %lld\n",
+           (long long)json_integer_value(json_object_get(d, "clips")),
+           (long long)json_integer_value(json_object_get(d, "featurized")),
+           (long long)json_integer_value(json_object_get(d, "failed")),
+           (long long)json_integer_value(json_object_get(d, "pending")));
+    printf("manifest: %s\n", json_string_value(json_object_get(d, "manifest")));
+    print_counts("labels", json_object_get(d, "labels"));
+    print_counts("dominant modality (generator)", json_object_get(d, "generator_dominant"));
+    json_array_foreach(json_object_get(d, "failures"), i, f) {
+        printf("failed clip %lld %s: %s\n", (long long)json_integer_value(json_object_get(f, "clip")),
+               json_string_value(json_object_get(f, "path")), json_string_value(json_object_get(f, "reason")));
+    }
+}
+
+static void print_workers(json_t *list)
+{
+    size_t i;
+    json_t *w;
+    printf("%-24s %-8s %-20s %-6s %s\n", "ID", "PID", "HOST", "STATE", "TASKS");
+    json_array_foreach(list, i, w) {
+        printf("%-24s %-8lld %-20s %-6s %lld\n", json_string_value(json_object_get(w, "id")),
+               (long long)json_integer_value(json_object_get(w, "pid")),
+               json_string_value(json_object_get(w, "host")), json_string_value(json_object_get(w, "state")),
+               (long long)json_integer_value(json_object_get(w, "tasks")));
+    }
+}
+
+int cmd_workers(const migr_home *home, int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: migr workers [--json]\n\nList the workers connected to migrd: "
+               "[{\"id\",\"pid\",\"host\",\"state\",...}].\n");
+        return EXIT_OK;
+    }
+    for (int i = 0; i < argc; i++) {
+        if (strcmp(argv[i], "--json") != 0) {
+            fprintf(stderr, "migr workers: unknown argument \"%s\"\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    return request_print(home, "workers", json_object(), cli_has_flag(argc, argv, "--json"), print_workers);
+}
+
+/* Follow a dataset until it is ready or failed; then show it. */
+static int wait_dataset(const migr_home *home, const char *name)
+{
+    for (;;) {
+        int status;
+        migr_err err;
+        json_t *d = cli_request(home, "dataset.show", json_pack("{s:s}", "name", name), 10000, &status, &err);
+        if (!d) {
+            cli_progress_end();
+            fprintf(stderr, "migr: %s\n", err.msg);
+            return status;
+        }
+        const char *state = json_string_value(json_object_get(d, "state"));
+        long total = (long)json_integer_value(json_object_get(d, "clips"));
+        long done = total - (long)json_integer_value(json_object_get(d, "pending"));
+        cli_progress(state, done, total);
+        if (!strcmp(state, "ready") || !strcmp(state, "failed")) {
+            cli_progress_end();
+            print_dataset(d);
+            int rc = strcmp(state, "ready") == 0 ? EXIT_OK : EXIT_FAIL;
+            json_decref(d);
+            return rc;
+        }
+        json_decref(d);
+        usleep(250 * 1000);
+    }
+}
+
+/* Parse "NAME --flag value ... [--wait]" into args; returns an exit code or -1 to go on. */
+static int parse_ingest(int argc, char **argv, const char *const *flags, json_t *args, int *wait)
+{
+    if (argc < 1 || argv[0][0] == '-') {
+        fputs(dataset_usage, stderr);
+        return EXIT_USAGE;
+    }
+    json_object_set_new(args, "name", json_string(argv[0]));
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--wait")) {
+            *wait = 1;
+            continue;
+        }
+        int known = 0;
+        for (const char *const *f = flags; *f; f++)
+            known |= strcmp(argv[i], *f) == 0;
+        if (!known || i + 1 >= argc) {
+            fprintf(stderr, "migr dataset: unknown or incomplete argument \"%s\"\n\n%s", argv[i], dataset_usage);
+            return EXIT_USAGE;
+        }
+        const char *key = argv[i] + 2, *value = argv[++i];
+        if (!strcmp(key, "clips") || !strcmp(key, "seed")) {
+            char *end;
+            long long v = strtoll(value, &end, 10);
+            if (*end || v < 0) {
+                fprintf(stderr, "migr dataset: --%s needs a non-negative integer, got \"%s\"\n", key, value);
+                return EXIT_USAGE;
+            }
+            json_object_set_new(args, key, json_integer(v));
+        } else {
+            char abs[PATH_MAX];
+            if (!realpath(value, abs)) {
+                fprintf(stderr, "migr dataset: cannot find %s \"%s\"\n", key, value);
+                return EXIT_FAIL;
+            }
+            json_object_set_new(args, key, json_string(abs));
+        }
+    }
+    return -1;
+}
+
+static int ingest(const migr_home *home, const char *verb, int argc, char **argv,
+                  const char *const *flags, const char *required)
+{
+    int wait = 0, status;
+    migr_err err;
+    json_t *args = json_object();
+    int rc = parse_ingest(argc, argv, flags, args, &wait);
+    if (rc < 0 && !json_object_get(args, required)) {
+        fprintf(stderr, "migr dataset: --%s is required\n\n%s", required, dataset_usage);
+        rc = EXIT_USAGE;
+    }
+    if (rc >= 0) {
+        json_decref(args);
+        return rc;
+    }
+    json_t *r = cli_request(home, verb, args, 60000, &status, &err);
+    json_decref(args);
+    if (!r) {
+        fprintf(stderr, "migr: %s\n", err.msg);
+        return status;
+    }
+    printf("dataset %s: %lld clips queued\n", json_string_value(json_object_get(r, "name")),
+           (long long)json_integer_value(json_object_get(r, "clips")));
+    json_decref(r);
+    return wait ? wait_dataset(home, argv[0]) : EXIT_OK;
+}
+
+int cmd_dataset(const migr_home *home, int argc, char **argv)
+{
+    static const char *const synth_flags[] = {"--clips", "--seed", "--config", NULL};
+    static const char *const add_flags[] = {"--manifest", "--annotations", NULL};
+    int json = cli_has_flag(argc, argv, "--json");
+
+    if (argc < 1 || cli_wants_help(argc, argv)) {
+        fputs(dataset_usage, argc < 1 ? stderr : stdout);
+        return argc < 1 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (!strcmp(argv[0], "synth"))
+        return ingest(home, "dataset.synth", argc - 1, argv + 1, synth_flags, "clips");
+    if (!strcmp(argv[0], "add"))
+        return ingest(home, "dataset.add", argc - 1, argv + 1, add_flags, "manifest");
+    if (!strcmp(argv[0], "list") && argc == 1 + json)
+        return request_print(home, "dataset.list", json_object(), json, print_datasets);
+    if (!strcmp(argv[0], "show") && argc == 2 + json && argv[1][0] != '-')
+        return request_print(home, "dataset.show", json_pack("{s:s}", "name", argv[1]), json, print_dataset);
+    fputs(dataset_usage, stderr);
+    return EXIT_USAGE;
+}

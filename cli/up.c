@@ -1,0 +1,202 @@
+/* up.c -- migr up / down: local migrd and workers as background processes
+ * with pid files in $MIGR_HOME/run and logs in $MIGR_HOME/logs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "common/clock.h"
+#include "common/fs.h"
+
+/* The directory holding this binary, where migrd and migr-worker live too. */
+static int bin_dir(char *out, size_t cap)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0)
+        return -1;
+    self[n] = '\0';
+    snprintf(out, cap, "%s", dirname(self));
+    return 0;
+}
+
+/* Start prog in the background, detached, logging to log; write its pid to pidfile. */
+static int spawn(const char *prog, char *const argv[], const char *log, const char *pidfile, migr_err *err)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return migr_errf(err, "cannot fork: %s", strerror(errno));
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (fd < 0 || devnull < 0 || setsid() < 0 || dup2(devnull, 0) < 0 || dup2(fd, 1) < 0 ||
+            dup2(fd, 2) < 0)
+            _exit(127);
+        execv(prog, argv);
+        dprintf(2, "cannot run %s: %s\n", prog, strerror(errno));
+        _exit(127);
+    }
+    char text[32];
+    size_t len = (size_t)snprintf(text, sizeof text, "%ld\n", (long)pid);
+    const void *bufs[1] = {text};
+    return fs_write_atomic(pidfile, bufs, &len, 1, err);
+}
+
+static int ping(const migr_home *home, int timeout_ms)
+{
+    int status;
+    migr_err err;
+    json_t *r = cli_request(home, "ping", NULL, timeout_ms, &status, &err);
+    json_decref(r);
+    return r ? 0 : -1;
+}
+
+static int alive_workers(const migr_home *home)
+{
+    int status;
+    migr_err err;
+    json_t *r = cli_request(home, "workers", NULL, 2000, &status, &err);
+    int n = r ? (int)json_array_size(r) : -1;
+    json_decref(r);
+    return n;
+}
+
+int cmd_up(const migr_home *home_in, int argc, char **argv)
+{
+    migr_home home = *home_in;
+    char dir[PATH_MAX], prog[PATH_MAX + 32], log[PATH_MAX + 32], pidf[PATH_MAX + 32];
+    migr_err err;
+    long workers = 2;
+
+    if (cli_wants_help(argc, argv)) {
+        printf("usage: migr up [--workers N]\n\nStart migrd and N migr-worker processes (default 2) in the\n"
+               "background for MIGR_HOME (%s); logs go to its logs/, pids to run/.\n", home.home);
+        return EXIT_OK;
+    }
+    for (int i = 0; i < argc; i++) {
+        char *end;
+        if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
+            workers = strtol(argv[++i], &end, 10);
+            if (*end || workers < 0 || workers > 64) {
+                fprintf(stderr, "migr up: --workers needs 0..64\n");
+                return EXIT_USAGE;
+            }
+        } else {
+            fprintf(stderr, "migr up: unknown argument \"%s\" (see migr up --help)\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (migr_home_resolve(&home, 1, &err) < 0 || bin_dir(dir, sizeof dir) < 0) {
+        fprintf(stderr, "migr up: %s\n", err.msg);
+        return EXIT_FAIL;
+    }
+    if (ping(&home, 300) == 0) {
+        fprintf(stderr, "migr up: migrd is already running at %s; `migr down` first\n", home.endpoint);
+        return EXIT_FAIL;
+    }
+    snprintf(prog, sizeof prog, "%s/migrd", dir);
+    snprintf(log, sizeof log, "%s/migrd.log", home.logs);
+    snprintf(pidf, sizeof pidf, "%s/migrd.pid", home.run);
+    char *dargv[] = {prog, NULL};
+    if (spawn(prog, dargv, log, pidf, &err) < 0) {
+        fprintf(stderr, "migr up: %s\n", err.msg);
+        return EXIT_FAIL;
+    }
+    int64_t deadline = clock_mono_ms() + 15000;
+    while (ping(&home, 300) < 0) {
+        if (clock_mono_ms() > deadline) {
+            fprintf(stderr, "migr up: migrd did not start; see %s\n", log);
+            return EXIT_FAIL;
+        }
+    }
+    snprintf(prog, sizeof prog, "%s/migr-worker", dir);
+    for (long i = 0; i < workers; i++) {
+        char id[64];
+        snprintf(log, sizeof log, "%s/worker-%ld.log", home.logs, i);
+        snprintf(pidf, sizeof pidf, "%s/worker-%ld.pid", home.run, i);
+        snprintf(id, sizeof id, "local-%ld", i);
+        char *wargv[] = {prog, "--id", id, NULL};
+        if (spawn(prog, wargv, log, pidf, &err) < 0) {
+            fprintf(stderr, "migr up: %s\n", err.msg);
+            return EXIT_FAIL;
+        }
+    }
+    deadline = clock_mono_ms() + 15000;
+    while (alive_workers(&home) < workers) {
+        if (clock_mono_ms() > deadline) {
+            fprintf(stderr, "migr up: workers did not connect; see %s/worker-*.log\n", home.logs);
+            return EXIT_FAIL;
+        }
+        usleep(100 * 1000);
+    }
+    printf("migrd at %s with %ld worker(s); MIGR_HOME=%s\n", home.endpoint, workers, home.home);
+    return EXIT_OK;
+}
+
+static pid_t read_pid(const char *path)
+{
+    uint8_t *text;
+    size_t len;
+    migr_err err;
+    if (fs_read_file(path, &text, &len, &err) < 0)
+        return -1;
+    long pid = strtol((char *)text, NULL, 10);
+    free(text);
+    return pid > 1 ? (pid_t)pid : -1;
+}
+
+/* SIGTERM, wait up to 10 s, then SIGKILL. */
+static void stop_pid(pid_t pid, const char *what)
+{
+    if (kill(pid, SIGTERM) < 0)
+        return;  /* already gone */
+    for (int i = 0; i < 100; i++) {
+        if (kill(pid, 0) < 0)
+            return;
+        usleep(100 * 1000);
+    }
+    fprintf(stderr, "migr down: %s (pid %ld) ignored SIGTERM; killing it\n", what, (long)pid);
+    kill(pid, SIGKILL);
+}
+
+int cmd_down(const migr_home *home, int argc, char **argv)
+{
+    char pattern[PATH_MAX + 32];
+    glob_t g;
+    int stopped = 0;
+
+    if (cli_wants_help(argc, argv) || argc > 0) {
+        printf("usage: migr down\n\nStop the workers, then migrd, started by `migr up` for MIGR_HOME (%s).\n",
+               home->home);
+        return argc > 0 && !cli_wants_help(argc, argv) ? EXIT_USAGE : EXIT_OK;
+    }
+    snprintf(pattern, sizeof pattern, "%s/worker-*.pid", home->run);
+    if (glob(pattern, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            pid_t pid = read_pid(g.gl_pathv[i]);
+            if (pid > 0) {
+                stop_pid(pid, "a worker");
+                stopped++;
+            }
+            unlink(g.gl_pathv[i]);
+        }
+        globfree(&g);
+    }
+    snprintf(pattern, sizeof pattern, "%s/migrd.pid", home->run);
+    pid_t pid = read_pid(pattern);
+    if (pid > 0) {
+        stop_pid(pid, "migrd");
+        stopped++;
+    }
+    unlink(pattern);
+    printf("stopped %d process(es)\n", stopped);
+    return EXIT_OK;
+}

@@ -1,0 +1,140 @@
+/* fs.c -- see fs.h. */
+#include "common/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int fs_mkdirs(const char *path, migr_err *err)
+{
+    char buf[PATH_MAX];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof buf)
+        return migr_errf(err, "cannot create directory \"%s\": path empty or too long", path);
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; ; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char c = *p;
+        *p = '\0';
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+            return migr_errf(err, "cannot create directory %s: %s", buf, strerror(errno));
+        *p = c;
+        if (c == '\0')
+            break;
+    }
+    return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int fs_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int nbufs,
+                    migr_err *err)
+{
+    char tmp[PATH_MAX];
+    int fd;
+
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
+        return migr_errf(err, "path too long: %s", path);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return migr_errf(err, "cannot create %s: %s", tmp, strerror(errno));
+    for (int i = 0; i < nbufs; i++) {
+        if (write_all(fd, bufs[i], lens[i]) < 0)
+            goto fail;
+    }
+    if (fsync(fd) < 0)
+        goto fail;
+    if (close(fd) < 0) {
+        fd = -1;
+        goto fail;
+    }
+    fd = -1;
+    if (rename(tmp, path) < 0)
+        goto fail;
+    if (fsync_dir_of(path) < 0)
+        return migr_errf(err, "cannot fsync the directory of %s: %s", path, strerror(errno));
+    return 0;
+fail:
+    migr_errf(err, "cannot write %s: %s (is the disk full or read-only?)", path, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    unlink(tmp);
+    return -1;
+}
+
+int fs_read_file(const char *path, uint8_t **data, size_t *len, migr_err *err)
+{
+    struct stat st;
+    uint8_t *buf = NULL;
+    size_t got = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+    if (fd < 0)
+        return migr_errf(err, "cannot open %s: %s", path, strerror(errno));
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return migr_errf(err, "%s is not a regular file", path);
+    }
+    buf = malloc((size_t)st.st_size + 1);
+    if (!buf) {
+        close(fd);
+        return migr_errf(err, "out of memory reading %s (%lld bytes)", path, (long long)st.st_size);
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            migr_errf(err, "cannot read %s: %s", path, r < 0 ? strerror(errno) : "file shrank");
+            free(buf);
+            close(fd);
+            return -1;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *data = buf;
+    *len = got;
+    return 0;
+}
+
+int fs_join(char *dst, size_t cap, const char *dir, const char *name)
+{
+    int n = name[0] == '/' ? snprintf(dst, cap, "%s", name) : snprintf(dst, cap, "%s/%s", dir, name);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}

@@ -1,0 +1,25 @@
+/* fs.h -- file-system helpers: atomic writes, whole-file reads, mkdir -p. */
+#ifndef MIGR_FS_H
+#define MIGR_FS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+/* Create path and its missing parents (mode 0755).  Existing directories are fine. */
+int fs_mkdirs(const char *path, migr_err *err);
+
+/* Write the buffers to path atomically: a temp file beside it, fsync, rename,
+ * fsync of the directory.  Readers see the old file or the whole new one. */
+int fs_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int nbufs,
+                    migr_err *err);
+
+/* Read a whole file into a malloc'd buffer (NUL-terminated, not counted in
+ * *len) that the caller owns. */
+int fs_read_file(const char *path, uint8_t **data, size_t *len, migr_err *err);
+
+/* dst = dir + "/" + name, or the name alone when it is absolute. -1 if too long. */
+int fs_join(char *dst, size_t cap, const char *dir, const char *name);
+
+#endif

@@ -1,0 +1,44 @@
+/* wire.h -- protobuf envelopes over ZeroMQ.
+ *
+ * A message is [routing id,] envelope: a ROUTER sees the peer's routing id in
+ * the first frame; DEALER peers send the envelope alone.  Anything else --
+ * extra frames, bytes that are not an Envelope, a wrong protocol version, a
+ * message over WIRE_MAX_BYTES -- is rejected by wire_recv with an error that
+ * says which, after the whole message has been consumed from the socket. */
+#ifndef MIGR_WIRE_H
+#define MIGR_WIRE_H
+
+#include <stddef.h>
+
+#include "common/error.h"
+#include "migr.pb-c.h"
+
+enum {
+    WIRE_PROTOCOL_VERSION = 1,
+    WIRE_MAX_BYTES = 16 << 20,        /* largest envelope we accept */
+    WIRE_HARD_MAX_BYTES = 256 << 20,  /* libzmq drops the peer above this */
+};
+
+typedef struct wire_peer {
+    unsigned char id[256];
+    size_t len;
+} wire_peer;
+
+/* What went wrong with a message that wire_recv rejected. */
+typedef enum { WIRE_OK, WIRE_MALFORMED, WIRE_VERSION, WIRE_TOO_BIG, WIRE_SOCKET } wire_status;
+
+/* Send env (version is set here).  peer is the routing id for a ROUTER
+ * socket, NULL otherwise.  env stays the caller's. */
+int wire_send(void *sock, const wire_peer *peer, Migr__Envelope *env, migr_err *err);
+
+/* Receive one message.  For a ROUTER, pass peer to receive the routing id.
+ * On WIRE_OK *env is the caller's, freed with migr__envelope__free_unpacked(env, NULL). */
+wire_status wire_recv(void *sock, wire_peer *peer, Migr__Envelope **env, migr_err *err);
+
+/* Send a Refusal with reason to peer (best effort; logged on failure). */
+void wire_refuse(void *sock, const wire_peer *peer, const char *reason);
+
+/* Printable form of a routing id, for logs. */
+const char *wire_peer_str(const wire_peer *peer, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,146 @@
+/* api.c -- client requests: a verb and a JSON object of arguments in, a JSON
+ * body out. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "coordinator/coord.h"
+#include "coordinator/datasets.h"
+#include "coordinator/db.h"
+#include "coordinator/views.h"
+
+typedef json_t *(*verb_fn)(coord *c, json_t *args, int *status, migr_err *err);
+
+static json_t *verb_ping(coord *c, json_t *args, int *status, migr_err *err)
+{
+    (void)args, (void)status, (void)err;
+    return json_pack("{s:s, s:i, s:s}", "endpoint", c->home.endpoint, "workers", c->nworkers,
+                     "store", c->st.root);
+}
+
+static json_t *verb_workers(coord *c, json_t *args, int *status, migr_err *err)
+{
+    (void)args, (void)status;
+    return view_workers(c->db, err);
+}
+
+static json_t *verb_dataset_list(coord *c, json_t *args, int *status, migr_err *err)
+{
+    (void)args, (void)status;
+    return view_datasets(c->db, err);
+}
+
+static json_t *verb_dataset_show(coord *c, json_t *args, int *status, migr_err *err)
+{
+    const char *name = json_string_value(json_object_get(args, "name"));
+    int missing = 0;
+    if (!name) {
+        *status = 2;
+        migr_errf(err, "dataset.show needs a name");
+        return NULL;
+    }
+    json_t *d = view_dataset(c->db, name, &missing, err);
+    return d;
+}
+
+static json_t *verb_run_list(coord *c, json_t *args, int *status, migr_err *err)
+{
+    (void)args, (void)status;
+    return view_runs(c->db, err);
+}
+
+static json_t *verb_run_show(coord *c, json_t *args, int *status, migr_err *err)
+{
+    int missing = 0;
+    json_t *id = json_object_get(args, "id");
+    if (!json_is_integer(id)) {
+        *status = 2;
+        migr_errf(err, "run.show needs a numeric run id");
+        return NULL;
+    }
+    return view_run(c->db, json_integer_value(id), &missing, err);
+}
+
+static json_t *verb_run_cancel(coord *c, json_t *args, int *status, migr_err *err)
+{
+    int missing = 0;
+    json_t *id = json_object_get(args, "id");
+    if (!json_is_integer(id)) {
+        *status = 2;
+        migr_errf(err, "run.cancel needs a numeric run id");
+        return NULL;
+    }
+    json_t *run = view_run(c->db, json_integer_value(id), &missing, err);
+    if (!run)
+        return NULL;
+    const char *state = json_string_value(json_object_get(run, "state"));
+    if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0) {
+        migr_errf(err, "run %lld is already %s", (long long)json_integer_value(id), state);
+        json_decref(run);
+        return NULL;
+    }
+    json_decref(run);
+    int64_t now = clock_wall_ms();
+    if (db_begin(c->db, err) < 0 ||
+        queue_cancel_owner(c->db, "run", json_integer_value(id), "cancelled", now, err) < 0 ||
+        db_run(c->db, err, "UPDATE runs SET state = 'cancelled', finished_ms = ? WHERE id = ?", "ii",
+               now, (int64_t)json_integer_value(id)) < 0 ||
+        db_commit(c->db, err) < 0) {
+        db_rollback(c->db);
+        return NULL;
+    }
+    return view_run(c->db, json_integer_value(id), &missing, err);
+}
+
+static const struct {
+    const char *verb;
+    verb_fn fn;
+} verbs[] = {
+    {"ping", verb_ping},
+    {"workers", verb_workers},
+    {"dataset.add", datasets_add},
+    {"dataset.synth", datasets_synth},
+    {"dataset.list", verb_dataset_list},
+    {"dataset.show", verb_dataset_show},
+    {"run.list", verb_run_list},
+    {"run.show", verb_run_show},
+    {"run.cancel", verb_run_cancel},
+};
+
+char *api_handle(coord *c, const char *verb, const char *args, int *status, migr_err *err)
+{
+    json_error_t jerr;
+    json_t *a = json_loads(args && *args ? args : "{}", 0, &jerr);
+    json_t *body = NULL;
+
+    *status = 0;
+    if (!a || !json_is_object(a)) {
+        json_decref(a);
+        *status = 2;
+        migr_errf(err, "request arguments are not a JSON object");
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++) {
+        if (strcmp(verbs[i].verb, verb) != 0)
+            continue;
+        body = verbs[i].fn(c, a, status, err);
+        json_decref(a);
+        if (!body) {
+            if (*status == 0)
+                *status = 1;
+            return NULL;
+        }
+        char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+        json_decref(body);
+        if (!text) {
+            *status = 1;
+            migr_errf(err, "out of memory");
+        }
+        return text;
+    }
+    json_decref(a);
+    *status = 2;
+    migr_errf(err, "unknown request \"%s\"; is migr newer than migrd?", verb);
+    return NULL;
+}

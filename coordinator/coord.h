@@ -1,0 +1,73 @@
+/* coord.h -- the coordinator's state and the seams other modules plug into.
+ *
+ * migrd is one thread around one ROUTER socket (workers and clients alike)
+ * plus the HTTP server's thread, which only reads the database.  All state
+ * lives in SQLite; the in-memory worker table is rebuilt from heartbeats. */
+#ifndef MIGR_COORD_H
+#define MIGR_COORD_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/home.h"
+#include "common/store.h"
+#include "common/wire.h"
+#include "coordinator/queue.h"
+
+typedef struct coord_config {
+    int heartbeat_ms;      /* interval both ways (1000) */
+    int liveness;          /* missed heartbeats before a worker is dead (3) */
+    int max_attempts;      /* tries per task before it fails for good (3) */
+    int backoff_ms;        /* first retry delay, doubling (1000) */
+} coord_config;
+
+/* A connected worker.  The table is kept oldest-heard-from first, so a sweep
+ * for dead workers stops at the first live one. */
+typedef struct coord_worker {
+    char id[128];
+    wire_peer peer;
+    char host[128];
+    int pid;
+    int concurrency;
+    int busy;              /* tasks leased to it */
+    int64_t last_heard_ms; /* monotonic */
+} coord_worker;
+
+typedef struct coord {
+    coord_config cfg;
+    migr_home home;
+    store st;
+    sqlite3 *db;
+    void *zctx, *router;
+    coord_worker *workers;
+    int nworkers, capworkers;
+    int64_t started_ms;    /* monotonic; leases held at start get one liveness period */
+    int64_t next_heartbeat_ms;
+} coord;
+
+/* What the coordinator does when a task of a kind finishes.  Registered per
+ * kind in kinds.c; a new task kind adds a row there. */
+typedef struct task_kind {
+    const char *name;
+    /* The task succeeded with output (a JSON object).  Runs in the transaction
+     * that marks it done; a failure rolls the completion back. */
+    int (*on_done)(coord *c, const task_row *t, json_t *output, migr_err *err);
+    /* The task used up its attempts; reason says why. */
+    int (*on_exhausted)(coord *c, const task_row *t, const char *reason, migr_err *err);
+} task_kind;
+
+const task_kind *task_kind_find(const char *name);
+
+void coord_config_default(coord_config *cfg);
+int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_err *err);
+void coord_close(coord *c);
+/* Serve until *stop becomes non-zero (set by a signal handler). */
+int coord_serve(coord *c, volatile int *stop, migr_err *err);
+
+/* Handle one client request; returns the reply body (malloc'd JSON) or NULL
+ * with *status 1 or 2 and err set.  Defined in api.c. */
+char *api_handle(coord *c, const char *verb, const char *args, int *status, migr_err *err);
+
+#endif

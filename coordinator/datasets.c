@@ -1,0 +1,473 @@
+/* datasets.c -- dataset ingestion.
+ *
+ * A manifest becomes one clip row and one featurize task per line, in one
+ * transaction.  A synthetic dataset first gets its manifest, annotations and
+ * one synth task per clip; each rendered clip then gets its featurize task.
+ * A dataset is ready once no clip is pending. */
+#include "coordinator/datasets.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/csv.h"
+#include "common/emotion.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "coordinator/db.h"
+#include "media/features.h"
+#include "media/synth.h"
+
+static int usage(int *status, migr_err *err, const char *msg)
+{
+    *status = 2;
+    return migr_errf(err, "%s", msg);
+}
+
+static int valid_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)name[i]) && !strchr("_.-", name[i]))
+            return 0;
+    return name[0] != '.';
+}
+
+static int check_new_name(coord *c, const char *name, int *status, migr_err *err)
+{
+    int64_t n;
+    if (!valid_name(name))
+        return usage(status, err, "a dataset name is 1-64 letters, digits, '_', '-' or '.'");
+    if (db_int(c->db, err, &n, 0, "SELECT COUNT(*) FROM datasets WHERE name = ?", "s", name) < 0)
+        return -1;
+    if (n > 0) {
+        *status = 1;
+        return migr_errf(err, "a dataset named %s already exists; choose another name", name);
+    }
+    return 0;
+}
+
+/* The featurize task of clip (id, idx) of a dataset. */
+static int add_featurize_task(coord *c, int64_t dataset_id, const char *dataset, int64_t clip_id,
+                              int64_t idx, const char *path, migr_err *err)
+{
+    featurize_config fc;
+    char out[128];
+    featurize_config_default(&fc);
+    snprintf(out, sizeof out, "datasets/%s/features/%06lld.feat", dataset, (long long)idx);
+    json_t *p = json_pack("{s:s, s:I, s:s, s:s, s:i, s:i, s:i, s:i, s:i}", "dataset", dataset,
+                          "clip", (json_int_t)idx, "path", path, "out", out, "frames", fc.n_frames,
+                          "height", fc.height, "width", fc.width, "mel", fc.n_mel,
+                          "max_audio_frames", fc.max_audio_frames);
+    char *params = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(p);
+    if (!params)
+        return migr_errf(err, "out of memory");
+    int rc = queue_add(c->db, "dataset", dataset_id, "featurize", clip_id, params,
+                       c->cfg.max_attempts, err);
+    free(params);
+    return rc;
+}
+
+/* ---- manifests ---- */
+
+typedef struct annotations {
+    json_t *by_clip;        /* clip path -> annotation object */
+} annotations;
+
+static int load_annotations(const char *path, annotations *a, migr_err *err)
+{
+    uint8_t *text;
+    size_t len;
+    a->by_clip = json_object();
+    if (!path || !*path)
+        return 0;
+    if (fs_read_file(path, &text, &len, err) < 0)
+        return migr_err_wrap(err, "reading annotations");
+    int line = 0;
+    for (char *save = NULL, *s = strtok_r((char *)text, "\n", &save); s;
+         s = strtok_r(NULL, "\n", &save)) {
+        json_error_t jerr;
+        line++;
+        if (!*s || *s == '\r')
+            continue;
+        json_t *obj = json_loads(s, 0, &jerr);
+        const char *clip = obj ? json_string_value(json_object_get(obj, "clip")) : NULL;
+        if (!clip) {
+            json_decref(obj);
+            free(text);
+            return migr_errf(err, "%s line %d: expected a JSON object with a \"clip\" string (%s)",
+                             path, line, obj ? "no clip key" : jerr.text);
+        }
+        json_object_set_new(a->by_clip, clip, obj);
+    }
+    free(text);
+    return 0;
+}
+
+/* Insert one manifest row as a clip plus its featurize task. */
+static int add_manifest_row(coord *c, int64_t dataset_id, const char *dataset, const char *dir,
+                            const csv_reader *r, int64_t idx, const annotations *a, migr_err *err)
+{
+    char path[PATH_MAX];
+    const char *rel = r->field[0], *label = r->field[1];
+    const char *subtitle = r->nfields > 2 && *r->field[2] ? r->field[2] : NULL;
+    json_t *ann = json_object_get(a->by_clip, rel);
+    char *ann_text = ann ? json_dumps(ann, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    int64_t clip_id;
+
+    if (!*rel)
+        return migr_errf(err, "line %d: the clip path is empty", r->line);
+    if (emotion_parse(label) < 0)
+        return migr_errf(err, "line %d: unknown label \"%s\" (expected one of happy, sad, neutral, "
+                         "angry, surprise, disgust, fear)", r->line, label);
+    if (fs_join(path, sizeof path, dir, rel) < 0)
+        return migr_errf(err, "line %d: path too long", r->line);
+    int rc = db_run(c->db, err,
+                    "INSERT INTO clips (dataset_id, idx, path, label, subtitle, annotation, state) "
+                    "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+                    "iissss", dataset_id, idx, path, emotion_name(emotion_parse(label)), subtitle,
+                    ann_text);
+    free(ann_text);
+    if (rc < 0)
+        return -1;
+    clip_id = sqlite3_last_insert_rowid(c->db);
+    return add_featurize_task(c, dataset_id, dataset, clip_id, idx, path, err);
+}
+
+/* Parse the manifest and insert its clips and tasks.  Returns the clip count. */
+static int64_t ingest_manifest(coord *c, int64_t dataset_id, const char *dataset,
+                               const char *manifest, const char *annotations_path, migr_err *err)
+{
+    uint8_t *text;
+    size_t len;
+    char dir[PATH_MAX];
+    csv_reader r;
+    annotations a = {NULL};
+    int64_t idx = 0;
+    int rc;
+
+    if (fs_read_file(manifest, &text, &len, err) < 0)
+        return -1;
+    if (load_annotations(annotations_path, &a, err) < 0) {
+        free(text);
+        json_decref(a.by_clip);
+        return -1;
+    }
+    snprintf(dir, sizeof dir, "%s", manifest);
+    snprintf(dir, sizeof dir, "%s", dirname(dir));
+    csv_init(&r, (const char *)text);
+    while ((rc = csv_next(&r, err)) == 1) {
+        if (r.nfields < 2) {
+            rc = migr_errf(err, "line %d: expected \"clip path,label[,subtitle]\", got %d field(s)",
+                           r.line, r.nfields);
+            break;
+        }
+        if (r.line == 1 && strcasecmp(r.field[1], "label") == 0)
+            continue;   /* header */
+        if (add_manifest_row(c, dataset_id, dataset, dir, &r, idx++, &a, err) < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    csv_free(&r);
+    free(text);
+    json_decref(a.by_clip);
+    if (rc < 0)
+        return migr_err_wrap(err, "manifest %s", manifest);
+    if (idx == 0)
+        return migr_errf(err, "manifest %s lists no clips", manifest);
+    return idx;
+}
+
+static json_t *ok_body(const char *name, int64_t clips)
+{
+    return json_pack("{s:s, s:I}", "name", name, "clips", (json_int_t)clips);
+}
+
+json_t *datasets_add(coord *c, json_t *args, int *status, migr_err *err)
+{
+    const char *name = json_string_value(json_object_get(args, "name"));
+    const char *manifest = json_string_value(json_object_get(args, "manifest"));
+    const char *annotations_path = json_string_value(json_object_get(args, "annotations"));
+    int64_t clips;
+
+    if (!name || !manifest || manifest[0] != '/') {
+        usage(status, err, "dataset.add needs a name and an absolute manifest path");
+        return NULL;
+    }
+    if (check_new_name(c, name, status, err) < 0 || db_begin(c->db, err) < 0)
+        return NULL;
+    *status = 1;
+    if (db_run(c->db, err,
+               "INSERT INTO datasets (name, source, manifest, annotations, state, created_ms) "
+               "VALUES (?, 'manifest', ?, ?, 'featurizing', ?)",
+               "sssi", name, manifest, annotations_path, clock_wall_ms()) < 0 ||
+        (clips = ingest_manifest(c, sqlite3_last_insert_rowid(c->db), name, manifest,
+                                 annotations_path, err)) < 0 ||
+        db_commit(c->db, err) < 0) {
+        db_rollback(c->db);
+        return NULL;
+    }
+    *status = 0;
+    log_info("dataset %s: %lld clips from %s", name, (long long)clips, manifest);
+    return ok_body(name, clips);
+}
+
+/* ---- synthetic datasets ---- */
+
+static char *synth_annotation(const synth_clip *p)
+{
+    json_t *cues = json_object();
+    for (int m = 0; m < MODALITY_COUNT; m++)
+        json_object_set_new(cues, modality_name(m),
+                            json_pack("{s:s, s:f}", "emotion", emotion_name(p->cue[m].emotion),
+                                      "strength", p->cue[m].strength));
+    json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "clip", p->file,
+                          "vis", p->clue[MOD_VISUAL], "aud", p->clue[MOD_AUDIO],
+                          "txt", p->clue[MOD_TEXT], "think", p->think,
+                          "dominant", modality_name(p->dominant), "cues", cues);
+    char *s = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(a);
+    return s;
+}
+
+/* Write manifest.csv and annotations.jsonl for the plans, atomically. */
+static int write_synth_manifest(const char *dir, const synth_clip *plans, int n, migr_err *err)
+{
+    char path[PATH_MAX];
+    char *csv = NULL, *jsonl = NULL;
+    size_t csv_len = 0, jsonl_len = 0;
+    FILE *fc = open_memstream(&csv, &csv_len), *fj = open_memstream(&jsonl, &jsonl_len);
+    int rc = 0;
+
+    if (!fc || !fj) {
+        if (fc)
+            fclose(fc);
+        if (fj)
+            fclose(fj);
+        free(csv);
+        free(jsonl);
+        return migr_errf(err, "out of memory");
+    }
+    fputs("path,label,subtitle\n", fc);
+    for (int i = 0; i < n && rc == 0; i++) {
+        char rel[128], *ann = synth_annotation(&plans[i]);
+        snprintf(rel, sizeof rel, "media/%s", plans[i].file);
+        csv_write_field(fc, rel);
+        fprintf(fc, ",%s,", emotion_name(plans[i].label));
+        csv_write_field(fc, plans[i].subtitle);
+        fputc('\n', fc);
+        if (!ann) {
+            rc = migr_errf(err, "out of memory");
+            break;
+        }
+        /* Annotations are keyed by the manifest's clip path. */
+        json_t *a = json_loads(ann, 0, NULL);
+        json_object_set_new(a, "clip", json_string(rel));
+        json_dumpf(a, fj, JSON_COMPACT | JSON_SORT_KEYS);
+        fputc('\n', fj);
+        json_decref(a);
+        free(ann);
+    }
+    fclose(fc);
+    fclose(fj);
+    const void *b1[1] = {csv}, *b2[1] = {jsonl};
+    size_t l1[1] = {csv_len}, l2[1] = {jsonl_len};
+    if (rc == 0 && (fs_join(path, sizeof path, dir, "manifest.csv") < 0 ||
+                    fs_write_atomic(path, b1, l1, 1, err) < 0 ||
+                    fs_join(path, sizeof path, dir, "annotations.jsonl") < 0 ||
+                    fs_write_atomic(path, b2, l2, 1, err) < 0))
+        rc = -1;
+    free(csv);
+    free(jsonl);
+    return rc;
+}
+
+static int copy_file(const char *from, const char *to, migr_err *err)
+{
+    uint8_t *data;
+    size_t len;
+    if (fs_read_file(from, &data, &len, err) < 0)
+        return -1;
+    const void *bufs[1] = {data};
+    int rc = fs_write_atomic(to, bufs, &len, 1, err);
+    free(data);
+    return rc;
+}
+
+/* Insert the synthetic dataset's clips (pending) and synth tasks. */
+static int add_synth_rows(coord *c, int64_t dataset_id, const char *dir, const synth_clip *plans,
+                          int n, uint64_t seed, const char *config, migr_err *err)
+{
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX], rel[128], *ann;
+        snprintf(rel, sizeof rel, "media/%s", plans[i].file);
+        if (fs_join(path, sizeof path, dir, rel) < 0)
+            return migr_errf(err, "path too long under %s", dir);
+        ann = synth_annotation(&plans[i]);
+        int rc = db_run(c->db, err,
+                        "INSERT INTO clips (dataset_id, idx, path, label, subtitle, annotation, state) "
+                        "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
+                        "iissss", dataset_id, (int64_t)i, path, emotion_name(plans[i].label),
+                        plans[i].subtitle, ann);
+        free(ann);
+        if (rc < 0)
+            return -1;
+        int64_t clip_id = sqlite3_last_insert_rowid(c->db);
+        json_t *p = json_pack("{s:i, s:I, s:s, s:s*}", "index", i, "seed", (json_int_t)seed,
+                              "path", path, "config", config);
+        char *params = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(p);
+        if (!params)
+            return migr_errf(err, "out of memory");
+        rc = queue_add(c->db, "dataset", dataset_id, "synth", clip_id, params, c->cfg.max_attempts, err);
+        free(params);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+json_t *datasets_synth(coord *c, json_t *args, int *status, migr_err *err)
+{
+    const char *name = json_string_value(json_object_get(args, "name"));
+    const char *config_path = json_string_value(json_object_get(args, "config"));
+    json_int_t clips = json_integer_value(json_object_get(args, "clips"));
+    json_int_t seed = json_integer_value(json_object_get(args, "seed"));
+    char dir[PATH_MAX], media[PATH_MAX], config_copy[PATH_MAX] = "";
+    synth_config cfg;
+    synth_clip *plans;
+
+    if (!name || clips < 1 || clips > 1000000 || seed < 0) {
+        usage(status, err, "dataset.synth needs a name, 1..1000000 clips and a seed >= 0");
+        return NULL;
+    }
+    if (check_new_name(c, name, status, err) < 0)
+        return NULL;
+    *status = 1;
+    synth_config_default(&cfg);
+    if (config_path && synth_config_load(config_path, &cfg, err) < 0)
+        return NULL;
+    if (snprintf(dir, sizeof dir, "%s/datasets/%s", c->st.root, name) >= (int)sizeof dir ||
+        snprintf(media, sizeof media, "%s/media", dir) >= (int)sizeof media) {
+        migr_errf(err, "the store path %s is too long", c->st.root);
+        return NULL;
+    }
+    if (fs_mkdirs(media, err) < 0)
+        return NULL;
+    if (config_path && (fs_join(config_copy, sizeof config_copy, dir, "synth.yaml") < 0 ||
+                        copy_file(config_path, config_copy, err) < 0))
+        return NULL;
+    if (!(plans = calloc((size_t)clips, sizeof *plans))) {
+        migr_errf(err, "out of memory planning %lld clips", (long long)clips);
+        return NULL;
+    }
+    for (int i = 0; i < clips; i++)
+        synth_plan(&cfg, (uint64_t)seed, i, &plans[i]);
+    char manifest[PATH_MAX];
+    fs_join(manifest, sizeof manifest, dir, "manifest.csv");
+    if (write_synth_manifest(dir, plans, (int)clips, err) < 0 || db_begin(c->db, err) < 0) {
+        free(plans);
+        return NULL;
+    }
+    if (db_run(c->db, err,
+               "INSERT INTO datasets (name, source, manifest, annotations, state, synth_seed, created_ms) "
+               "VALUES (?, 'synth', ?, ?, 'synthesizing', ?, ?)",
+               "sssii", name, manifest, NULL, (int64_t)seed, clock_wall_ms()) < 0 ||
+        add_synth_rows(c, sqlite3_last_insert_rowid(c->db), dir, plans, (int)clips, (uint64_t)seed,
+                       config_path ? config_copy : NULL, err) < 0 ||
+        db_run(c->db, err, "UPDATE datasets SET annotations = ? || '/annotations.jsonl' WHERE name = ?",
+               "ss", dir, name) < 0 ||
+        db_commit(c->db, err) < 0) {
+        db_rollback(c->db);
+        free(plans);
+        return NULL;
+    }
+    free(plans);
+    *status = 0;
+    log_info("dataset %s: synthesizing %lld clips with seed %lld", name, (long long)clips,
+             (long long)seed);
+    return ok_body(name, clips);
+}
+
+/* ---- task outcomes ---- */
+
+/* Mark the dataset ready once no clip is pending. */
+static int maybe_finish(coord *c, int64_t dataset_id, migr_err *err)
+{
+    int64_t pending, synthesizing;
+    if (db_int(c->db, err, &pending, 0,
+               "SELECT COUNT(*) FROM clips WHERE dataset_id = ? AND state = 'pending'", "i",
+               dataset_id) < 0 ||
+        db_int(c->db, err, &synthesizing, 0,
+               "SELECT COUNT(*) FROM tasks WHERE owner = 'dataset' AND owner_id = ? AND kind = 'synth' "
+               "AND state IN ('queued', 'leased')", "i", dataset_id) < 0)
+        return -1;
+    if (synthesizing == 0 &&
+        db_run(c->db, err, "UPDATE datasets SET state = 'featurizing' WHERE id = ? AND state = 'synthesizing'",
+               "i", dataset_id) < 0)
+        return -1;
+    if (pending > 0)
+        return 0;
+    log_info("dataset %lld is ready", (long long)dataset_id);
+    return db_run(c->db, err,
+                  "UPDATE datasets SET state = 'ready', finished_ms = ? WHERE id = ? AND state != 'ready'",
+                  "ii", clock_wall_ms(), dataset_id);
+}
+
+int datasets_synth_done(coord *c, const task_row *t, json_t *output, migr_err *err)
+{
+    sqlite3_stmt *st = db_prepare(c->db, err,
+        "SELECT c.idx, c.path, d.name FROM clips c JOIN datasets d ON d.id = c.dataset_id "
+        "WHERE c.id = ?", "i", t->subject);
+    (void)output;
+    if (!st)
+        return -1;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return migr_errf(err, "synth task %lld names clip %lld, which does not exist",
+                         (long long)t->id, (long long)t->subject);
+    }
+    int rc = add_featurize_task(c, t->owner_id, db_text(st, 2), t->subject,
+                                sqlite3_column_int64(st, 0), db_text(st, 1), err);
+    sqlite3_finalize(st);
+    return rc < 0 ? -1 : maybe_finish(c, t->owner_id, err);
+}
+
+int datasets_featurize_done(coord *c, const task_row *t, json_t *output, migr_err *err)
+{
+    const char *bad = json_string_value(json_object_get(output, "bad"));
+    int rc;
+    if (bad) {
+        rc = db_run(c->db, err, "UPDATE clips SET state = 'failed', error = ? WHERE id = ?", "si",
+                    bad, t->subject);
+    } else {
+        const char *features = json_string_value(json_object_get(output, "features"));
+        const char *sha = json_string_value(json_object_get(output, "sha256"));
+        if (!features || !sha)
+            return migr_errf(err, "featurize output lacks \"features\" or \"sha256\"");
+        rc = db_run(c->db, err,
+                    "UPDATE clips SET state = 'featurized', error = NULL, features = ?, sha256 = ?, "
+                    "has_audio = ? WHERE id = ?", "ssii", features, sha,
+                    (int64_t)json_is_true(json_object_get(output, "has_audio")), t->subject);
+    }
+    return rc < 0 ? -1 : maybe_finish(c, t->owner_id, err);
+}
+
+int datasets_task_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err)
+{
+    char why[1200];
+    snprintf(why, sizeof why, "%s task failed %d times: %s", t->kind, t->attempts, reason);
+    if (db_run(c->db, err, "UPDATE clips SET state = 'failed', error = ? WHERE id = ?", "si", why,
+               t->subject) < 0)
+        return -1;
+    return maybe_finish(c, t->owner_id, err);
+}

@@ -1,0 +1,19 @@
+/* datasets.h -- datasets: ingesting manifests, synthesizing, featurizing. */
+#ifndef MIGR_DATASETS_H
+#define MIGR_DATASETS_H
+
+#include <jansson.h>
+
+#include "coordinator/coord.h"
+
+/* Client verbs.  args is the request's JSON object; on success the reply
+ * body is returned (the caller's), else NULL with *status (1 failure, 2 usage). */
+json_t *datasets_add(coord *c, json_t *args, int *status, migr_err *err);
+json_t *datasets_synth(coord *c, json_t *args, int *status, migr_err *err);
+
+/* Task kinds "synth" and "featurize" (see kinds.c). */
+int datasets_synth_done(coord *c, const task_row *t, json_t *output, migr_err *err);
+int datasets_featurize_done(coord *c, const task_row *t, json_t *output, migr_err *err);
+int datasets_task_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err);
+
+#endif

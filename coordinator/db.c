@@ -1,0 +1,160 @@
+/* db.c -- see db.h. */
+#include "coordinator/db.h"
+
+#include <stdarg.h>
+
+#include "coordinator/migrate.h"
+
+static int exec(sqlite3 *db, const char *sql, migr_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        migr_errf(err, "%s: %s", sql, msg ? msg : sqlite3_errmsg(db));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+int db_open(sqlite3 **db, const char *path, migr_err *err)
+{
+    *db = NULL;
+    if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        migr_errf(err, "cannot open the database %s: %s", path,
+                  *db ? sqlite3_errmsg(*db) : "out of memory");
+        db_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(*db, 5000);
+    if (exec(*db, "PRAGMA journal_mode=WAL", err) < 0 ||
+        exec(*db, "PRAGMA synchronous=NORMAL", err) < 0 ||
+        exec(*db, "PRAGMA foreign_keys=ON", err) < 0 ||
+        migrate_apply(*db, migrations, migration_count, err) < 0) {
+        migr_err_wrap(err, "opening %s", path);
+        db_close(db);
+        return -1;
+    }
+    return 0;
+}
+
+int db_open_readonly(sqlite3 **db, const char *path, migr_err *err)
+{
+    *db = NULL;
+    if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        migr_errf(err, "cannot open the database %s read-only: %s", path,
+                  *db ? sqlite3_errmsg(*db) : "out of memory");
+        db_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(*db, 5000);
+    return 0;
+}
+
+void db_close(sqlite3 **db)
+{
+    if (*db) {
+        sqlite3_close_v2(*db);
+        *db = NULL;
+    }
+}
+
+static sqlite3_stmt *prepare_va(sqlite3 *db, migr_err *err, const char *sql, const char *fmt,
+                                va_list ap)
+{
+    sqlite3_stmt *st;
+    int rc = SQLITE_OK;
+
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        migr_errf(err, "preparing \"%s\": %s", sql, sqlite3_errmsg(db));
+        return NULL;
+    }
+    for (int i = 0; fmt && fmt[i] && rc == SQLITE_OK; i++) {
+        switch (fmt[i]) {
+        case 'i':
+            rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+            break;
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            rc = s ? sqlite3_bind_text(st, i + 1, s, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i + 1);
+            break;
+        }
+        case 'd':
+            rc = sqlite3_bind_double(st, i + 1, va_arg(ap, double));
+            break;
+        default:
+            rc = SQLITE_MISUSE;
+        }
+    }
+    if (rc != SQLITE_OK) {
+        migr_errf(err, "binding \"%s\": %s", sql, sqlite3_errstr(rc));
+        sqlite3_finalize(st);
+        return NULL;
+    }
+    return st;
+}
+
+sqlite3_stmt *db_prepare(sqlite3 *db, migr_err *err, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = prepare_va(db, err, sql, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+int db_run(sqlite3 *db, migr_err *err, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = prepare_va(db, err, sql, fmt, ap);
+    va_end(ap);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return migr_errf(err, "running \"%s\": %s", sql, sqlite3_errmsg(db));
+    return 0;
+}
+
+int db_int(sqlite3 *db, migr_err *err, int64_t *out, int64_t fallback, const char *sql,
+           const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sqlite3_stmt *st = prepare_va(db, err, sql, fmt, ap);
+    va_end(ap);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        *out = sqlite3_column_int64(st, 0);
+    else
+        *out = fallback;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return migr_errf(err, "running \"%s\": %s", sql, sqlite3_errmsg(db));
+    return 0;
+}
+
+int db_begin(sqlite3 *db, migr_err *err)
+{
+    return exec(db, "BEGIN IMMEDIATE", err);
+}
+
+int db_commit(sqlite3 *db, migr_err *err)
+{
+    return exec(db, "COMMIT", err);
+}
+
+void db_rollback(sqlite3 *db)
+{
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+const char *db_text(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    return t ? (const char *)t : "";
+}

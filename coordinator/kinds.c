@@ -1,0 +1,19 @@
+/* kinds.c -- what the coordinator does when each kind of task ends.
+ * A new task kind is one row here plus its handler in the worker. */
+#include <string.h>
+
+#include "coordinator/coord.h"
+#include "coordinator/datasets.h"
+
+static const task_kind kinds[] = {
+    {"synth", datasets_synth_done, datasets_task_exhausted},
+    {"featurize", datasets_featurize_done, datasets_task_exhausted},
+};
+
+const task_kind *task_kind_find(const char *name)
+{
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kinds[i].name, name) == 0)
+            return &kinds[i];
+    return NULL;
+}

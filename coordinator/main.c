@@ -1,0 +1,132 @@
+/* migrd -- the migr coordinator.  See README.md. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "coordinator/coord.h"
+#include "coordinator/http.h"
+
+static volatile int stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: migrd [--log-level LEVEL] [--heartbeat-ms N] [--liveness N] [--max-attempts N]\n"
+            "\n"
+            "The migr coordinator: owns the SQLite database, hands tasks to workers\n"
+            "under leases, answers the migr CLI and serves the HTTP API.\n"
+            "\n"
+            "Environment:\n"
+            "  MIGR_HOME      state directory (default ./.migr): migr.db, store/, logs/, run/\n"
+            "  MIGR_STORE     store directory (default $MIGR_HOME/store)\n"
+            "  MIGR_ENDPOINT  ZeroMQ endpoint to bind (default ipc://$MIGR_HOME/migrd.sock)\n"
+            "  MIGR_HTTP      HTTP address (default 127.0.0.1:7870; \"off\" to disable;\n"
+            "                 port 0 picks one and writes it to $MIGR_HOME/run/http.addr)\n"
+            "\n"
+            "Stops cleanly on SIGTERM or SIGINT; restarted, it resumes from the database.\n"
+            "Usually started by `migr up`.\n");
+}
+
+static int parse_int_arg(const char *flag, const char *value, int *out)
+{
+    char *end;
+    long v = value ? strtol(value, &end, 10) : 0;
+    if (!value || *end || v < 1 || v > 1000000) {
+        fprintf(stderr, "migrd: %s needs a positive integer\n", flag);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* Hold an exclusive lock on run/migrd.lock for the life of the process. */
+static int lock_home(const migr_home *home, migr_err *err)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/migrd.lock", home->run);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return migr_errf(err, "cannot open %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        close(fd);
+        return migr_errf(err, "another migrd is running with MIGR_HOME=%s; stop it with `migr down`",
+                         home->home);
+    }
+    return fd;  /* deliberately kept open until exit */
+}
+
+int main(int argc, char **argv)
+{
+    const char *level = NULL;
+    coord_config cfg;
+    migr_home home;
+    migr_err err;
+    coord c;
+    http_server *http = NULL;
+
+    coord_config_default(&cfg);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--log-level") && v) {
+            level = v, i++;
+        } else if (!strcmp(a, "--heartbeat-ms")) {
+            if (parse_int_arg(a, v, &cfg.heartbeat_ms) < 0)
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--liveness")) {
+            if (parse_int_arg(a, v, &cfg.liveness) < 0)
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--max-attempts")) {
+            if (parse_int_arg(a, v, &cfg.max_attempts) < 0)
+                return 2;
+            i++;
+        } else {
+            fprintf(stderr, "migrd: unknown argument \"%s\"\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (log_init("migrd", level) < 0) {
+        fprintf(stderr, "migrd: unknown log level; use debug, info, warn or error\n");
+        return 2;
+    }
+    if (migr_home_resolve(&home, 1, &err) < 0 || lock_home(&home, &err) < 0 ||
+        coord_open(&c, &cfg, &home, &err) < 0) {
+        log_error("%s", err.msg);
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (http_start(&http, &home, &err) < 0) {
+        log_error("%s", err.msg);
+        coord_close(&c);
+        return 1;
+    }
+    int rc = coord_serve(&c, &stop_requested, &err);
+    if (rc < 0)
+        log_error("%s", err.msg);
+    http_stop(&http);
+    coord_close(&c);
+    log_info("migrd stopped");
+    return rc < 0 ? 1 : 0;
+}

@@ -1,0 +1,165 @@
+/* queue.c -- see queue.h. */
+#include "coordinator/queue.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "coordinator/db.h"
+
+#define TASK_COLUMNS "id, owner, owner_id, kind, subject, attempts, max_attempts, worker, lease"
+
+static void read_row(sqlite3_stmt *st, task_row *t)
+{
+    t->id = sqlite3_column_int64(st, 0);
+    snprintf(t->owner, sizeof t->owner, "%s", db_text(st, 1));
+    t->owner_id = sqlite3_column_int64(st, 2);
+    snprintf(t->kind, sizeof t->kind, "%s", db_text(st, 3));
+    t->subject = sqlite3_column_int64(st, 4);
+    t->attempts = sqlite3_column_int(st, 5);
+    t->max_attempts = sqlite3_column_int(st, 6);
+    snprintf(t->worker, sizeof t->worker, "%s", db_text(st, 7));
+    t->lease = (uint64_t)sqlite3_column_int64(st, 8);
+}
+
+int queue_add(sqlite3 *db, const char *owner, int64_t owner_id, const char *kind,
+              int64_t subject, const char *params, int max_attempts, migr_err *err)
+{
+    return db_run(db, err,
+                  "INSERT INTO tasks (owner, owner_id, kind, subject, params, state, max_attempts) "
+                  "VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+                  "sisisi", owner, owner_id, kind, subject, params, (int64_t)max_attempts);
+}
+
+int queue_lease(sqlite3 *db, const char *worker, uint64_t lease, int64_t now_ms, task_row *t,
+                char **params, migr_err *err)
+{
+    sqlite3_stmt *st = db_prepare(db, err,
+        "SELECT " TASK_COLUMNS ", params FROM tasks "
+        "WHERE state = 'queued' AND not_before_ms <= ? ORDER BY id LIMIT 1", "i", now_ms);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_finalize(st);
+        return 0;
+    }
+    if (rc != SQLITE_ROW) {
+        migr_errf(err, "finding a ready task: %s", sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        return -1;
+    }
+    read_row(st, t);
+    *params = strdup(db_text(st, 9));
+    sqlite3_finalize(st);
+    if (!*params)
+        return migr_errf(err, "out of memory");
+    t->attempts++;
+    t->lease = lease;
+    snprintf(t->worker, sizeof t->worker, "%s", worker);
+    if (db_run(db, err,
+               "UPDATE tasks SET state = 'leased', attempts = ?, lease = ?, worker = ?, leased_ms = ? "
+               "WHERE id = ?", "iisii", (int64_t)t->attempts, (int64_t)lease, worker, now_ms, t->id) < 0) {
+        free(*params);
+        *params = NULL;
+        return -1;
+    }
+    return 1;
+}
+
+int queue_current(sqlite3 *db, int64_t id, uint64_t lease, task_row *t, migr_err *err)
+{
+    sqlite3_stmt *st = db_prepare(db, err,
+        "SELECT " TASK_COLUMNS " FROM tasks WHERE id = ? AND lease = ? AND state = 'leased'",
+        "ii", id, (int64_t)lease);
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        read_row(st, t);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return migr_errf(err, "looking up task %lld: %s", (long long)id, sqlite3_errmsg(db));
+    return rc == SQLITE_ROW;
+}
+
+int queue_done(sqlite3 *db, const task_row *t, const char *output, int64_t now_ms, migr_err *err)
+{
+    if (db_run(db, err, "UPDATE tasks SET state = 'done', output = ?, finished_ms = ? WHERE id = ?",
+               "sii", output, now_ms, t->id) < 0)
+        return -1;
+    return queue_event(db, "task.done", t->owner, t->owner_id, t->id, t->worker, err);
+}
+
+int queue_fail(sqlite3 *db, const task_row *t, const char *reason, int64_t now_ms,
+               int64_t backoff_base_ms, migr_err *err)
+{
+    if (t->attempts >= t->max_attempts) {
+        if (db_run(db, err,
+                   "UPDATE tasks SET state = 'failed', error = ?, finished_ms = ?, lease = NULL "
+                   "WHERE id = ?", "sii", reason, now_ms, t->id) < 0 ||
+            queue_event(db, "task.failed", t->owner, t->owner_id, t->id, reason, err) < 0)
+            return -1;
+        return 1;
+    }
+    int64_t backoff = backoff_base_ms << (t->attempts > 6 ? 6 : t->attempts - 1);
+    if (backoff > 60000)
+        backoff = 60000;
+    if (db_run(db, err,
+               "UPDATE tasks SET state = 'queued', error = ?, not_before_ms = ?, lease = NULL, "
+               "worker = NULL WHERE id = ?", "sii", reason, now_ms + backoff, t->id) < 0 ||
+        queue_event(db, "task.retry", t->owner, t->owner_id, t->id, reason, err) < 0)
+        return -1;
+    return 0;
+}
+
+int queue_cancel_owner(sqlite3 *db, const char *owner, int64_t owner_id, const char *reason,
+                       int64_t now_ms, migr_err *err)
+{
+    return db_run(db, err,
+                  "UPDATE tasks SET state = 'failed', error = ?, finished_ms = ?, lease = NULL "
+                  "WHERE owner = ? AND owner_id = ? AND state IN ('queued', 'leased')",
+                  "sisi", reason, now_ms, owner, owner_id);
+}
+
+int queue_leased(sqlite3 *db, task_row **out, size_t *n, migr_err *err)
+{
+    sqlite3_stmt *st = db_prepare(db, err,
+        "SELECT " TASK_COLUMNS " FROM tasks WHERE state = 'leased' ORDER BY id", NULL);
+    task_row *rows = NULL;
+    size_t count = 0, cap = 0;
+    int rc;
+
+    if (!st)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (count == cap) {
+            cap = cap ? 2 * cap : 16;
+            task_row *grown = realloc(rows, cap * sizeof *rows);
+            if (!grown) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            rows = grown;
+        }
+        read_row(st, &rows[count++]);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(rows);
+        return migr_errf(err, "listing leased tasks: %s", sqlite3_errstr(rc));
+    }
+    *out = rows;
+    *n = count;
+    return 0;
+}
+
+int queue_event(sqlite3 *db, const char *kind, const char *owner, int64_t owner_id,
+                int64_t task_id, const char *detail, migr_err *err)
+{
+    return db_run(db, err,
+                  "INSERT INTO events (at_ms, kind, owner, owner_id, task_id, detail) "
+                  "VALUES (?, ?, ?, ?, ?, ?)",
+                  "issiis", clock_wall_ms(), kind, owner, owner_id, task_id, detail);
+}

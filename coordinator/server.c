@@ -1,0 +1,458 @@
+/* server.c -- migrd's event loop: workers, leases, heartbeats, client requests. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "coordinator/coord.h"
+#include "coordinator/db.h"
+
+void coord_config_default(coord_config *cfg)
+{
+    cfg->heartbeat_ms = 1000;
+    cfg->liveness = 3;
+    cfg->max_attempts = 3;
+    cfg->backoff_ms = 1000;
+}
+
+int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_err *err)
+{
+    int hard_max = WIRE_HARD_MAX_BYTES, linger = 0, mandatory = 1;
+    int64_t maxmsg = WIRE_HARD_MAX_BYTES;
+
+    memset(c, 0, sizeof *c);
+    c->cfg = *cfg;
+    c->home = *home;
+    (void)hard_max;
+    if (store_open(&c->st, home->store, err) < 0 || db_open(&c->db, home->db, err) < 0)
+        return -1;
+    c->zctx = zmq_ctx_new();
+    c->router = c->zctx ? zmq_socket(c->zctx, ZMQ_ROUTER) : NULL;
+    if (!c->router) {
+        migr_errf(err, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
+        coord_close(c);
+        return -1;
+    }
+    if (zmq_setsockopt(c->router, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+        zmq_setsockopt(c->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) < 0 ||
+        zmq_setsockopt(c->router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) < 0 ||
+        zmq_bind(c->router, home->endpoint) < 0) {
+        migr_errf(err, "cannot listen on %s: %s (is another migrd running? set MIGR_ENDPOINT)",
+                  home->endpoint, zmq_strerror(errno));
+        coord_close(c);
+        return -1;
+    }
+    c->started_ms = clock_mono_ms();
+    if (queue_event(c->db, "coord.start", NULL, 0, 0, home->endpoint, err) < 0) {
+        coord_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+void coord_close(coord *c)
+{
+    if (c->router)
+        zmq_close(c->router);
+    if (c->zctx)
+        zmq_ctx_term(c->zctx);
+    c->router = c->zctx = NULL;
+    db_close(&c->db);
+    free(c->workers);
+    c->workers = NULL;
+    c->nworkers = c->capworkers = 0;
+}
+
+/* ---- the worker table (oldest-heard-from first) ---- */
+
+static coord_worker *worker_by_id(coord *c, const char *id)
+{
+    for (int i = 0; i < c->nworkers; i++)
+        if (strcmp(c->workers[i].id, id) == 0)
+            return &c->workers[i];
+    return NULL;
+}
+
+static coord_worker *worker_by_peer(coord *c, const wire_peer *p)
+{
+    for (int i = 0; i < c->nworkers; i++)
+        if (c->workers[i].peer.len == p->len && memcmp(c->workers[i].peer.id, p->id, p->len) == 0)
+            return &c->workers[i];
+    return NULL;
+}
+
+/* Mark w as just heard from: move it to the end.  Returns its new address. */
+static coord_worker *worker_touch(coord *c, coord_worker *w)
+{
+    int i = (int)(w - c->workers);
+    coord_worker tmp = *w;
+    tmp.last_heard_ms = clock_mono_ms();
+    memmove(&c->workers[i], &c->workers[i + 1], (size_t)(c->nworkers - i - 1) * sizeof *w);
+    c->workers[c->nworkers - 1] = tmp;
+    return &c->workers[c->nworkers - 1];
+}
+
+static void worker_remove(coord *c, coord_worker *w)
+{
+    int i = (int)(w - c->workers);
+    memmove(&c->workers[i], &c->workers[i + 1], (size_t)(c->nworkers - i - 1) * sizeof *w);
+    c->nworkers--;
+}
+
+/* ---- task outcomes ---- */
+
+/* Record a failed attempt of t and, when it has used its attempts, let its
+ * kind decide what that means for the owner.  One transaction. */
+static int task_failed(coord *c, const task_row *t, const char *reason, migr_err *err)
+{
+    const task_kind *kind = task_kind_find(t->kind);
+    if (db_begin(c->db, err) < 0)
+        return -1;
+    int exhausted = queue_fail(c->db, t, reason, clock_wall_ms(), c->cfg.backoff_ms, err);
+    if (exhausted < 0 || (exhausted && kind && kind->on_exhausted(c, t, reason, err) < 0) ||
+        db_commit(c->db, err) < 0) {
+        db_rollback(c->db);
+        return -1;
+    }
+    if (exhausted)
+        log_warn("task %lld (%s) failed for good after %d attempts: %s", (long long)t->id,
+                 t->kind, t->attempts, reason);
+    else
+        log_info("task %lld (%s) attempt %d failed, will retry: %s", (long long)t->id, t->kind,
+                 t->attempts, reason);
+    return 0;
+}
+
+static int task_succeeded(coord *c, const task_row *t, const char *output, migr_err *err)
+{
+    const task_kind *kind = task_kind_find(t->kind);
+    json_error_t jerr;
+    json_t *out = json_loads(output && *output ? output : "{}", 0, &jerr);
+
+    if (!out || !json_is_object(out)) {
+        json_decref(out);
+        return task_failed(c, t, "the worker's output is not a JSON object", err);
+    }
+    if (db_begin(c->db, err) < 0 || queue_done(c->db, t, output, clock_wall_ms(), err) < 0 ||
+        (kind && kind->on_done(c, t, out, err) < 0) || db_commit(c->db, err) < 0) {
+        db_rollback(c->db);
+        json_decref(out);
+        return -1;
+    }
+    json_decref(out);
+    return 0;
+}
+
+/* A worker is gone: every task it held goes back to the queue. */
+static void worker_lost(coord *c, coord_worker *w, const char *why)
+{
+    task_row *rows = NULL;
+    size_t n = 0;
+    migr_err err;
+    char reason[512];
+
+    log_warn("worker %s (%s pid %d) %s; requeueing its tasks", w->id, w->host, w->pid, why);
+    snprintf(reason, sizeof reason, "worker %s (%s pid %d) %s", w->id, w->host, w->pid, why);
+    if (queue_leased(c->db, &rows, &n, &err) < 0) {
+        log_error("%s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].worker, w->id) == 0 && task_failed(c, &rows[i], reason, &err) < 0)
+            log_error("requeueing task %lld: %s", (long long)rows[i].id, err.msg);
+    free(rows);
+    if (db_run(c->db, &err, "UPDATE workers SET state = 'dead' WHERE id = ?", "s", w->id) < 0 ||
+        queue_event(c->db, "worker.dead", NULL, 0, 0, reason, &err) < 0)
+        log_error("%s", err.msg);
+    worker_remove(c, w);
+}
+
+/* Tasks leased to workers that never came back after a coordinator restart. */
+static void sweep_orphans(coord *c)
+{
+    task_row *rows = NULL;
+    size_t n = 0;
+    migr_err err;
+    char reason[256];
+
+    if (clock_mono_ms() - c->started_ms < (int64_t)c->cfg.liveness * c->cfg.heartbeat_ms)
+        return;
+    if (queue_leased(c->db, &rows, &n, &err) < 0) {
+        log_error("%s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (worker_by_id(c, rows[i].worker))
+            continue;
+        snprintf(reason, sizeof reason, "worker %s did not come back", rows[i].worker);
+        if (task_failed(c, &rows[i], reason, &err) < 0)
+            log_error("requeueing task %lld: %s", (long long)rows[i].id, err.msg);
+    }
+    free(rows);
+}
+
+static void sweep_dead(coord *c)
+{
+    int64_t limit = (int64_t)c->cfg.liveness * c->cfg.heartbeat_ms;
+    int64_t now = clock_mono_ms();
+    while (c->nworkers > 0 && now - c->workers[0].last_heard_ms > limit)
+        worker_lost(c, &c->workers[0], "stopped responding");
+}
+
+/* ---- messages ---- */
+
+static void on_hello(coord *c, const wire_peer *peer, const Migr__WorkerHello *h)
+{
+    migr_err err;
+    coord_worker *w = worker_by_id(c, h->worker_id);
+    task_row *rows = NULL;
+    size_t n = 0;
+
+    if (!w) {
+        if (c->nworkers == c->capworkers) {
+            int cap = c->capworkers ? 2 * c->capworkers : 8;
+            coord_worker *grown = realloc(c->workers, (size_t)cap * sizeof *grown);
+            if (!grown) {
+                log_error("out of memory registering worker %s", h->worker_id);
+                return;
+            }
+            c->workers = grown;
+            c->capworkers = cap;
+        }
+        w = &c->workers[c->nworkers++];
+        memset(w, 0, sizeof *w);
+        snprintf(w->id, sizeof w->id, "%s", h->worker_id);
+    }
+    w->peer = *peer;
+    snprintf(w->host, sizeof w->host, "%s", h->host);
+    w->pid = (int)h->pid;
+    w->concurrency = h->concurrency > 0 ? (int)h->concurrency : 1;
+    w->busy = 0;
+    w = worker_touch(c, w);
+    log_info("worker %s (%s pid %d, %d slots) connected", w->id, w->host, w->pid, w->concurrency);
+
+    /* Leases it still holds stay; leases it forgot (it restarted) go back. */
+    if (queue_leased(c->db, &rows, &n, &err) < 0) {
+        log_error("%s", err.msg);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].worker, w->id) != 0)
+            continue;
+        int held = 0;
+        for (size_t j = 0; j < h->n_running; j++)
+            held |= h->running[j] == rows[i].lease;
+        if (held)
+            w->busy++;
+        else if (task_failed(c, &rows[i], "the worker restarted without finishing it", &err) < 0)
+            log_error("%s", err.msg);
+    }
+    free(rows);
+    int64_t now = clock_wall_ms();
+    if (db_run(c->db, &err,
+               "INSERT INTO workers (id, host, pid, concurrency, state, first_ms, last_ms) "
+               "VALUES (?, ?, ?, ?, 'alive', ?, ?) ON CONFLICT(id) DO UPDATE SET host = excluded.host, "
+               "pid = excluded.pid, concurrency = excluded.concurrency, state = 'alive', "
+               "last_ms = excluded.last_ms",
+               "ssiiii", w->id, w->host, (int64_t)w->pid, (int64_t)w->concurrency, now, now) < 0)
+        log_error("%s", err.msg);
+}
+
+static void on_result(coord *c, const wire_peer *peer, const Migr__TaskResult *r)
+{
+    task_row t;
+    migr_err err;
+    coord_worker *w = worker_by_peer(c, peer);
+    int current = queue_current(c->db, (int64_t)r->task_id, r->lease, &t, &err);
+
+    if (w)
+        w = worker_touch(c, w);
+    if (current < 0) {
+        log_error("%s", err.msg);
+        return;
+    }
+    if (!current) {
+        log_warn("ignoring a result for task %llu under lease %llx: the lease is no longer current",
+                 (unsigned long long)r->task_id, (unsigned long long)r->lease);
+        if (queue_event(c->db, "task.stale", NULL, 0, (int64_t)r->task_id, w ? w->id : NULL, &err) < 0)
+            log_error("%s", err.msg);
+        return;
+    }
+    if (w && strcmp(w->id, t.worker) == 0 && w->busy > 0)
+        w->busy--;
+    int rc = r->ok ? task_succeeded(c, &t, r->output, &err)
+                   : task_failed(c, &t, r->error && *r->error ? r->error : "unknown error", &err);
+    if (rc < 0)
+        log_error("recording the result of task %lld: %s", (long long)t.id, err.msg);
+}
+
+static void on_request(coord *c, const wire_peer *peer, const Migr__Request *req)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__Reply reply = MIGR__REPLY__INIT;
+    migr_err err = {{0}};
+    int status = 0;
+    char *body = api_handle(c, req->verb, req->args, &status, &err);
+
+    reply.status = (uint32_t)status;
+    reply.error = status ? err.msg : (char *)"";
+    reply.body = body ? body : (char *)"";
+    env.body_case = MIGR__ENVELOPE__BODY_REPLY;
+    env.reply = &reply;
+    if (status)
+        log_info("request %s failed: %s", req->verb, err.msg);
+    if (wire_send(c->router, peer, &env, &err) < 0)
+        log_warn("replying to %s: %s", req->verb, err.msg);
+    free(body);
+}
+
+static void handle_message(coord *c)
+{
+    wire_peer peer;
+    Migr__Envelope *env;
+    migr_err err;
+    char who[300];
+    wire_status st = wire_recv(c->router, &peer, &env, &err);
+
+    if (st != WIRE_OK) {
+        log_warn("rejected a message from peer %s: %s", wire_peer_str(&peer, who, sizeof who), err.msg);
+        if (st == WIRE_VERSION)
+            wire_refuse(c->router, &peer, err.msg);
+        return;
+    }
+    coord_worker *w = worker_by_peer(c, &peer);
+    switch (env->body_case) {
+    case MIGR__ENVELOPE__BODY_HELLO:
+        on_hello(c, &peer, env->hello);
+        break;
+    case MIGR__ENVELOPE__BODY_HEARTBEAT:
+        if (w)
+            worker_touch(c, w);
+        break;
+    case MIGR__ENVELOPE__BODY_RESULT:
+        on_result(c, &peer, env->result);
+        break;
+    case MIGR__ENVELOPE__BODY_BYE:
+        if (w)
+            worker_lost(c, w, "left");
+        break;
+    case MIGR__ENVELOPE__BODY_REQUEST:
+        on_request(c, &peer, env->request);
+        break;
+    default:
+        log_warn("peer %s sent a message only the coordinator sends (case %d); ignored",
+                 wire_peer_str(&peer, who, sizeof who), (int)env->body_case);
+    }
+    migr__envelope__free_unpacked(env, NULL);
+}
+
+/* ---- dispatch and heartbeats ---- */
+
+static int assign_one(coord *c, coord_worker *w)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__TaskAssign a = MIGR__TASK_ASSIGN__INIT;
+    task_row t;
+    char *params = NULL;
+    migr_err err;
+    uint64_t lease;
+
+    randombytes_buf(&lease, sizeof lease);
+    lease &= INT64_MAX;   /* SQLite integers are signed */
+    int got = queue_lease(c->db, w->id, lease, clock_wall_ms(), &t, &params, &err);
+    if (got <= 0) {
+        if (got < 0)
+            log_error("leasing a task: %s", err.msg);
+        return 0;
+    }
+    a.task_id = (uint64_t)t.id;
+    a.lease = lease;
+    a.kind = t.kind;
+    a.params = params;
+    a.attempt = (uint32_t)t.attempts;
+    env.body_case = MIGR__ENVELOPE__BODY_ASSIGN;
+    env.assign = &a;
+    w->busy++;
+    if (wire_send(c->router, &w->peer, &env, &err) < 0) {
+        /* The worker is unreachable; the sweep will reclaim the lease. */
+        log_warn("sending task %lld to %s: %s", (long long)t.id, w->id, err.msg);
+    } else {
+        log_debug("task %lld (%s) -> %s, attempt %d", (long long)t.id, t.kind, w->id, t.attempts);
+    }
+    free(params);
+    return 1;
+}
+
+/* Hand ready tasks to workers with free slots, one per worker per pass, so
+ * work spreads evenly. */
+static void dispatch(coord *c)
+{
+    for (int progress = 1; progress;) {
+        progress = 0;
+        for (int i = c->nworkers - 1; i >= 0; i--) {
+            coord_worker *w = &c->workers[i];
+            if (w->busy < w->concurrency && assign_one(c, w))
+                progress = 1;
+            else if (w->busy < w->concurrency)
+                return;  /* nothing ready */
+        }
+    }
+}
+
+static void send_heartbeats(coord *c)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
+    migr_err err;
+
+    env.body_case = MIGR__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    for (int i = 0; i < c->nworkers; i++)
+        if (wire_send(c->router, &c->workers[i].peer, &env, &err) < 0)
+            log_debug("heartbeat to %s: %s", c->workers[i].id, err.msg);
+    int64_t now = clock_wall_ms();
+    for (int i = 0; i < c->nworkers; i++)
+        if (db_run(c->db, &err, "UPDATE workers SET last_ms = ? WHERE id = ?", "is", now,
+                   c->workers[i].id) < 0)
+            log_error("%s", err.msg);
+}
+
+int coord_serve(coord *c, volatile int *stop, migr_err *err)
+{
+    zmq_pollitem_t item = {c->router, 0, ZMQ_POLLIN, 0};
+
+    log_info("migrd listening on %s; database %s; store %s", c->home.endpoint, c->home.db,
+             c->st.root);
+    c->next_heartbeat_ms = clock_mono_ms();
+    while (!*stop) {
+        int64_t now = clock_mono_ms();
+        if (now >= c->next_heartbeat_ms) {
+            send_heartbeats(c);
+            sweep_dead(c);
+            sweep_orphans(c);
+            c->next_heartbeat_ms = now + c->cfg.heartbeat_ms;
+        }
+        dispatch(c);
+        long timeout = (long)(c->next_heartbeat_ms - clock_mono_ms());
+        int rc = zmq_poll(&item, 1, timeout > 0 ? timeout : 0);
+        if (rc < 0) {
+            if (errno == EINTR)
+                continue;
+            return migr_errf(err, "polling: %s", zmq_strerror(errno));
+        }
+        /* Drain what is ready, bounded so timers still run under load. */
+        for (int i = 0; i < 1000; i++) {
+            int events = 0;
+            size_t sz = sizeof events;
+            if (zmq_getsockopt(c->router, ZMQ_EVENTS, &events, &sz) < 0 || !(events & ZMQ_POLLIN))
+                break;
+            handle_message(c);
+        }
+    }
+    log_info("migrd stopping");
+    return 0;
+}

@@ -1,0 +1,154 @@
+/* views.c -- see views.h. */
+#include "coordinator/views.h"
+
+#include <string.h>
+
+#include "coordinator/db.h"
+
+/* Rows of a query as objects, keyed by column name; integer, real and text
+ * columns keep their types, NULL becomes null. */
+static json_t *rows(sqlite3 *db, migr_err *err, const char *sql, const char *fmt, const char *s,
+                    int64_t i)
+{
+    sqlite3_stmt *st = fmt == NULL    ? db_prepare(db, err, sql, NULL)
+                       : *fmt == 's' ? db_prepare(db, err, sql, "s", s)
+                                     : db_prepare(db, err, sql, "i", i);
+    json_t *arr = json_array();
+    int rc;
+
+    if (!st) {
+        json_decref(arr);
+        return NULL;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *o = json_object();
+        for (int c = 0; c < sqlite3_column_count(st); c++) {
+            json_t *v;
+            switch (sqlite3_column_type(st, c)) {
+            case SQLITE_INTEGER:
+                v = json_integer(sqlite3_column_int64(st, c));
+                break;
+            case SQLITE_FLOAT:
+                v = json_real(sqlite3_column_double(st, c));
+                break;
+            case SQLITE_NULL:
+                v = json_null();
+                break;
+            default:
+                v = json_string(db_text(st, c));
+            }
+            json_object_set_new(o, sqlite3_column_name(st, c), v);
+        }
+        json_array_append_new(arr, o);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(arr);
+        migr_errf(err, "reading: %s", sqlite3_errmsg(db));
+        return NULL;
+    }
+    return arr;
+}
+
+json_t *view_workers(sqlite3 *db, migr_err *err)
+{
+    return rows(db, err,
+                "SELECT id, pid, host, state, concurrency, "
+                "(SELECT COUNT(*) FROM tasks t WHERE t.worker = w.id AND t.state = 'leased') AS tasks, "
+                "last_ms AS last_seen_ms FROM workers w WHERE state = 'alive' ORDER BY first_ms, id",
+                NULL, NULL, 0);
+}
+
+#define DATASET_COLUMNS                                                                        \
+    "SELECT d.name, d.source, d.state, "                                                       \
+    "(SELECT COUNT(*) FROM clips c WHERE c.dataset_id = d.id) AS clips, "                      \
+    "(SELECT COUNT(*) FROM clips c WHERE c.dataset_id = d.id AND c.state = 'featurized') AS featurized, " \
+    "(SELECT COUNT(*) FROM clips c WHERE c.dataset_id = d.id AND c.state = 'failed') AS failed, " \
+    "(SELECT COUNT(*) FROM clips c WHERE c.dataset_id = d.id AND c.state = 'pending') AS pending, " \
+    "d.manifest, d.synth_seed AS seed, d.created_ms, d.finished_ms FROM datasets d "
+
+json_t *view_datasets(sqlite3 *db, migr_err *err)
+{
+    return rows(db, err, DATASET_COLUMNS "ORDER BY d.id", NULL, NULL, 0);
+}
+
+/* {"happy": 12, ...} from a two-column (key, count) query. */
+static json_t *counts(sqlite3 *db, migr_err *err, const char *sql, const char *name)
+{
+    json_t *list = rows(db, err, sql, "s", name, 0), *out = json_object();
+    size_t i;
+    json_t *row;
+    if (!list) {
+        json_decref(out);
+        return NULL;
+    }
+    json_array_foreach(list, i, row) {
+        const char *k = json_string_value(json_object_get(row, "k"));
+        if (k)
+            json_object_set(out, k, json_object_get(row, "n"));
+    }
+    json_decref(list);
+    return out;
+}
+
+json_t *view_dataset(sqlite3 *db, const char *name, int *missing, migr_err *err)
+{
+    json_t *list = rows(db, err, DATASET_COLUMNS "WHERE d.name = ?", "s", name, 0);
+    json_t *d, *failures, *labels, *dominant;
+
+    if (!list)
+        return NULL;
+    if (json_array_size(list) == 0) {
+        json_decref(list);
+        *missing = 1;
+        migr_errf(err, "no dataset named %s (see `migr dataset list`)", name);
+        return NULL;
+    }
+    d = json_incref(json_array_get(list, 0));
+    json_decref(list);
+    failures = rows(db, err,
+                    "SELECT c.idx AS clip, c.path, c.error AS reason FROM clips c JOIN datasets d "
+                    "ON d.id = c.dataset_id WHERE d.name = ? AND c.state = 'failed' ORDER BY c.idx",
+                    "s", name, 0);
+    labels = counts(db, err,
+                    "SELECT c.label AS k, COUNT(*) AS n FROM clips c JOIN datasets d ON d.id = c.dataset_id "
+                    "WHERE d.name = ? GROUP BY c.label ORDER BY c.label", name);
+    dominant = counts(db, err,
+                      "SELECT json_extract(c.annotation, '$.dominant') AS k, COUNT(*) AS n FROM clips c "
+                      "JOIN datasets d ON d.id = c.dataset_id WHERE d.name = ? "
+                      "AND json_extract(c.annotation, '$.dominant') IS NOT NULL GROUP BY k ORDER BY k", name);
+    if (!failures || !labels || !dominant) {
+        json_decref(failures);
+        json_decref(labels);
+        json_decref(dominant);
+        json_decref(d);
+        return NULL;
+    }
+    json_object_set_new(d, "failures", failures);
+    json_object_set_new(d, "labels", labels);
+    json_object_set_new(d, "generator_dominant", dominant);
+    return d;
+}
+
+#define RUN_COLUMNS "SELECT id, name, kind, state, step, steps, error, created_ms, finished_ms FROM runs "
+
+json_t *view_runs(sqlite3 *db, migr_err *err)
+{
+    return rows(db, err, RUN_COLUMNS "ORDER BY id", NULL, NULL, 0);
+}
+
+json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err)
+{
+    json_t *list = rows(db, err, RUN_COLUMNS "WHERE id = ?", "i", NULL, id);
+    if (!list)
+        return NULL;
+    if (json_array_size(list) == 0) {
+        json_decref(list);
+        *missing = 1;
+        migr_errf(err, "no run with id %lld (see `migr run list`)", (long long)id);
+        return NULL;
+    }
+    json_t *r = json_incref(json_array_get(list, 0));
+    json_decref(list);
+    return r;
+}

@@ -1,0 +1,18 @@
+/* views.h -- the JSON the CLI and the HTTP API show, rendered from SQLite.
+ * Each returns a new reference (the caller's) or NULL with err set; a view of
+ * one thing that does not exist sets *missing. */
+#ifndef MIGR_VIEWS_H
+#define MIGR_VIEWS_H
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/error.h"
+
+json_t *view_workers(sqlite3 *db, migr_err *err);
+json_t *view_datasets(sqlite3 *db, migr_err *err);
+json_t *view_dataset(sqlite3 *db, const char *name, int *missing, migr_err *err);
+json_t *view_runs(sqlite3 *db, migr_err *err);
+json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err);
+
+#endif

@@ -1,0 +1,83 @@
+/* migr-worker -- runs migr tasks for a coordinator.  See README.md. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "worker/worker.h"
+
+static volatile int stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: migr-worker [--concurrency N] [--id NAME] [--log-level LEVEL]\n"
+            "\n"
+            "A stateless migr worker: connects to migrd at $MIGR_ENDPOINT, runs the\n"
+            "tasks it is given (synth, featurize, ...) N at a time, and writes what\n"
+            "they produce into the store at $MIGR_STORE.  Reconnects with backoff\n"
+            "when the coordinator goes away; logs to stderr.\n"
+            "\n"
+            "  --concurrency N   tasks run at once (default 1)\n"
+            "  --id NAME         worker id (default HOST-PID)\n"
+            "  --log-level L     debug, info, warn or error (default info, or $MIGR_LOG_LEVEL)\n"
+            "\n"
+            "Environment: MIGR_HOME, MIGR_STORE, MIGR_ENDPOINT (see migrd --help).\n");
+}
+
+int main(int argc, char **argv)
+{
+    worker_options opt = {.concurrency = 1, .heartbeat_ms = 1000, .liveness = 3};
+    const char *level = NULL;
+    migr_home home;
+    migr_err err;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--concurrency") && v) {
+            char *end;
+            long n = strtol(v, &end, 10);
+            if (*end || n < 1 || n > 256) {
+                fprintf(stderr, "migr-worker: --concurrency needs 1..256, got \"%s\"\n", v);
+                return 2;
+            }
+            opt.concurrency = (int)n, i++;
+        } else if (!strcmp(a, "--id") && v) {
+            snprintf(opt.id, sizeof opt.id, "%s", v), i++;
+        } else if (!strcmp(a, "--log-level") && v) {
+            level = v, i++;
+        } else {
+            fprintf(stderr, "migr-worker: unknown or incomplete argument \"%s\"\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (log_init("migr-worker", level) < 0) {
+        fprintf(stderr, "migr-worker: unknown log level; use debug, info, warn or error\n");
+        return 2;
+    }
+    if (migr_home_resolve(&home, 0, &err) < 0) {
+        log_error("%s", err.msg);
+        return 1;
+    }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    if (worker_run(&opt, &home, &stop_requested, &err) < 0) {
+        log_error("%s", err.msg);
+        return 1;
+    }
+    log_info("worker stopped");
+    return 0;
+}

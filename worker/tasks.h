@@ -1,0 +1,23 @@
+/* tasks.h -- what a worker does for each task kind.
+ *
+ * A handler reads its parameters (a JSON object), does the work, writes what
+ * it produces into the store and returns its output (a JSON object, the
+ * caller's) -- or NULL with err set, and the coordinator retries the task.
+ * Handlers keep no state between tasks. */
+#ifndef MIGR_WORKER_TASKS_H
+#define MIGR_WORKER_TASKS_H
+
+#include <jansson.h>
+
+#include "common/error.h"
+#include "common/store.h"
+
+typedef json_t *(*task_handler)(const store *st, json_t *params, migr_err *err);
+
+/* The handler of a kind, or NULL for a kind this worker does not know. */
+task_handler task_handler_find(const char *kind);
+
+json_t *task_featurize(const store *st, json_t *params, migr_err *err);
+json_t *task_synth(const store *st, json_t *params, migr_err *err);
+
+#endif

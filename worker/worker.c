@@ -1,0 +1,372 @@
+/* worker.c -- see worker.h. */
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "common/wire.h"
+#include "worker/tasks.h"
+
+#define RESULTS_ENDPOINT "inproc://results"
+
+typedef struct job {
+    uint64_t task_id, lease;
+    char kind[32];
+    char *params;
+    struct job *next;
+} job;
+
+typedef struct worker {
+    const worker_options *opt;
+    const migr_home *home;
+    char id[128], host[128];
+    store st;
+    void *zctx, *dealer, *results;
+    pthread_t *threads;
+    int nthreads;
+    /* The job queue, shared with the task threads. */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    job *head, *tail;
+    int stopping;
+    /* Leases of tasks queued or running; main thread only. */
+    uint64_t *running;
+    int nrunning;
+} worker;
+
+/* ---- task threads ---- */
+
+static job *next_job(worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->head && !w->stopping)
+        pthread_cond_wait(&w->cv, &w->mu);
+    job *j = w->head;
+    if (j) {
+        w->head = j->next;
+        if (!w->head)
+            w->tail = NULL;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return j;
+}
+
+/* Run one job and send [lease][packed Envelope{result}] to the main thread. */
+static void run_job(worker *w, void *push, job *j)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__TaskResult r = MIGR__TASK_RESULT__INIT;
+    migr_err err = {{0}};
+    json_error_t jerr;
+    char *output = NULL;
+    int64_t t0 = clock_mono_ms();
+    task_handler fn = task_handler_find(j->kind);
+    json_t *params = json_loads(j->params, 0, &jerr), *out = NULL;
+
+    if (!fn)
+        migr_errf(&err, "this worker does not know task kind \"%s\"; upgrade it", j->kind);
+    else if (!params)
+        migr_errf(&err, "task parameters are not JSON: %s", jerr.text);
+    else
+        out = fn(&w->st, params, &err);
+    json_decref(params);
+    if (out)
+        output = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(out);
+    r.task_id = j->task_id;
+    r.lease = j->lease;
+    r.ok = output != NULL;
+    r.error = output ? (char *)"" : err.msg;
+    r.output = output ? output : (char *)"";
+    if (output)
+        log_info("task %llu (%s) done in %lld ms", (unsigned long long)j->task_id, j->kind,
+                 (long long)(clock_mono_ms() - t0));
+    else
+        log_warn("task %llu (%s) failed: %s", (unsigned long long)j->task_id, j->kind, err.msg);
+    env.version = WIRE_PROTOCOL_VERSION;
+    env.body_case = MIGR__ENVELOPE__BODY_RESULT;
+    env.result = &r;
+    size_t len = migr__envelope__get_packed_size(&env);
+    uint8_t *buf = malloc(len);
+    if (buf) {
+        migr__envelope__pack(&env, buf);
+        if (zmq_send(push, &j->lease, sizeof j->lease, ZMQ_SNDMORE) < 0 ||
+            zmq_send(push, buf, len, 0) < 0)
+            log_error("handing back task %llu: %s", (unsigned long long)j->task_id, zmq_strerror(errno));
+    } else {
+        log_error("out of memory sending the result of task %llu", (unsigned long long)j->task_id);
+    }
+    free(buf);
+    free(output);
+}
+
+static void *task_thread(void *arg)
+{
+    worker *w = arg;
+    void *push = zmq_socket(w->zctx, ZMQ_PUSH);
+    int linger = 0;
+    if (!push || zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+        zmq_connect(push, RESULTS_ENDPOINT) < 0) {
+        log_error("task thread: cannot connect to the main thread: %s", zmq_strerror(errno));
+        if (push)
+            zmq_close(push);
+        return NULL;
+    }
+    for (job *j; (j = next_job(w));) {
+        run_job(w, push, j);
+        free(j->params);
+        free(j);
+    }
+    zmq_close(push);
+    return NULL;
+}
+
+/* ---- the coordinator connection ---- */
+
+static int send_env(worker *w, Migr__Envelope *env)
+{
+    migr_err err;
+    if (wire_send(w->dealer, NULL, env, &err) < 0) {
+        log_warn("%s", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int connect_coordinator(worker *w, migr_err *err)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__WorkerHello hello = MIGR__WORKER_HELLO__INIT;
+    int linger = 0;
+    int64_t maxmsg = WIRE_HARD_MAX_BYTES;
+
+    w->dealer = zmq_socket(w->zctx, ZMQ_DEALER);
+    if (!w->dealer || zmq_setsockopt(w->dealer, ZMQ_ROUTING_ID, w->id, strlen(w->id)) < 0 ||
+        zmq_setsockopt(w->dealer, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
+        zmq_setsockopt(w->dealer, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) < 0 ||
+        zmq_connect(w->dealer, w->home->endpoint) < 0)
+        return migr_errf(err, "cannot connect to %s: %s", w->home->endpoint, zmq_strerror(errno));
+    hello.worker_id = w->id;
+    hello.host = w->host;
+    hello.pid = (uint32_t)getpid();
+    hello.concurrency = (uint32_t)w->opt->concurrency;
+    hello.n_running = (size_t)w->nrunning;
+    hello.running = w->running;
+    env.body_case = MIGR__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    send_env(w, &env);
+    log_info("worker %s connecting to %s with %d slots", w->id, w->home->endpoint, w->opt->concurrency);
+    return 0;
+}
+
+static void disconnect_coordinator(worker *w)
+{
+    if (w->dealer)
+        zmq_close(w->dealer);
+    w->dealer = NULL;
+}
+
+static void queue_job(worker *w, const Migr__TaskAssign *a)
+{
+    job *j = calloc(1, sizeof *j);
+    if (!j || !(j->params = strdup(a->params))) {
+        free(j);
+        log_error("out of memory queueing task %llu; the coordinator will reassign it",
+                  (unsigned long long)a->task_id);
+        return;
+    }
+    j->task_id = a->task_id;
+    j->lease = a->lease;
+    snprintf(j->kind, sizeof j->kind, "%s", a->kind);
+    w->running[w->nrunning++] = a->lease;
+    log_debug("task %llu (%s) attempt %u received", (unsigned long long)a->task_id, a->kind, a->attempt);
+    pthread_mutex_lock(&w->mu);
+    if (w->tail)
+        w->tail->next = j;
+    else
+        w->head = j;
+    w->tail = j;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* A message from the coordinator.  Returns -1 when it refused us. */
+static int on_coordinator(worker *w, migr_err *err)
+{
+    Migr__Envelope *env;
+    wire_status st = wire_recv(w->dealer, NULL, &env, err);
+    if (st == WIRE_VERSION)
+        return -1;
+    if (st != WIRE_OK) {
+        log_warn("ignoring a bad message from the coordinator: %s", err->msg);
+        return 0;
+    }
+    int rc = 0;
+    if (env->body_case == MIGR__ENVELOPE__BODY_ASSIGN) {
+        if (w->nrunning >= w->opt->concurrency * 4)
+            log_warn("the coordinator sent more tasks than slots; task %llu dropped",
+                     (unsigned long long)env->assign->task_id);
+        else
+            queue_job(w, env->assign);
+    } else if (env->body_case == MIGR__ENVELOPE__BODY_REFUSAL) {
+        rc = migr_errf(err, "the coordinator refused this worker: %s", env->refusal->reason);
+    }
+    migr__envelope__free_unpacked(env, NULL);
+    return rc;
+}
+
+/* Forward one finished task's result to the coordinator. */
+static void on_result(worker *w)
+{
+    zmq_msg_t lease, body;
+    zmq_msg_init(&lease);
+    zmq_msg_init(&body);
+    if (zmq_msg_recv(&lease, w->results, 0) < 0 || zmq_msg_recv(&body, w->results, 0) < 0) {
+        log_error("reading a task result: %s", zmq_strerror(errno));
+        goto end;
+    }
+    uint64_t l;
+    memcpy(&l, zmq_msg_data(&lease), sizeof l);
+    for (int i = 0; i < w->nrunning; i++) {
+        if (w->running[i] == l) {
+            w->running[i] = w->running[--w->nrunning];
+            break;
+        }
+    }
+    if (zmq_send(w->dealer, zmq_msg_data(&body), zmq_msg_size(&body), 0) < 0)
+        log_warn("sending a result: %s; the coordinator will rerun the task", zmq_strerror(errno));
+end:
+    zmq_msg_close(&lease);
+    zmq_msg_close(&body);
+}
+
+static void send_heartbeat(worker *w)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
+    int free_slots = w->opt->concurrency - w->nrunning;
+    hb.free_slots = (uint32_t)(free_slots > 0 ? free_slots : 0);
+    env.body_case = MIGR__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    send_env(w, &env);
+}
+
+static void send_bye(worker *w)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__WorkerBye bye = MIGR__WORKER_BYE__INIT;
+    bye.reason = "stopping";
+    env.body_case = MIGR__ENVELOPE__BODY_BYE;
+    env.bye = &bye;
+    send_env(w, &env);
+}
+
+/* The Paranoid Pirate loop. */
+static int serve(worker *w, volatile int *stop, migr_err *err)
+{
+    int64_t silence_limit = (int64_t)w->opt->liveness * w->opt->heartbeat_ms;
+    int64_t last_heard = clock_mono_ms(), next_beat = 0, backoff = 1000;
+
+    if (connect_coordinator(w, err) < 0)
+        return -1;
+    while (!*stop) {
+        zmq_pollitem_t items[2] = {{w->dealer, 0, ZMQ_POLLIN, 0}, {w->results, 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, 2, w->opt->heartbeat_ms);
+        if (rc < 0 && errno != EINTR)
+            return migr_errf(err, "polling: %s", zmq_strerror(errno));
+        if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
+            last_heard = clock_mono_ms();
+            backoff = 1000;
+            if (on_coordinator(w, err) < 0)
+                return -1;
+        }
+        if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
+            on_result(w);
+        int64_t now = clock_mono_ms();
+        if (now >= next_beat) {
+            send_heartbeat(w);
+            next_beat = now + w->opt->heartbeat_ms;
+        }
+        if (now - last_heard > silence_limit) {
+            log_warn("no word from the coordinator for %lld ms; reconnecting in %lld ms",
+                     (long long)(now - last_heard), (long long)backoff);
+            disconnect_coordinator(w);
+            for (int64_t slept = 0; slept < backoff && !*stop; slept += 100)
+                usleep(100 * 1000);
+            backoff = backoff * 2 > 32000 ? 32000 : backoff * 2;
+            if (connect_coordinator(w, err) < 0)
+                return -1;
+            last_heard = clock_mono_ms();
+        }
+    }
+    send_bye(w);
+    return 0;
+}
+
+static void stop_threads(worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->stopping = 1;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    for (int i = 0; i < w->nthreads; i++)
+        pthread_join(w->threads[i], NULL);
+    for (job *j = w->head, *next; j; j = next) {
+        next = j->next;
+        free(j->params);
+        free(j);
+    }
+    w->head = w->tail = NULL;
+}
+
+int worker_run(const worker_options *opt, const migr_home *home, volatile int *stop, migr_err *err)
+{
+    worker w = {.opt = opt, .home = home};
+    int rc = -1;
+
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    if (gethostname(w.host, sizeof w.host) < 0)
+        snprintf(w.host, sizeof w.host, "unknown");
+    if (opt->id[0])
+        snprintf(w.id, sizeof w.id, "%s", opt->id);
+    else
+        snprintf(w.id, sizeof w.id, "%.100s-%ld", w.host, (long)getpid());
+    if (store_open(&w.st, home->store, err) < 0)
+        goto end;
+    w.running = calloc((size_t)opt->concurrency * 4 + 1, sizeof *w.running);
+    w.threads = calloc((size_t)opt->concurrency, sizeof *w.threads);
+    w.zctx = zmq_ctx_new();
+    w.results = w.zctx ? zmq_socket(w.zctx, ZMQ_PULL) : NULL;
+    if (!w.running || !w.threads || !w.results || zmq_bind(w.results, RESULTS_ENDPOINT) < 0) {
+        migr_errf(err, "cannot set up the worker: %s", zmq_strerror(errno));
+        goto end;
+    }
+    for (; w.nthreads < opt->concurrency; w.nthreads++) {
+        if (pthread_create(&w.threads[w.nthreads], NULL, task_thread, &w) != 0) {
+            migr_errf(err, "cannot start task thread %d", w.nthreads);
+            goto end;
+        }
+    }
+    rc = serve(&w, stop, err);
+end:
+    stop_threads(&w);
+    disconnect_coordinator(&w);
+    if (w.results)
+        zmq_close(w.results);
+    if (w.zctx)
+        zmq_ctx_term(w.zctx);
+    free(w.running);
+    free(w.threads);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
+    return rc;
+}
