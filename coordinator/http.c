@@ -1,0 +1,650 @@
+/* http.c -- see http.h.
+ *
+ * One libmicrohttpd daemon with one internal thread.  Every request is
+ * answered from that thread, so the read-only SQLite connection is used by it
+ * alone and needs no lock.  Each GET runs its queries inside one read
+ * transaction, so a page shows one consistent snapshot, and the whole body is
+ * built in memory before the transaction ends. */
+#include "coordinator/http.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "common/fs.h"
+#include "common/log.h"
+#include "coordinator/db.h"
+#include "coordinator/views.h"
+
+#define CONNECTION_LIMIT   64
+#define CONNECTION_TIMEOUT 30 /* seconds */
+#define MAX_PATH_LEN       512
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    sqlite3 *db;              /* read-only; used only from MHD's thread */
+    char addr_path[PATH_MAX]; /* run/http.addr, removed on stop */
+    char start_error[256];    /* MHD's last log line; read only when start failed */
+};
+
+static const char *const task_states[] = {"queued", "leased", "done", "failed", NULL};
+static const char *const run_states[] = {"queued", "running", "succeeded", "failed", "cancelled",
+                                         NULL};
+static const char *const dataset_states[] = {"synthesizing", "featurizing", "ready", "failed",
+                                             NULL};
+
+/* ---- Response bodies ------------------------------------------------------ */
+
+/* A response owning body (malloc'd; consumed, also on failure) with the given
+ * Content-Type; NULL when out of memory. */
+static struct MHD_Response *owned_response(char *body, size_t len, const char *type)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(body);
+        return NULL;
+    }
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES) {
+        MHD_destroy_response(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* v as compact JSON plus a newline.  Consumes v; NULL when out of memory. */
+static struct MHD_Response *json_response(json_t *v)
+{
+    size_t len = v ? json_dumpb(v, NULL, 0, JSON_COMPACT) : 0;
+    char *body = len ? malloc(len + 1) : NULL;
+
+    if (!body || json_dumpb(v, body, len, JSON_COMPACT) != len) {
+        free(body);
+        json_decref(v);
+        return NULL;
+    }
+    json_decref(v);
+    body[len] = '\n';
+    return owned_response(body, len + 1, "application/json");
+}
+
+/* {"error": "<message>"} with *status set to code. */
+static struct MHD_Response *error_response(unsigned *status, unsigned code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static struct MHD_Response *error_response(unsigned *status, unsigned code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    *status = code;
+    return json_response(json_pack("{s:s}", "error", msg));
+}
+
+/* The answer to a view: the JSON (200), or 404 when the thing is missing, or
+ * 500 when the database failed.  Consumes v. */
+static struct MHD_Response *view_response(json_t *v, int missing, const migr_err *err,
+                                          unsigned *status)
+{
+    if (v) {
+        *status = MHD_HTTP_OK;
+        return json_response(v);
+    }
+    if (missing)
+        return error_response(status, MHD_HTTP_NOT_FOUND, "%s", err->msg);
+    log_warn("http: %s", err->msg);
+    return error_response(status, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err->msg);
+}
+
+/* ---- /metrics: Prometheus text format 0.0.4 ------------------------------- */
+
+/* A growing text buffer; after an allocation failure it stops growing and
+ * sets oom, which the caller checks once at the end. */
+typedef struct text_buf {
+    char *data;
+    size_t len, cap;
+    int oom;
+} text_buf;
+
+static void buf_reserve(text_buf *b, size_t extra)
+{
+    if (b->oom || b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->oom = 1;
+        return;
+    }
+    b->data = p;
+    b->cap = cap;
+}
+
+static void buf_printf(text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_printf(text_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = 1;
+        return;
+    }
+    buf_reserve(b, (size_t)n);
+    if (b->oom)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* A label value, quoted and escaped as the format asks: \\, \" and \n. */
+static void buf_label(text_buf *b, const char *v)
+{
+    buf_printf(b, "\"");
+    for (; *v; v++) {
+        if (*v == '\\')
+            buf_printf(b, "\\\\");
+        else if (*v == '"')
+            buf_printf(b, "\\\"");
+        else if (*v == '\n')
+            buf_printf(b, "\\n");
+        else
+            buf_printf(b, "%c", *v);
+    }
+    buf_printf(b, "\"");
+}
+
+static void gauge_header(text_buf *b, const char *name, const char *help)
+{
+    buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+/* One gauge with a "state" label from a (state, count) query, one sample per
+ * listed state (0 when the query has no row for it).  Returns 0 or -1. */
+static int gauge_by_state(sqlite3 *db, text_buf *b, migr_err *err, const char *name,
+                          const char *help, const char *sql, const char *const *states)
+{
+    int64_t counts[8] = {0};
+    sqlite3_stmt *st = db_prepare(db, err, sql, NULL);
+    int rc;
+
+    if (!st)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *state = db_text(st, 0);
+        for (int i = 0; states[i]; i++) {
+            assert(i < 8);
+            if (!strcmp(state, states[i]))
+                counts[i] = sqlite3_column_int64(st, 1);
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return migr_errf(err, "reading %s: %s", name, sqlite3_errmsg(db));
+    gauge_header(b, name, help);
+    for (int i = 0; states[i]; i++)
+        buf_printf(b, "%s{state=\"%s\"} %" PRId64 "\n", name, states[i], counts[i]);
+    return 0;
+}
+
+/* migr_dataset_clips{dataset, state}: every dataset, all three clip states. */
+static int gauge_dataset_clips(sqlite3 *db, text_buf *b, migr_err *err)
+{
+    static const char *const states[] = {"featurized", "failed", "pending"};
+    sqlite3_stmt *st = db_prepare(
+        db, err,
+        "SELECT d.name, "
+        "COALESCE(SUM(c.state = 'featurized'), 0), COALESCE(SUM(c.state = 'failed'), 0), "
+        "COALESCE(SUM(c.state = 'pending'), 0) "
+        "FROM datasets d LEFT JOIN clips c ON c.dataset_id = d.id GROUP BY d.id ORDER BY d.id",
+        NULL);
+    int rc;
+
+    if (!st)
+        return -1;
+    gauge_header(b, "migr_dataset_clips", "Clips of each dataset by state.");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        for (int i = 0; i < 3; i++) {
+            buf_printf(b, "migr_dataset_clips{dataset=");
+            buf_label(b, db_text(st, 0));
+            buf_printf(b, ",state=\"%s\"} %" PRId64 "\n", states[i],
+                       (int64_t)sqlite3_column_int64(st, i + 1));
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return migr_errf(err, "reading clip counts: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
+/* The whole /metrics page into b.  Returns 0 or -1. */
+static int metrics_text(sqlite3 *db, text_buf *b, migr_err *err)
+{
+    int64_t alive;
+
+    if (db_int(db, err, &alive, 0, "SELECT COUNT(*) FROM workers WHERE state = 'alive'", NULL) < 0)
+        return -1;
+    gauge_header(b, "migr_workers_alive", "Workers whose heartbeats are current.");
+    buf_printf(b, "migr_workers_alive %" PRId64 "\n", alive);
+    if (gauge_by_state(db, b, err, "migr_tasks", "Tasks by state.",
+                       "SELECT state, COUNT(*) FROM tasks GROUP BY state", task_states) < 0 ||
+        gauge_by_state(db, b, err, "migr_runs", "Runs by state.",
+                       "SELECT state, COUNT(*) FROM runs GROUP BY state", run_states) < 0 ||
+        gauge_by_state(db, b, err, "migr_datasets", "Datasets by state.",
+                       "SELECT state, COUNT(*) FROM datasets GROUP BY state", dataset_states) < 0 ||
+        gauge_dataset_clips(db, b, err) < 0)
+        return -1;
+    if (b->oom)
+        return migr_errf(err, "out of memory rendering /metrics");
+    return 0;
+}
+
+static struct MHD_Response *metrics_response(http_server *srv, unsigned *status)
+{
+    text_buf b = {0};
+    migr_err err;
+
+    if (metrics_text(srv->db, &b, &err) < 0) {
+        free(b.data);
+        log_warn("http: %s", err.msg);
+        return error_response(status, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err.msg);
+    }
+    *status = MHD_HTTP_OK;
+    return owned_response(b.data, b.len, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* ---- / : the dashboard ---------------------------------------------------- */
+
+static const char dashboard_html[] =
+    "<!doctype html>\n"
+    "<html lang='en'><head><meta charset='utf-8'><title>migr</title>\n"
+    "<meta name='viewport' content='width=device-width, initial-scale=1'>\n"
+    "<style>\n"
+    "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;background:#fafafa}\n"
+    "h1{font-size:1.4em;margin:0}h2{font-size:1.05em;margin:1.5em 0 .4em}\n"
+    "table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #ddd}\n"
+    "th,td{text-align:left;padding:.3em .7em;border-bottom:1px solid #eee}\n"
+    "th{background:#f2f2f2;font-weight:600}td.num{text-align:right;"
+    "font-variant-numeric:tabular-nums}\n"
+    ".failed,.dead,.cancelled{color:#b00020}.running,.featurizing,.synthesizing,.leased"
+    "{color:#0a58ca}.succeeded,.ready,.alive{color:#137333}\n"
+    "#status{color:#666;margin:.3em 0}#status.err{color:#b00020}.empty{color:#888}\n"
+    "</style></head><body>\n"
+    "<h1>migr</h1><div id='status'>loading...</div>\n"
+    "<h2>Datasets</h2><div id='datasets'></div>\n"
+    "<h2>Runs</h2><div id='runs'></div>\n"
+    "<h2>Workers</h2><div id='workers'></div>\n"
+    "<script>\n"
+    "const views = {\n"
+    "  datasets: [['name'], ['source'], ['state'], ['clips', 'n'], ['featurized', 'n'],\n"
+    "             ['failed', 'n'], ['pending', 'n']],\n"
+    "  runs: [['id', 'n'], ['name'], ['kind'], ['state'], ['step', 'n'], ['steps', 'n'],\n"
+    "         ['error']],\n"
+    "  workers: [['id'], ['host'], ['pid', 'n'], ['state'], ['concurrency', 'n'],\n"
+    "            ['tasks', 'n'], ['last_seen_ms', 'age']]\n"
+    "};\n"
+    "function text(row, key, kind) {\n"
+    "  const v = row[key];\n"
+    "  if (v === null || v === undefined) return '';\n"
+    "  if (kind === 'age') return Math.max(0, Math.round((Date.now() - v) / 1000)) + ' s ago';\n"
+    "  return String(v);\n"
+    "}\n"
+    "function render(name, rows) {\n"
+    "  const cols = views[name], box = document.getElementById(name);\n"
+    "  if (!rows.length) {\n"
+    "    const p = document.createElement('p');\n"
+    "    p.className = 'empty';\n"
+    "    p.textContent = 'none';\n"
+    "    box.replaceChildren(p);\n"
+    "    return;\n"
+    "  }\n"
+    "  const t = document.createElement('table'), head = t.createTHead().insertRow();\n"
+    "  for (const [key] of cols) {\n"
+    "    const th = document.createElement('th');\n"
+    "    th.textContent = key;\n"
+    "    head.appendChild(th);\n"
+    "  }\n"
+    "  const body = t.createTBody();\n"
+    "  for (const row of rows) {\n"
+    "    const tr = body.insertRow();\n"
+    "    for (const [key, kind] of cols) {\n"
+    "      const td = tr.insertCell();\n"
+    "      td.textContent = text(row, key, kind);\n"
+    "      if (kind === 'n') td.className = 'num';\n"
+    "      if (key === 'state') td.className = String(row[key]);\n"
+    "    }\n"
+    "  }\n"
+    "  box.replaceChildren(t);\n"
+    "}\n"
+    "async function poll() {\n"
+    "  const status = document.getElementById('status');\n"
+    "  try {\n"
+    "    const names = Object.keys(views);\n"
+    "    const lists = await Promise.all(names.map(async name => {\n"
+    "      const r = await fetch('/api/v1/' + name, {cache: 'no-store'});\n"
+    "      if (!r.ok) throw new Error('/api/v1/' + name + ': HTTP ' + r.status);\n"
+    "      return r.json();\n"
+    "    }));\n"
+    "    names.forEach((name, i) => render(name, lists[i]));\n"
+    "    status.className = '';\n"
+    "    status.textContent = 'updated ' + new Date().toLocaleTimeString();\n"
+    "  } catch (e) {\n"
+    "    status.className = 'err';\n"
+    "    status.textContent = 'cannot reach migrd: ' + e.message;\n"
+    "  }\n"
+    "  setTimeout(poll, 2000);\n"
+    "}\n"
+    "poll();\n"
+    "</script></body></html>\n";
+
+static struct MHD_Response *dashboard_response(unsigned *status)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        sizeof dashboard_html - 1, (void *)dashboard_html, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return NULL;
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8") !=
+        MHD_YES) {
+        MHD_destroy_response(r);
+        return NULL;
+    }
+    *status = MHD_HTTP_OK;
+    return r;
+}
+
+/* ---- /api/v1 -------------------------------------------------------------- */
+
+/* A run id: an optional '-' and decimal digits that fit in int64_t.  0 or -1. */
+static int parse_run_id(const char *s, int64_t *id)
+{
+    const char *d = *s == '-' ? s + 1 : s;
+    char *end;
+
+    if (*d < '0' || *d > '9')
+        return -1;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno == ERANGE || *end != '\0')
+        return -1;
+    *id = v;
+    return 0;
+}
+
+/* /api/v1/runs/{id} and /api/v1/runs/{id}/metrics; rest is "{id}[/...]" and
+ * is modified. */
+static struct MHD_Response *run_response(http_server *srv, char *rest, unsigned *status)
+{
+    char *tail = strchr(rest, '/');
+    int64_t id;
+    int missing = 0;
+    migr_err err;
+
+    if (tail)
+        *tail++ = '\0';
+    if (tail && strcmp(tail, "metrics") != 0)
+        return error_response(status, MHD_HTTP_NOT_FOUND, "no such path /api/v1/runs/%s/%s",
+                              rest, tail);
+    if (parse_run_id(rest, &id) < 0)
+        return error_response(status, MHD_HTTP_BAD_REQUEST, "run id \"%s\" is not an integer",
+                              rest);
+    json_t *run = view_run(srv->db, id, &missing, &err);
+    if (!run || !tail)
+        return view_response(run, missing, &err, status);
+    /* The schema has no metrics table yet: an existing run has no metrics. */
+    json_decref(run);
+    *status = MHD_HTTP_OK;
+    return json_response(json_array());
+}
+
+/* Everything under /api/v1/; rest is the part after it and is modified. */
+static struct MHD_Response *api_response(http_server *srv, char *rest, unsigned *status)
+{
+    int missing = 0;
+    migr_err err;
+
+    if (!strcmp(rest, "runs"))
+        return view_response(view_runs(srv->db, &err), 0, &err, status);
+    if (!strncmp(rest, "runs/", 5))
+        return run_response(srv, rest + 5, status);
+    if (!strcmp(rest, "datasets"))
+        return view_response(view_datasets(srv->db, &err), 0, &err, status);
+    if (!strncmp(rest, "datasets/", 9) && !strchr(rest + 9, '/')) {
+        /* Two statements: missing is read only after view_dataset() set it. */
+        json_t *dataset = view_dataset(srv->db, rest + 9, &missing, &err);
+        return view_response(dataset, missing, &err, status);
+    }
+    if (!strcmp(rest, "workers"))
+        return view_response(view_workers(srv->db, &err), 0, &err, status);
+    return error_response(status, MHD_HTTP_NOT_FOUND, "no such path /api/v1/%s", rest);
+}
+
+/* The response to GET url (one trailing slash ignored), with *status set;
+ * NULL when out of memory. */
+static struct MHD_Response *route(http_server *srv, const char *url, unsigned *status)
+{
+    char path[MAX_PATH_LEN];
+    size_t n = strlen(url);
+
+    if (n >= sizeof path)
+        return error_response(status, MHD_HTTP_NOT_FOUND, "no such path (%zu bytes long)", n);
+    memcpy(path, url, n + 1);
+    if (n > 1 && path[n - 1] == '/')
+        path[n - 1] = '\0';
+    if (!strcmp(path, "/"))
+        return dashboard_response(status);
+    if (!strcmp(path, "/metrics"))
+        return metrics_response(srv, status);
+    if (!strncmp(path, "/api/v1/", 8))
+        return api_response(srv, path + 8, status);
+    return error_response(status, MHD_HTTP_NOT_FOUND,
+                          "no such path %s; see /api/v1/runs, /api/v1/datasets, "
+                          "/api/v1/workers, /metrics or /",
+                          path);
+}
+
+/* route() inside one read transaction, so that the queries of a page see one
+ * snapshot of the database. */
+static struct MHD_Response *route_snapshot(http_server *srv, const char *url, unsigned *status)
+{
+    if (sqlite3_exec(srv->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+        log_warn("http: cannot begin a read transaction: %s", sqlite3_errmsg(srv->db));
+        return error_response(status, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                              "cannot read the database: %s", sqlite3_errmsg(srv->db));
+    }
+    struct MHD_Response *r = route(srv, url, status);
+    /* Reads only: ending the transaction cannot lose anything, and a failure
+     * leaves autocommit mode, which the next BEGIN would report. */
+    if (sqlite3_exec(srv->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        db_rollback(srv->db);
+    return r;
+}
+
+/* MHD's access handler: GET and HEAD are routed, anything else is 405.  A
+ * GET is answered on the second call, once the whole request is read, so
+ * the connection can be kept alive; another method is refused at once,
+ * without reading its body (MHD then closes the connection). */
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **req_cls)
+{
+    static int headers_seen; /* an address that marks a request's first call */
+    http_server *srv = cls;
+    struct MHD_Response *r;
+    unsigned status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    int get = !strcmp(method, MHD_HTTP_METHOD_GET) || !strcmp(method, MHD_HTTP_METHOD_HEAD);
+
+    (void)version, (void)upload_data;
+    if (get && *req_cls == NULL) {
+        *req_cls = &headers_seen;
+        return MHD_YES;
+    }
+    if (get && *upload_data_size != 0) {
+        *upload_data_size = 0; /* a GET body means nothing here; skip it */
+        return MHD_YES;
+    }
+    if (get) {
+        r = route_snapshot(srv, url, &status);
+    } else {
+        r = error_response(&status, MHD_HTTP_METHOD_NOT_ALLOWED,
+                           "method %s not allowed; the HTTP API is read-only (GET)", method);
+        if (r && MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES) {
+            MHD_destroy_response(r);
+            r = NULL;
+        }
+    }
+    if (!r) {
+        log_warn("http: out of memory answering %s %s", method, url);
+        return MHD_NO; /* MHD closes the connection */
+    }
+    log_debug("http: %s %s -> %u", method, url, status);
+    enum MHD_Result ok = MHD_queue_response(conn, status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* ---- Start and stop ------------------------------------------------------- */
+
+/* MHD's own messages go to our log; the last one also explains a failed start. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    http_server *srv = cls;
+    char line[sizeof srv->start_error];
+
+    vsnprintf(line, sizeof line, fmt, ap);
+    line[strcspn(line, "\n")] = '\0';
+    memcpy(srv->start_error, line, sizeof line);
+    log_warn("http: %s", line);
+}
+
+/* "HOST:PORT" with an IPv4 HOST and a PORT in 0..65535 into sa.  0 or -1. */
+static int parse_addr(const char *spec, struct sockaddr_in *sa, migr_err *err)
+{
+    const char *colon = strrchr(spec, ':');
+    char host[INET_ADDRSTRLEN];
+    long port = 0;
+
+    memset(sa, 0, sizeof *sa);
+    sa->sin_family = AF_INET;
+    if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof host || colon[1] == '\0' ||
+        strlen(colon + 1) > 5 || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+        goto bad;
+    memcpy(host, spec, (size_t)(colon - spec));
+    host[colon - spec] = '\0';
+    port = strtol(colon + 1, NULL, 10);
+    if (port > 65535 || inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        goto bad;
+    sa->sin_port = htons((uint16_t)port);
+    return 0;
+bad:
+    return migr_errf(err,
+                     "MIGR_HTTP=\"%s\" is not HOST:PORT with an IPv4 HOST and a PORT from 0 to "
+                     "65535 (e.g. 127.0.0.1:7870; port 0 picks a free one), nor \"off\"",
+                     spec);
+}
+
+/* Start MHD on sa; on failure the error says why, with MHD's own reason. */
+static int start_daemon(http_server *srv, const struct sockaddr_in *sa, const char *spec,
+                        migr_err *err)
+{
+    /* The logger comes first: MHD uses its default logger for anything it
+     * reports while parsing the options before it. */
+    srv->daemon = MHD_start_daemon(
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, ntohs(sa->sin_port), NULL, NULL,
+        on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_SOCK_ADDR,
+        (const struct sockaddr *)sa, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)CONNECTION_TIMEOUT, MHD_OPTION_END);
+    if (!srv->daemon)
+        return migr_errf(err, "cannot serve the HTTP API on %s (MIGR_HTTP): %s; choose another "
+                              "address, or MIGR_HTTP=off",
+                         spec, srv->start_error[0] ? srv->start_error : "libmicrohttpd failed");
+    return 0;
+}
+
+/* Write "HOST:PORT\n" of the running daemon to run/http.addr and log it. */
+static int publish_addr(http_server *srv, const migr_home *home, const struct sockaddr_in *sa,
+                        migr_err *err)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    char host[INET_ADDRSTRLEN], line[INET_ADDRSTRLEN + 8];
+
+    if (!info || info->port == 0)
+        return migr_errf(err, "the HTTP API started but its port is unknown");
+    if (!inet_ntop(AF_INET, &sa->sin_addr, host, sizeof host))
+        return migr_errf(err, "cannot format the HTTP address: %s", strerror(errno));
+    snprintf(line, sizeof line, "%s:%u\n", host, (unsigned)info->port);
+    if (fs_join(srv->addr_path, sizeof srv->addr_path, home->run, "http.addr") < 0)
+        return migr_errf(err, "path too long: %s/http.addr", home->run);
+    const void *bufs[] = {line};
+    const size_t lens[] = {strlen(line)};
+    if (fs_write_atomic(srv->addr_path, bufs, lens, 1, err) < 0) {
+        srv->addr_path[0] = '\0';
+        return migr_err_wrap(err, "publishing the HTTP address");
+    }
+    line[strlen(line) - 1] = '\0';
+    log_info("HTTP API on http://%s/", line);
+    return 0;
+}
+
+int http_start(http_server **out, const migr_home *home, migr_err *err)
+{
+    struct sockaddr_in sa;
+    http_server *srv;
+
+    assert(out && home);
+    *out = NULL;
+    if (!strcmp(home->http, "off")) {
+        log_info("HTTP API off (MIGR_HTTP=off)");
+        return 0;
+    }
+    if (parse_addr(home->http, &sa, err) < 0)
+        return -1;
+    srv = calloc(1, sizeof *srv);
+    if (!srv)
+        return migr_errf(err, "out of memory starting the HTTP API");
+    if (db_open_readonly(&srv->db, home->db, err) < 0) {
+        migr_err_wrap(err, "starting the HTTP API");
+        goto fail;
+    }
+    if (start_daemon(srv, &sa, home->http, err) < 0 || publish_addr(srv, home, &sa, err) < 0)
+        goto fail;
+    *out = srv;
+    return 0;
+fail:
+    http_stop(&srv);
+    return -1;
+}
+
+void http_stop(http_server **srv)
+{
+    if (!srv || !*srv)
+        return;
+    if ((*srv)->daemon)
+        MHD_stop_daemon((*srv)->daemon);
+    db_close(&(*srv)->db);
+    if ((*srv)->addr_path[0] && unlink((*srv)->addr_path) < 0 && errno != ENOENT)
+        log_warn("http: cannot remove %s: %s", (*srv)->addr_path, strerror(errno));
+    free(*srv);
+    *srv = NULL;
+}
