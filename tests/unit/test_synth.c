@@ -1,0 +1,337 @@
+/* test_synth.c -- the synthetic generator: plans, their rates and wording,
+ * reproducible rendering, and the YAML config. */
+#include "check.h"
+
+#include <dirent.h>
+#include <libavutil/log.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "media/synth.h"
+
+/* ---- helpers ---- */
+
+static void quiet_ffmpeg(void)
+{
+    av_log_set_level(AV_LOG_FATAL);
+}
+
+static void tmp_path(char *buf, size_t size, const char *name)
+{
+    snprintf(buf, size, "%s/%s", check_tmpdir(), name);
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return -1;
+    size_t n = fwrite(text, 1, strlen(text), f);
+    return fclose(f) == 0 && n == strlen(text) ? 0 : -1;
+}
+
+static unsigned char *read_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf = NULL;
+    long size;
+    if (!f)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)size + 1)) && fread(buf, 1, (size_t)size, f) == (size_t)size) {
+        *len = (size_t)size;
+    } else {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
+/* 1 if s holds a double quote or a line break. */
+static int has_bad_char(const char *s)
+{
+    return strpbrk(s, "\"\n\r") != NULL;
+}
+
+/* ---- config ---- */
+
+TEST(synth_config_default_matches_the_documented_values)
+{
+    synth_config c;
+    synth_config_default(&c);
+    CHECK_NEAR(0.34, c.dominant_weight[MOD_VISUAL], 1e-12);
+    CHECK_NEAR(0.33, c.dominant_weight[MOD_AUDIO], 1e-12);
+    CHECK_NEAR(0.33, c.dominant_weight[MOD_TEXT], 1e-12);
+    CHECK_NEAR(0.3, c.p_misleading, 1e-12);
+    CHECK_NEAR(0.2, c.p_neutral, 1e-12);
+    CHECK_NEAR(0.2, c.p_weak, 1e-12);
+    CHECK_NEAR(0.7, c.dominant_strength_min, 1e-12);
+    CHECK_NEAR(1.0, c.dominant_strength_max, 1e-12);
+    CHECK_INT(64, c.width);
+    CHECK_INT(64, c.height);
+    CHECK_INT(10, c.fps);
+    CHECK_NEAR(2.0, c.seconds, 1e-12);
+    CHECK_INT(16000, c.sample_rate);
+}
+
+TEST(synth_config_load_reads_yaml_and_keeps_absent_keys)
+{
+    char path[512];
+    synth_config c;
+    migr_err err = {{0}};
+    tmp_path(path, sizeof path, "synth.yaml");
+    CHECK(write_text(path, "# generator settings\n"
+                           "dominant_weight:\n"
+                           "  visual: 0.5\n"
+                           "  text: 0.1\n"
+                           "p_misleading: 0.4\n"
+                           "seconds: 1.5\n"
+                           "width: 96\n") == 0);
+    synth_config_default(&c);
+    CHECK_MSG(synth_config_load(path, &c, &err) == 0, "load failed: %s", err.msg);
+    CHECK_NEAR(0.5, c.dominant_weight[MOD_VISUAL], 1e-12);
+    CHECK_NEAR(0.33, c.dominant_weight[MOD_AUDIO], 1e-12);
+    CHECK_NEAR(0.1, c.dominant_weight[MOD_TEXT], 1e-12);
+    CHECK_NEAR(0.4, c.p_misleading, 1e-12);
+    CHECK_NEAR(0.2, c.p_neutral, 1e-12);
+    CHECK_NEAR(1.5, c.seconds, 1e-12);
+    CHECK_INT(96, c.width);
+    CHECK_INT(64, c.height);
+}
+
+TEST(synth_config_load_rejects_unknown_key_naming_key_and_line)
+{
+    char path[512];
+    synth_config c, before;
+    migr_err err = {{0}};
+    tmp_path(path, sizeof path, "synth.yaml");
+    CHECK(write_text(path, "p_weak: 0.1\nframe_rate: 25\n") == 0);
+    synth_config_default(&c);
+    before = c;
+    CHECK_INT(-1, synth_config_load(path, &c, &err));
+    CHECK_MSG(strstr(err.msg, "frame_rate") && strstr(err.msg, ":2:"),
+              "expected a message naming frame_rate on line 2, got \"%s\"", err.msg);
+    CHECK_MSG(memcmp(&c, &before, sizeof c) == 0,
+              "expected the config unchanged after a failed load");
+}
+
+TEST(synth_config_load_rejects_bad_values_naming_the_key)
+{
+    static const struct {
+        const char *yaml, *want;
+    } cases[] = {
+        {"p_misleading: lots\n", "p_misleading"},
+        {"fps: 0\n", "fps"},
+        {"width: 63.5\n", "width"},
+        {"dominant_weight:\n  smell: 1\n", "smell"},
+        {"dominant_weight: 3\n", "dominant_weight"},
+        {"p_misleading: 0.6\np_neutral: 0.6\n", "p_misleading + p_neutral"},
+        {"dominant_strength_min: 0.9\ndominant_strength_max: 0.8\n", "dominant_strength_min"},
+        {"p_weak: [0.1\n", "YAML"},
+    };
+    char path[512];
+    tmp_path(path, sizeof path, "synth.yaml");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        synth_config c;
+        migr_err err = {{0}};
+        synth_config_default(&c);
+        CHECK(write_text(path, cases[i].yaml) == 0);
+        int rc = synth_config_load(path, &c, &err);
+        CHECK_MSG(rc == -1 && strstr(err.msg, cases[i].want),
+                  "case %zu: expected -1 with a message containing \"%s\", got %d, \"%s\"", i,
+                  cases[i].want, rc, err.msg);
+    }
+}
+
+TEST(synth_config_load_missing_file_fails_naming_it)
+{
+    char path[512];
+    synth_config c;
+    migr_err err = {{0}};
+    tmp_path(path, sizeof path, "absent.yaml");
+    synth_config_default(&c);
+    CHECK_INT(-1, synth_config_load(path, &c, &err));
+    CHECK_MSG(strstr(err.msg, path), "expected the message to name %s, got \"%s\"", path, err.msg);
+}
+
+/* ---- plans ---- */
+
+TEST(synth_plan_is_a_pure_function_of_seed_and_index)
+{
+    synth_config cfg;
+    synth_clip a, b, other;
+    synth_config_default(&cfg);
+    synth_plan(&cfg, 12345, 17, &a);
+    synth_plan(&cfg, 99, 3, &other);  /* nothing carries over between calls */
+    synth_plan(&cfg, 12345, 17, &b);
+    CHECK_MSG(memcmp(&a, &b, sizeof a) == 0, "expected two plans of (12345, 17) to be identical");
+    CHECK_INT(17, a.index);
+    CHECK_STR("clip_000017.mp4", a.file);
+    int differ = 0;
+    for (int i = 0; i < 20 && !differ; i++) {
+        synth_plan(&cfg, 12346, i, &b);
+        synth_plan(&cfg, 12345, i, &a);
+        differ = a.label != b.label || strcmp(a.think, b.think) != 0;
+    }
+    CHECK_MSG(differ, "expected seeds 12345 and 12346 to give different plans");
+}
+
+TEST(synth_plan_rates_match_the_config_over_2000_clips)
+{
+    enum { N = 2000 };
+    synth_config cfg;
+    int dominant[MODALITY_COUNT] = {0}, label[EMOTION_COUNT] = {0};
+    int minor = 0, misleading = 0, neutral = 0, weak = 0;
+    synth_config_default(&cfg);
+    for (int i = 0; i < N; i++) {
+        synth_clip c;
+        synth_plan(&cfg, 2024, i, &c);
+        CHECK_MSG(c.label >= 0 && c.label < EMOTION_COUNT, "clip %d: label %d", i, c.label);
+        CHECK_MSG(c.dominant >= 0 && c.dominant < MODALITY_COUNT, "clip %d: dominant %d", i,
+                  c.dominant);
+        dominant[c.dominant]++;
+        label[c.label]++;
+        const synth_cue *d = &c.cue[c.dominant];
+        CHECK_MSG(d->emotion == c.label && d->strength >= 0.7 && d->strength <= 1.0,
+                  "clip %d: expected the dominant cue to be the label at 0.7..1, got %d at %g", i,
+                  d->emotion, d->strength);
+        for (int m = 0; m < MODALITY_COUNT; m++) {
+            const synth_cue *q = &c.cue[m];
+            if (m == c.dominant)
+                continue;
+            CHECK_MSG(q->strength < d->strength, "clip %d: a minor cue outweighs the dominant",
+                      i);
+            minor++;
+            if (q->emotion != c.label && q->emotion != EMO_NEUTRAL)
+                misleading++;
+            else if (q->emotion == EMO_NEUTRAL && c.label != EMO_NEUTRAL)
+                neutral++;
+            else if (q->emotion == c.label && q->strength < 0.3)
+                weak++;
+        }
+    }
+    for (int m = 0; m < MODALITY_COUNT; m++)
+        CHECK_MSG(fabs((double)dominant[m] / N - cfg.dominant_weight[m]) <= 0.05,
+                  "%s dominant: expected share %.2f +- 0.05, got %.3f", modality_name(m),
+                  cfg.dominant_weight[m], (double)dominant[m] / N);
+    for (int e = 0; e < EMOTION_COUNT; e++)
+        CHECK_MSG(fabs((double)label[e] / N - 1.0 / EMOTION_COUNT) <= 0.04,
+                  "label %s: expected share %.3f +- 0.04, got %.3f", emotion_name(e),
+                  1.0 / EMOTION_COUNT, (double)label[e] / N);
+    /* Neutral cues under a neutral label count as agreeing, so the neutral
+     * share is p_neutral scaled by the six non-neutral labels' share. */
+    CHECK_MSG(fabs((double)misleading / minor - cfg.p_misleading) <= 0.05,
+              "misleading: expected share %.2f +- 0.05, got %.3f", cfg.p_misleading,
+              (double)misleading / minor);
+    CHECK_MSG(fabs((double)neutral / minor - cfg.p_neutral * 6 / 7) <= 0.05,
+              "neutral: expected share %.3f +- 0.05, got %.3f", cfg.p_neutral * 6 / 7,
+              (double)neutral / minor);
+    CHECK_MSG(fabs((double)weak / minor - cfg.p_weak) <= 0.05,
+              "weak: expected share %.2f +- 0.05, got %.3f", cfg.p_weak, (double)weak / minor);
+}
+
+TEST(synth_plan_weights_steer_the_dominant_modality)
+{
+    synth_config cfg;
+    int text = 0;
+    synth_config_default(&cfg);
+    cfg.dominant_weight[MOD_VISUAL] = 0;
+    cfg.dominant_weight[MOD_AUDIO] = 0;
+    cfg.dominant_weight[MOD_TEXT] = 2;
+    for (int i = 0; i < 200; i++) {
+        synth_clip c;
+        synth_plan(&cfg, 5, i, &c);
+        text += c.dominant == MOD_TEXT;
+    }
+    CHECK_INT(200, text);
+}
+
+TEST(synth_plan_text_is_clean_and_think_concludes_the_label)
+{
+    synth_config cfg;
+    synth_config_default(&cfg);
+    for (int i = 0; i < 500; i++) {
+        synth_clip c;
+        char want[64];
+        synth_plan(&cfg, 77, i, &c);
+        CHECK_MSG(c.subtitle[0] && !has_bad_char(c.subtitle), "clip %d subtitle: \"%s\"", i,
+                  c.subtitle);
+        for (int m = 0; m < MODALITY_COUNT; m++)
+            CHECK_MSG(c.clue[m][0] && !has_bad_char(c.clue[m]), "clip %d %s clue: \"%s\"", i,
+                      modality_name(m), c.clue[m]);
+        CHECK_MSG(!has_bad_char(c.think), "clip %d think: \"%s\"", i, c.think);
+        snprintf(want, sizeof want, "so the emotion is %s.", emotion_name(c.label));
+        size_t n = strlen(c.think), w = strlen(want);
+        CHECK_MSG(n > w && strcmp(c.think + n - w, want) == 0,
+                  "clip %d: expected think to end with \"%s\", got \"%s\"", i, want, c.think);
+        const char *noun[] = {"The face", "The voice", "The subtitle"};
+        CHECK_MSG(strncmp(c.think, noun[c.dominant], strlen(noun[c.dominant])) == 0,
+                  "clip %d: expected think to start from the dominant %s, got \"%s\"", i,
+                  modality_name(c.dominant), c.think);
+    }
+}
+
+/* ---- rendering ---- */
+
+TEST(synth_render_same_clip_twice_gives_identical_bytes)
+{
+    char p1[512], p2[512];
+    synth_config cfg;
+    synth_clip clip;
+    size_t n1 = 0, n2 = 0;
+    migr_err err = {{0}};
+    quiet_ffmpeg();
+    synth_config_default(&cfg);
+    synth_plan(&cfg, 31, 8, &clip);
+    tmp_path(p1, sizeof p1, "one.mp4");
+    tmp_path(p2, sizeof p2, "two.mp4");
+    CHECK_MSG(synth_render(&cfg, 31, &clip, p1, &err) == 0, "render: %s", err.msg);
+    CHECK_MSG(synth_render(&cfg, 31, &clip, p2, &err) == 0, "render: %s", err.msg);
+    unsigned char *b1 = read_bytes(p1, &n1), *b2 = read_bytes(p2, &n2);
+    int same = b1 && b2 && n1 == n2 && memcmp(b1, b2, n1) == 0;
+    free(b1);
+    free(b2);
+    CHECK_MSG(same, "expected identical files, got %zu and %zu bytes that differ", n1, n2);
+    CHECK_MSG(n1 > 1000, "expected a real MP4, got %zu bytes", n1);
+}
+
+TEST(synth_render_leaves_only_the_clip_in_its_directory)
+{
+    char path[512];
+    synth_config cfg;
+    synth_clip clip;
+    migr_err err = {{0}};
+    int entries = 0, found = 0;
+    quiet_ffmpeg();
+    synth_config_default(&cfg);
+    synth_plan(&cfg, 1, 0, &clip);
+    tmp_path(path, sizeof path, clip.file);
+    CHECK_MSG(synth_render(&cfg, 1, &clip, path, &err) == 0, "render: %s", err.msg);
+    DIR *d = opendir(check_tmpdir());
+    CHECK(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        entries++;
+        found += strcmp(e->d_name, clip.file) == 0;
+    }
+    closedir(d);
+    CHECK_MSG(entries == 1 && found == 1,
+              "expected only %s in the directory, got %d entries (clip found: %d)", clip.file,
+              entries, found);
+}
+
+TEST(synth_render_into_missing_directory_fails_naming_the_path)
+{
+    char path[512];
+    synth_config cfg;
+    synth_clip clip;
+    migr_err err = {{0}};
+    quiet_ffmpeg();
+    synth_config_default(&cfg);
+    synth_plan(&cfg, 1, 0, &clip);
+    tmp_path(path, sizeof path, "no/such/dir/clip.mp4");
+    CHECK_INT(-1, synth_render(&cfg, 1, &clip, path, &err));
+    CHECK_MSG(strstr(err.msg, path), "expected the message to name %s, got \"%s\"", path, err.msg);
+}
