@@ -228,14 +228,22 @@ static int decode_packet(featurize_state *s, AVCodecContext *dec, const AVPacket
     }
 }
 
-/* Read and decode every packet, then flush both decoders. */
+/* 1 once every frame target is filled and the audio buffer is full (or
+ * there is no audio): the rest of the file cannot change the features. */
+static int featurize_done(const featurize_state *s)
+{
+    return s->next_target == s->cfg->n_frames && (!s->adec || s->n_pcm >= s->max_pcm);
+}
+
+/* Read and decode packets until the file ends or nothing more is needed,
+ * then flush both decoders. */
 static int featurize_decode(featurize_state *s, migr_err *err)
 {
     AVPacket *pkt = av_packet_alloc();
     int ret = 0;
     if (!pkt)
         return av_fail(err, s->path, AVERROR(ENOMEM));
-    while (ret == 0) {
+    while (ret == 0 && !featurize_done(s)) {
         int r = av_read_frame(s->fmt, pkt);
         if (r == AVERROR_EOF)
             break;
