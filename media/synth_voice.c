@@ -21,7 +21,7 @@ typedef struct voice_prosody {
     double f0;          /* mean pitch, Hz */
     double range;       /* pitch excursion per syllable, fraction of f0 */
     double tempo;       /* syllables per second */
-    double energy;      /* peak amplitude, 0..1 */
+    double energy;      /* loudness; 0.9 (the loudest) peaks just under full scale */
     double tilt;        /* harmonic k has amplitude k^-tilt: low = bright, harsh */
     double tremor;      /* vibrato depth, fraction of f0 */
     double creak;       /* cycle-to-cycle irregularity, 0..1 */
@@ -33,7 +33,7 @@ static const voice_prosody emotion_prosody[EMOTION_COUNT] = {
     [EMO_HAPPY] = {1.35, 0.35, 5.5, 0.75, 1.0, 0, 0, 0},
     [EMO_SAD] = {0.75, 0.04, 2.5, 0.22, 1.5, 0, 0, 0},
     [EMO_NEUTRAL] = {1.0, 0.12, 4.0, 0.5, 1.2, 0, 0, 0},
-    [EMO_ANGRY] = {1.2, 0.2, 5.5, 1.0, 0.6, 0, 0.1, 0},
+    [EMO_ANGRY] = {1.2, 0.2, 5.5, 0.9, 0.6, 0, 0.1, 0},
     [EMO_SURPRISE] = {1.25, 0.25, 4.0, 0.7, 1.0, 0, 0, 0.6},
     [EMO_DISGUST] = {0.8, 0.08, 2.8, 0.45, 1.2, 0, 0.8, 0},
     [EMO_FEAR] = {1.45, 0.15, 5.0, 0.5, 1.1, 0.08, 0, 0},
@@ -63,8 +63,9 @@ static void voice_prosody_for(const synth_cue *cue, double base_f0, voice_prosod
     p->rise = n->rise + s * (x->rise - n->rise);
 }
 
-/* Harmonic amplitudes for pitch f0 on a vowel, normalized to unit RMS-ish
- * sum so loudness is set by energy alone.  Returns the harmonic count. */
+/* Harmonic amplitudes for pitch f0 on a vowel, scaled so their sum has an
+ * RMS of about 0.35 whatever the vowel and pitch, leaving loudness to
+ * energy alone.  Returns the harmonic count. */
 static int voice_harmonics(double f0, const double formant[3], double tilt, int sample_rate,
                            double *amp)
 {
