@@ -82,7 +82,12 @@ build/san/bin/unit-tests: $(call obj,san,$(UNIT_LINK)) build/san/libmigr.a
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT_san) -o $@ $^ $(LDLIBS_BASE)
 
-san: build/san/bin/migr build/san/bin/migrd build/san/bin/migr-worker build/san/bin/unit-tests
+build/san/bin/poke: $(call obj,san,tests/tools/poke.c) build/san/libmigr.a
+	@mkdir -p $(dir $@)
+	$(CC) $(OPT_san) -o $@ $^ $(LDLIBS_BASE)
+
+san: build/san/bin/migr build/san/bin/migrd build/san/bin/migr-worker build/san/bin/unit-tests \
+     build/san/bin/poke
 
 unit: build/san/bin/unit-tests
 	ASAN_OPTIONS=detect_leaks=1 build/san/bin/unit-tests

@@ -10,7 +10,7 @@
 /* Exit codes of every command. */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 
-/* Send verb with args (a JSON object; borrowed) to migrd and wait up to
+/* Send verb with args (a JSON object or NULL; consumed) to migrd and wait up to
  * timeout_ms.  Returns the reply body (the caller's) or NULL with err set and
  * *status 1 (failure, including an unreachable migrd) or 2 (usage). */
 json_t *cli_request(const migr_home *home, const char *verb, json_t *args, int timeout_ms,

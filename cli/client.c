@@ -71,5 +71,6 @@ end:
     if (ctx)
         zmq_ctx_term(ctx);
     json_decref(empty);
+    json_decref(args);
     return body;
 }

@@ -25,7 +25,6 @@ static int request_print(const migr_home *home, const char *verb, json_t *args, 
     int status;
     migr_err err;
     json_t *r = cli_request(home, verb, args, 10000, &status, &err);
-    json_decref(args);
     if (!r) {
         fprintf(stderr, "migr: %s\n", err.msg);
         return status;
@@ -199,7 +198,6 @@ static int ingest(const migr_home *home, const char *verb, int argc, char **argv
         return rc;
     }
     json_t *r = cli_request(home, verb, args, 60000, &status, &err);
-    json_decref(args);
     if (!r) {
         fprintf(stderr, "migr: %s\n", err.msg);
         return status;

@@ -58,7 +58,6 @@ int cmd_run(const migr_home *home, int argc, char **argv)
         return EXIT_USAGE;
     }
     r = cli_request(home, verb, args, 10000, &status, &err);
-    json_decref(args);
     if (!r) {
         fprintf(stderr, "migr: %s\n", err.msg);
         return status;

@@ -148,7 +148,7 @@ static int64_t ingest_manifest(coord *c, int64_t dataset_id, const char *dataset
 {
     uint8_t *text;
     size_t len;
-    char dir[PATH_MAX];
+    char copy[PATH_MAX], dir[PATH_MAX];
     csv_reader r;
     annotations a = {NULL};
     int64_t idx = 0;
@@ -161,8 +161,8 @@ static int64_t ingest_manifest(coord *c, int64_t dataset_id, const char *dataset
         json_decref(a.by_clip);
         return -1;
     }
-    snprintf(dir, sizeof dir, "%s", manifest);
-    snprintf(dir, sizeof dir, "%s", dirname(dir));
+    snprintf(copy, sizeof copy, "%s", manifest);
+    snprintf(dir, sizeof dir, "%s", dirname(copy));
     csv_init(&r, (const char *)text);
     while ((rc = csv_next(&r, err)) == 1) {
         if (r.nfields < 2) {

@@ -7,7 +7,8 @@ PACKAGES="build-essential pkg-config
 libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
 libsqlite3-dev libopenblas-dev libyaml-dev
 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-libmicrohttpd-dev libjansson-dev ffmpeg curl"
+libmicrohttpd-dev libjansson-dev
+ffmpeg curl jq sqlite3"
 
 missing=""
 for p in $PACKAGES; do

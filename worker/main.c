@@ -1,4 +1,5 @@
 /* migr-worker -- runs migr tasks for a coordinator.  See README.md. */
+#include <libavutil/log.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,6 +71,9 @@ int main(int argc, char **argv)
         log_error("%s", err.msg);
         return 1;
     }
+    /* Task errors carry FFmpeg's message; its own chatter (encoder
+     * statistics) would only bury the worker's log. */
+    av_log_set_level(AV_LOG_ERROR);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);

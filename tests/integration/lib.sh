@@ -1,0 +1,90 @@
+# lib.sh -- helpers for the integration tests (sourced by each t_*.sh).
+#
+# Each test gets its own MIGR_HOME under /tmp (short, for the ipc:// socket
+# path), real processes and real sockets on the loopback.  MIGR_BIN names the
+# directory of the binaries under test (the sanitized build, by default).
+
+set -u
+: "${MIGR_BIN:?set MIGR_BIN to the directory holding migr, migrd and migr-worker}"
+MIGR_HOME=$(mktemp -d /tmp/migr-it.XXXXXX)
+export MIGR_HOME
+export MIGR_HTTP=127.0.0.1:0
+export PATH="$MIGR_BIN:$PATH"
+# Leaks are checked when processes exit cleanly; SIGKILLed ones cannot report.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+fail() {
+    echo "FAIL: $*" >&2
+    echo "  (state kept in $MIGR_HOME)" >&2
+    migr down >/dev/null 2>&1
+    exit 1
+}
+
+# expect_eq WHAT EXPECTED GOT
+expect_eq() {
+    [ "$2" = "$3" ] || fail "$1: expected '$2', got '$3'"
+}
+
+# Fail if any sanitizer reported anything in any log.
+check_logs_clean() {
+    if grep -l -E "Sanitizer|runtime error:" "$MIGR_HOME"/logs/*.log 2>/dev/null; then
+        grep -h -A20 -E "Sanitizer|runtime error:" "$MIGR_HOME"/logs/*.log | head -60 >&2
+        fail "a sanitizer reported an error (logs above)"
+    fi
+}
+
+finish() {
+    migr down >/dev/null || fail "migr down failed"
+    check_logs_clean
+    rm -rf "$MIGR_HOME"
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND...: retry COMMAND until it succeeds.
+wait_for() {
+    what=$1 secs=$2
+    shift 2
+    i=0
+    while ! "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -le $((secs * 10)) ] || fail "timed out after ${secs}s waiting for $what"
+        sleep 0.1
+    done
+}
+
+# The value of a jq filter over `migr ... --json`.
+jqr() {
+    filter=$1
+    shift
+    migr "$@" --json | jq -r "$filter"
+}
+
+dataset_state() {
+    jqr .state dataset show "$1"
+}
+
+dataset_done() {
+    s=$(dataset_state "$1") && [ "$s" = ready ]
+}
+
+# Start migrd alone in the background (as `migr up` does), after a crash.
+start_migrd() {
+    setsid migrd >>"$MIGR_HOME/logs/migrd.log" 2>&1 </dev/null &
+    echo $! >"$MIGR_HOME/run/migrd.pid"
+    wait_for "migrd to answer" 20 migr workers
+}
+
+pid_of() {
+    cat "$MIGR_HOME/run/$1.pid"
+}
+
+# No task may be completed twice: every accepted completion is one
+# task.done event, and every worker logs each task it finished.
+check_no_double_completion() {
+    dup=$(sqlite3 "$MIGR_HOME/migr.db" \
+        "SELECT task_id FROM events WHERE kind='task.done' GROUP BY task_id HAVING COUNT(*) > 1 LIMIT 5")
+    [ -z "$dup" ] || fail "tasks completed twice according to migrd: $dup"
+    dup=$(cat "$MIGR_HOME"/logs/worker-*.log | sed -n 's/.* task \([0-9]*\) ([a-z]*) done in .*/\1/p' |
+        sort | uniq -d | head -5)
+    [ -z "$dup" ] || fail "tasks processed to completion twice by workers: $dup"
+}

@@ -1,0 +1,25 @@
+# Garbage on migrd's socket -- random frames, a wrong protocol version, an
+# empty envelope, a 100 MB message -- leaves it running and answering, and
+# each is logged.
+. "$(dirname "$0")/lib.sh"
+
+migr up --workers 1 || fail "migr up"
+ep="ipc://$MIGR_HOME/migrd.sock"
+poke "$ep" random || fail "poke random"
+poke "$ep" frames || fail "poke frames"
+poke "$ep" empty || fail "poke empty"
+poke "$ep" version || fail "poke version (no refusal came back)"
+poke "$ep" big || fail "poke big"
+sleep 1
+migr workers >/dev/null || fail "migrd stopped answering"
+log="$MIGR_HOME/logs/migrd.log"
+grep -q "are not a migr Envelope" "$log" || fail "random bytes were not logged"
+grep -q "more frames than" "$log" || fail "extra frames were not logged"
+grep -q "with no body" "$log" || fail "the empty envelope was not logged"
+grep -q "protocol version 999" "$log" || fail "the version mismatch was not logged"
+grep -q "104857600-byte message, over the" "$log" || fail "the 100 MB message was not logged"
+# Still does real work afterwards.
+migr dataset synth after --clips 4 --seed 1 --wait >/dev/null || fail "synth after garbage"
+expect_eq "featurized after garbage" 4 "$(jqr .featurized dataset show after)"
+kill -0 "$(pid_of migrd)" || fail "migrd died"
+finish

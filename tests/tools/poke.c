@@ -1,0 +1,99 @@
+/* poke -- sends hostile traffic to migrd, for the robustness tests.
+ *
+ * usage: poke ENDPOINT random|frames|version|big|empty
+ *   random   one frame of random bytes
+ *   frames   five frames of random bytes
+ *   version  a well-formed request with protocol version 999 (expects a refusal)
+ *   big      a 100 MB frame
+ *   empty    an Envelope with no body
+ * Exits 0 once the message is sent (and, for "version", the refusal read). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "migr.pb-c.h"
+
+static int send_random(void *sock, size_t len, int more)
+{
+    unsigned char *buf = malloc(len);
+    if (!buf)
+        return -1;
+    unsigned x = 12345;
+    for (size_t i = 0; i < len; i++) {
+        x = x * 1103515245u + 12345u;
+        buf[i] = (unsigned char)(x >> 16);
+    }
+    int rc = zmq_send(sock, buf, len, more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
+    free(buf);
+    return rc;
+}
+
+static int send_envelope(void *sock, Migr__Envelope *env)
+{
+    size_t len = migr__envelope__get_packed_size(env);
+    unsigned char *buf = malloc(len ? len : 1);
+    if (!buf)
+        return -1;
+    migr__envelope__pack(env, buf);
+    int rc = zmq_send(sock, buf, len, 0) < 0 ? -1 : 0;
+    free(buf);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__Request req = MIGR__REQUEST__INIT;
+    int linger = 2000, timeout = 5000, rc = 0;
+
+    if (argc != 3) {
+        fprintf(stderr, "usage: poke ENDPOINT random|frames|version|big|empty\n");
+        return 2;
+    }
+    void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    if (zmq_connect(sock, argv[1]) < 0) {
+        fprintf(stderr, "poke: cannot connect to %s: %s\n", argv[1], zmq_strerror(zmq_errno()));
+        return 1;
+    }
+    const char *mode = argv[2];
+    if (!strcmp(mode, "random")) {
+        rc = send_random(sock, 333, 0);
+    } else if (!strcmp(mode, "frames")) {
+        for (int i = 0; i < 5 && rc == 0; i++)
+            rc = send_random(sock, 17 + (size_t)i, i < 4);
+    } else if (!strcmp(mode, "big")) {
+        rc = send_random(sock, 100u << 20, 0);
+    } else if (!strcmp(mode, "empty")) {
+        env.version = 1;
+        rc = send_envelope(sock, &env);
+    } else if (!strcmp(mode, "version")) {
+        req.verb = "ping";
+        req.args = "{}";
+        env.version = 999;
+        env.body_case = MIGR__ENVELOPE__BODY_REQUEST;
+        env.request = &req;
+        rc = send_envelope(sock, &env);
+        char buf[4096];
+        int n = rc == 0 ? zmq_recv(sock, buf, sizeof buf, 0) : -1;
+        Migr__Envelope *reply = n > 0 ? migr__envelope__unpack(NULL, (size_t)(n < (int)sizeof buf ? n : (int)sizeof buf), (uint8_t *)buf) : NULL;
+        if (!reply || reply->body_case != MIGR__ENVELOPE__BODY_REFUSAL) {
+            fprintf(stderr, "poke: expected a refusal for version 999, got %s\n", reply ? "another message" : "nothing");
+            rc = -1;
+        } else {
+            printf("refused: %s\n", reply->refusal->reason);
+        }
+        if (reply)
+            migr__envelope__free_unpacked(reply, NULL);
+    } else {
+        fprintf(stderr, "poke: unknown mode %s\n", mode);
+        rc = -1;
+    }
+    if (rc < 0)
+        fprintf(stderr, "poke: %s failed: %s\n", mode, zmq_strerror(zmq_errno()));
+    zmq_close(sock);
+    zmq_ctx_term(ctx);
+    return rc < 0 ? 1 : 0;
+}
