@@ -159,6 +159,9 @@ static void stop_pid(pid_t pid, const char *what)
     if (kill(pid, SIGTERM) < 0)
         return;  /* already gone */
     for (int i = 0; i < 100; i++) {
+        /* Reap it when it is our own child (migr demo started it), so that
+         * it does not linger as a zombie that kill(pid, 0) still finds. */
+        waitpid(pid, NULL, WNOHANG);
         if (kill(pid, 0) < 0)
             return;
         usleep(100 * 1000);

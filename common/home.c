@@ -30,6 +30,8 @@ int migr_home_resolve(migr_home *h, int create, migr_err *err)
     if (home[0] == '/') {
         snprintf(h->home, sizeof h->home, "%s", home);
     } else {
+        while (home[0] == '.' && home[1] == '/')
+            home += 2;
         if (!getcwd(cwd, sizeof cwd))
             return migr_errf(err, "cannot read the current directory: %s", strerror(errno));
         if (set(h->home, sizeof h->home, err, "%s/%s", cwd, home) < 0)

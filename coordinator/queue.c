@@ -1,6 +1,7 @@
 /* queue.c -- see queue.h. */
 #include "coordinator/queue.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,10 +85,24 @@ int queue_current(sqlite3 *db, int64_t id, uint64_t lease, task_row *t, migr_err
     return rc == SQLITE_ROW;
 }
 
+/* Every state change below is conditional on the lease still being held, so
+ * a stale holder can neither complete nor fail a task, whatever its caller
+ * checked before. */
+static int still_held(sqlite3 *db, const task_row *t, migr_err *err)
+{
+    if (sqlite3_changes(db) == 1)
+        return 0;
+    return migr_errf(err, "task %lld is no longer held under lease %llx", (long long)t->id,
+                     (unsigned long long)t->lease);
+}
+
 int queue_done(sqlite3 *db, const task_row *t, const char *output, int64_t now_ms, migr_err *err)
 {
-    if (db_run(db, err, "UPDATE tasks SET state = 'done', output = ?, finished_ms = ? WHERE id = ?",
-               "sii", output, now_ms, t->id) < 0)
+    if (db_run(db, err,
+               "UPDATE tasks SET state = 'done', output = ?, finished_ms = ? "
+               "WHERE id = ? AND lease = ? AND state = 'leased'",
+               "siii", output, now_ms, t->id, (int64_t)t->lease) < 0 ||
+        still_held(db, t, err) < 0)
         return -1;
     return queue_event(db, "task.done", t->owner, t->owner_id, t->id, t->worker, err);
 }
@@ -95,10 +110,13 @@ int queue_done(sqlite3 *db, const task_row *t, const char *output, int64_t now_m
 int queue_fail(sqlite3 *db, const task_row *t, const char *reason, int64_t now_ms,
                int64_t backoff_base_ms, migr_err *err)
 {
+    assert(t->attempts >= 1);
     if (t->attempts >= t->max_attempts) {
         if (db_run(db, err,
                    "UPDATE tasks SET state = 'failed', error = ?, finished_ms = ?, lease = NULL "
-                   "WHERE id = ?", "sii", reason, now_ms, t->id) < 0 ||
+                   "WHERE id = ? AND lease = ? AND state = 'leased'",
+                   "siii", reason, now_ms, t->id, (int64_t)t->lease) < 0 ||
+            still_held(db, t, err) < 0 ||
             queue_event(db, "task.failed", t->owner, t->owner_id, t->id, reason, err) < 0)
             return -1;
         return 1;
@@ -108,7 +126,9 @@ int queue_fail(sqlite3 *db, const task_row *t, const char *reason, int64_t now_m
         backoff = 60000;
     if (db_run(db, err,
                "UPDATE tasks SET state = 'queued', error = ?, not_before_ms = ?, lease = NULL, "
-               "worker = NULL WHERE id = ?", "sii", reason, now_ms + backoff, t->id) < 0 ||
+               "worker = NULL WHERE id = ? AND lease = ? AND state = 'leased'",
+               "siii", reason, now_ms + backoff, t->id, (int64_t)t->lease) < 0 ||
+        still_held(db, t, err) < 0 ||
         queue_event(db, "task.retry", t->owner, t->owner_id, t->id, reason, err) < 0)
         return -1;
     return 0;

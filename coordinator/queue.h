@@ -37,9 +37,11 @@ int queue_lease(sqlite3 *db, const char *worker, uint64_t lease, int64_t now_ms,
 /* Is (id, lease) the current lease of a leased task?  1 and *t filled, 0 if not. */
 int queue_current(sqlite3 *db, int64_t id, uint64_t lease, task_row *t, migr_err *err);
 
+/* Complete t; fails when t->lease is no longer the task's current lease. */
 int queue_done(sqlite3 *db, const task_row *t, const char *output, int64_t now_ms, migr_err *err);
 
-/* Record a failed attempt.  Returns 1 when the task is now failed for good,
+/* Record a failed attempt of a task still leased under t->lease (attempts
+ * >= 1).  Returns 1 when the task is now failed for good,
  * 0 when it was requeued, -1 on error. */
 int queue_fail(sqlite3 *db, const task_row *t, const char *reason, int64_t now_ms,
                int64_t backoff_base_ms, migr_err *err);

@@ -28,6 +28,13 @@ migr dataset synth tiny --clips 3 --seed 2 --wait >/dev/null || fail "synth"
 expect_eq "dataset list fields" '["clips","failed","featurized","name"]' \
     "$(migr dataset list --json | jq -c '.[0] | {name,clips,featurized,failed} | keys')"
 expect_eq "dataset show name" tiny "$(jqr .name dataset show tiny)"
+# A generator config from examples/, and a bad one refused with the line at fault.
+here=$(cd "$(dirname "$0")/../.." && pwd)
+migr dataset synth cfg --clips 2 --config "$here/examples/synth.yaml" --wait >/dev/null || fail "synth --config"
+printf 'width: 64\np_misleading: 2\n' >"$MIGR_HOME/bad.yaml"
+out=$(migr dataset synth bad --clips 2 --config "$MIGR_HOME/bad.yaml" 2>&1); rc=$?
+expect_eq "synth with a bad config" 1 "$rc"
+echo "$out" | grep -q "bad.yaml:2: p_misleading" || fail "the error does not name line 2 and the key: $out"
 migr dataset show nope >/dev/null 2>&1; expect_eq "show of a missing dataset" 1 "$?"
 expect_eq "run list" "[]" "$(migr run list --json | jq -c .)"
 migr run show 42 >/dev/null 2>&1; expect_eq "show of a missing run" 1 "$?"

@@ -334,6 +334,14 @@ static void stale_lease(check_case *check_self_, sqlite3 *db)
     CHECK_INT(1, queue_current(db, fresh.id, fresh.lease, &cur, &err));
     CHECK_STR("fast", cur.worker);
     CHECK_INT(2, cur.attempts);
+
+    /* Even called directly, the old holder can neither complete nor fail it. */
+    old.attempts = 1;
+    CHECK_INT(-1, queue_done(db, &old, "{}", 4200, &err));
+    CHECK_MSG(strstr(err.msg, "no longer held") != NULL, "expected \"no longer held\", got \"%s\"", err.msg);
+    CHECK_INT(-1, queue_fail(db, &old, "late failure", 4200, 100, &err));
+    CHECK_INT(0, count_events(db, "task.done", old.id));
+    CHECK_INT(1, queue_current(db, fresh.id, fresh.lease, &cur, &err));
 }
 
 TEST(queue_stale_lease_is_not_current_after_the_task_was_requeued_and_re_leased)
