@@ -30,7 +30,16 @@ echo "this is not a video" >"$m/clips/text.mp4"
 ffmpeg -nostdin -loglevel error -i "$src/clip_000045.mp4" -an -c:v copy "$m/clips/noaudio.mp4" ||
     fail "ffmpeg could not make the video-only clip"
 
-migr dataset add broken --manifest "$m/manifest.csv" --wait >/dev/null || fail "dataset add --wait"
+# EMER-style clue annotations for two of the clips, keyed by manifest path.
+cat >"$m/annotations.jsonl" <<'JSON'
+{"clip": "clips/clip_000000.mp4", "vis": "The mouth corners rise.", "aud": "The voice is bright.", "txt": "The words are cheerful.", "think": "All cues agree, so the emotion is happy."}
+{"clip": "clips/clip_000001.mp4", "vis": "A broad smile.", "aud": "Quick, high pitch.", "txt": "Good news.", "think": "So the emotion is happy."}
+JSON
+migr dataset add broken --manifest "$m/manifest.csv" --annotations "$m/annotations.jsonl" --wait >/dev/null ||
+    fail "dataset add --wait"
+ann=$(sqlite3 "$MIGR_HOME/migr.db" "SELECT json_extract(annotation, '$.vis') FROM clips WHERE path LIKE '%/clips/clip_000001.mp4'")
+expect_eq "annotation of clip 1" "A broad smile." "$ann"
+expect_eq "annotated clips" 2 "$(sqlite3 "$MIGR_HOME/migr.db" "SELECT COUNT(*) FROM clips WHERE dataset_id = 2 AND annotation IS NOT NULL")"
 expect_eq "clips" 50 "$(jqr .clips dataset show broken)"
 expect_eq "featurized (45 good + 1 without audio)" 46 "$(jqr .featurized dataset show broken)"
 expect_eq "failed" 4 "$(jqr .failed dataset show broken)"
