@@ -28,8 +28,10 @@ static int bin_dir(char *out, size_t cap)
     return 0;
 }
 
-/* Start prog in the background, detached, logging to log; write its pid to pidfile. */
-static int spawn(const char *prog, char *const argv[], const char *log, const char *pidfile, migr_err *err)
+/* Start prog in the background, detached, logging to log; write its pid to
+ * pidfile.  Returns the pid, or -1. */
+static pid_t spawn(const char *prog, char *const argv[], const char *log, const char *pidfile,
+                   migr_err *err)
 {
     pid_t pid = fork();
     if (pid < 0)
@@ -47,7 +49,23 @@ static int spawn(const char *prog, char *const argv[], const char *log, const ch
     char text[32];
     size_t len = (size_t)snprintf(text, sizeof text, "%ld\n", (long)pid);
     const void *bufs[1] = {text};
-    return fs_write_atomic(pidfile, bufs, &len, 1, err);
+    return fs_write_atomic(pidfile, bufs, &len, 1, err) < 0 ? -1 : pid;
+}
+
+/* Say why a process did not start: the last line of its log. */
+static void report_start_failure(const char *what, const char *log)
+{
+    uint8_t *text;
+    size_t len;
+    migr_err err;
+    fprintf(stderr, "migr up: %s did not start; see %s\n", what, log);
+    if (fs_read_file(log, &text, &len, &err) < 0)
+        return;
+    while (len > 0 && text[len - 1] == '\n')
+        text[--len] = '\0';
+    char *last = strrchr((char *)text, '\n');
+    fprintf(stderr, "  %s\n", last ? last + 1 : (char *)text);
+    free(text);
 }
 
 static int ping(const migr_home *home, int timeout_ms)
@@ -106,14 +124,16 @@ int cmd_up(const migr_home *home_in, int argc, char **argv)
     snprintf(log, sizeof log, "%s/migrd.log", home.logs);
     snprintf(pidf, sizeof pidf, "%s/migrd.pid", home.run);
     char *dargv[] = {prog, NULL};
-    if (spawn(prog, dargv, log, pidf, &err) < 0) {
+    pid_t migrd = spawn(prog, dargv, log, pidf, &err);
+    if (migrd < 0) {
         fprintf(stderr, "migr up: %s\n", err.msg);
         return EXIT_FAIL;
     }
     int64_t deadline = clock_mono_ms() + 15000;
     while (ping(&home, 300) < 0) {
-        if (clock_mono_ms() > deadline) {
-            fprintf(stderr, "migr up: migrd did not start; see %s\n", log);
+        if (waitpid(migrd, NULL, WNOHANG) == migrd || clock_mono_ms() > deadline) {
+            report_start_failure("migrd", log);
+            unlink(pidf);
             return EXIT_FAIL;
         }
     }
@@ -132,7 +152,7 @@ int cmd_up(const migr_home *home_in, int argc, char **argv)
     deadline = clock_mono_ms() + 15000;
     while (alive_workers(&home) < workers) {
         if (clock_mono_ms() > deadline) {
-            fprintf(stderr, "migr up: workers did not connect; see %s/worker-*.log\n", home.logs);
+            report_start_failure("a worker", log);
             return EXIT_FAIL;
         }
         usleep(100 * 1000);

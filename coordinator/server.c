@@ -21,13 +21,12 @@ void coord_config_default(coord_config *cfg)
 
 int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_err *err)
 {
-    int hard_max = WIRE_HARD_MAX_BYTES, linger = 0, mandatory = 1;
+    int linger = 0, mandatory = 1;
     int64_t maxmsg = WIRE_HARD_MAX_BYTES;
 
     memset(c, 0, sizeof *c);
     c->cfg = *cfg;
     c->home = *home;
-    (void)hard_max;
     if (store_open(&c->st, home->store, err) < 0 || db_open(&c->db, home->db, err) < 0)
         return -1;
     c->zctx = zmq_ctx_new();

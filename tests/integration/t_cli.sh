@@ -20,6 +20,11 @@ migr dataset synth x --clips ten >/dev/null 2>&1; expect_eq "synth with --clips 
 migr run show abc >/dev/null 2>&1; expect_eq "run show abc" 2 "$?"
 migrd --liveness 0 >/dev/null 2>&1; expect_eq "migrd --liveness 0" 2 "$?"
 
+# A migrd that cannot start is reported with its reason, not a timeout.
+out=$(MIGR_HTTP=bogus migr up --workers 1 2>&1); rc=$?
+expect_eq "migr up with a bad MIGR_HTTP" 1 "$rc"
+echo "$out" | grep -q 'MIGR_HTTP="bogus"' || fail "migr up did not say why migrd failed: $out"
+
 migr up --workers 1 >/dev/null || fail "migr up"
 migr up --workers 1 >/dev/null 2>&1; expect_eq "second migr up" 1 "$?"
 expect_eq "worker fields" '["host","id","pid","state"]' \
