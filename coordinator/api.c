@@ -40,8 +40,7 @@ static json_t *verb_dataset_show(coord *c, json_t *args, int *status, migr_err *
         migr_errf(err, "dataset.show needs a name");
         return NULL;
     }
-    json_t *d = view_dataset(c->db, name, &missing, err);
-    return d;
+    return view_dataset(c->db, name, &missing, err);
 }
 
 static json_t *verb_run_list(coord *c, json_t *args, int *status, migr_err *err)
@@ -50,47 +49,52 @@ static json_t *verb_run_list(coord *c, json_t *args, int *status, migr_err *err)
     return view_runs(c->db, err);
 }
 
-static json_t *verb_run_show(coord *c, json_t *args, int *status, migr_err *err)
+/* The run named by args' "id", or NULL: status 2 for a missing or
+ * non-numeric id, 1 for a run that does not exist. */
+static json_t *run_of_args(coord *c, json_t *args, const char *verb, int64_t *id, int *status,
+                           migr_err *err)
 {
     int missing = 0;
-    json_t *id = json_object_get(args, "id");
-    if (!json_is_integer(id)) {
+    json_t *v = json_object_get(args, "id");
+    if (!json_is_integer(v)) {
         *status = 2;
-        migr_errf(err, "run.show needs a numeric run id");
+        migr_errf(err, "%s needs a numeric run id", verb);
         return NULL;
     }
-    return view_run(c->db, json_integer_value(id), &missing, err);
+    *id = json_integer_value(v);
+    return view_run(c->db, *id, &missing, err);
+}
+
+static json_t *verb_run_show(coord *c, json_t *args, int *status, migr_err *err)
+{
+    int64_t id;
+    return run_of_args(c, args, "run.show", &id, status, err);
 }
 
 static json_t *verb_run_cancel(coord *c, json_t *args, int *status, migr_err *err)
 {
+    int64_t id;
     int missing = 0;
-    json_t *id = json_object_get(args, "id");
-    if (!json_is_integer(id)) {
-        *status = 2;
-        migr_errf(err, "run.cancel needs a numeric run id");
-        return NULL;
-    }
-    json_t *run = view_run(c->db, json_integer_value(id), &missing, err);
+    json_t *run = run_of_args(c, args, "run.cancel", &id, status, err);
     if (!run)
         return NULL;
     const char *state = json_string_value(json_object_get(run, "state"));
     if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0) {
-        migr_errf(err, "run %lld is already %s", (long long)json_integer_value(id), state);
+        migr_errf(err, "run %lld is already %s", (long long)id, state);
         json_decref(run);
         return NULL;
     }
     json_decref(run);
     int64_t now = clock_wall_ms();
     if (db_begin(c->db, err) < 0 ||
-        queue_cancel_owner(c->db, "run", json_integer_value(id), "cancelled", now, err) < 0 ||
+        queue_cancel_owner(c->db, "run", id, "cancelled", now, err) < 0 ||
         db_run(c->db, err, "UPDATE runs SET state = 'cancelled', finished_ms = ? WHERE id = ?", "ii",
-               now, (int64_t)json_integer_value(id)) < 0 ||
+               now, id) < 0 ||
         db_commit(c->db, err) < 0) {
         db_rollback(c->db);
         return NULL;
     }
-    return view_run(c->db, json_integer_value(id), &missing, err);
+    return view_run(c->db, id, &missing, err);
 }
 
 static const struct {
