@@ -106,17 +106,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "migrd: unknown log level; use debug, info, warn or error\n");
         return 2;
     }
-    if (migr_home_resolve(&home, 1, &err) < 0 || lock_home(&home, &err) < 0 ||
-        coord_open(&c, &cfg, &home, &err) < 0) {
-        log_error("%s", err.msg);
-        return 1;
-    }
+    /* Handlers first, so a SIGTERM during start-up still ends in a clean stop. */
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-
+    if (migr_home_resolve(&home, 1, &err) < 0 || lock_home(&home, &err) < 0 ||
+        coord_open(&c, &cfg, &home, &err) < 0) {
+        log_error("%s", err.msg);
+        return 1;
+    }
     if (http_start(&http, &home, &err) < 0) {
         log_error("%s", err.msg);
         coord_close(&c);
