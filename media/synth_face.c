@@ -6,7 +6,8 @@
  * are 3x3 supersampled, so features a pixel or two wide still move smoothly
  * as the expression ramps up. */
 #include "media/synth_media.h"
-#include "media/synth_rng.h"
+
+#include "common/rng.h"
 
 #include <math.h>
 #include <string.h>
@@ -49,7 +50,7 @@ static void expression_add(synth_expression *out, const synth_expression *a, dou
 void synth_face_init(synth_face *face, const synth_config *cfg, uint64_t seed,
                      const synth_clip *clip)
 {
-    uint64_t rng = synth_rng_seed(seed, clip->index, SYNTH_STREAM_FACE);
+    uint64_t rng = rng_stream(seed, clip->index, SYNTH_STREAM_FACE);
     const synth_cue *cue = &clip->cue[MOD_VISUAL];
     int e = cue->emotion >= 0 && cue->emotion < EMOTION_COUNT ? cue->emotion : EMO_NEUTRAL;
     double strength = cue->strength < 0 ? 0 : cue->strength > 1 ? 1 : cue->strength;
@@ -60,16 +61,16 @@ void synth_face_init(synth_face *face, const synth_config *cfg, uint64_t seed,
     face->height = cfg->height;
     /* Per-clip variation: where the head sits, its size and proportions, the
      * tones, and how fast the expression comes on. */
-    face->cx = w / 2 + synth_rng_range(&rng, -0.05, 0.05) * w;
-    face->cy = h / 2 + synth_rng_range(&rng, -0.04, 0.04) * h;
-    face->unit = (w < h ? w : h) * 0.30 * synth_rng_range(&rng, 0.9, 1.1);
-    face->head_aspect = synth_rng_range(&rng, 1.2, 1.35);
-    face->eye_x = synth_rng_range(&rng, 0.36, 0.42);
-    face->eye_y = synth_rng_range(&rng, -0.30, -0.20);
-    face->skin = synth_rng_range(&rng, 150, 200);
-    face->background = synth_rng_range(&rng, 40, 90);
-    face->background_slope = synth_rng_range(&rng, -0.4, 0.4) * 64.0 / h;
-    face->onset_seconds = cfg->seconds * synth_rng_range(&rng, 0.25, 0.35);
+    face->cx = w / 2 + rng_range(&rng, -0.05, 0.05) * w;
+    face->cy = h / 2 + rng_range(&rng, -0.04, 0.04) * h;
+    face->unit = (w < h ? w : h) * 0.30 * rng_range(&rng, 0.9, 1.1);
+    face->head_aspect = rng_range(&rng, 1.2, 1.35);
+    face->eye_x = rng_range(&rng, 0.36, 0.42);
+    face->eye_y = rng_range(&rng, -0.30, -0.20);
+    face->skin = rng_range(&rng, 150, 200);
+    face->background = rng_range(&rng, 40, 90);
+    face->background_slope = rng_range(&rng, -0.4, 0.4) * 64.0 / h;
+    face->onset_seconds = cfg->seconds * rng_range(&rng, 0.25, 0.35);
     expression_add(&face->target, &neutral_expression, strength, &emotion_delta[e]);
 }
 

@@ -6,7 +6,8 @@
  * none contains a double quote or a newline, and every write is bounded by
  * snprintf into the clip's fixed buffers. */
 #include "media/synth.h"
-#include "media/synth_rng.h"
+#include "common/rng.h"
+#include "media/synth_media.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -215,7 +216,7 @@ static cue_kind plan_minor_cue(const synth_config *cfg, int label, double u_kind
 
 static void plan_subtitle(const synth_cue *cue, uint64_t *rng, synth_clip *out)
 {
-    int pick = synth_rng_below(rng, BLAND_VARIANTS);
+    int pick = rng_below(rng, BLAND_VARIANTS);
     const char *text = bland_subtitle[pick];
     if (cue->emotion != EMO_NEUTRAL)
         text = subtitle_table[cue->emotion][strength_band(cue->strength)][pick % SUBTITLE_VARIANTS];
@@ -306,19 +307,19 @@ static void plan_think(synth_clip *out, const cue_kind kind[MODALITY_COUNT])
 
 void synth_plan(const synth_config *cfg, uint64_t seed, int index, synth_clip *out)
 {
-    uint64_t rng = synth_rng_seed(seed, index, SYNTH_STREAM_PLAN);
+    uint64_t rng = rng_stream(seed, index, SYNTH_STREAM_PLAN);
     cue_kind kind[MODALITY_COUNT];
 
     memset(out, 0, sizeof *out);
     out->index = index;
-    out->label = synth_rng_below(&rng, EMOTION_COUNT);
-    out->dominant = pick_dominant(cfg, synth_rng_uniform(&rng));
+    out->label = rng_below(&rng, EMOTION_COUNT);
+    out->dominant = pick_dominant(cfg, rng_uniform(&rng));
     /* Three draws per modality whatever its role, so the dominant choice or a
      * rate never shifts the draws of the modalities after it. */
     for (int m = 0; m < MODALITY_COUNT; m++) {
         double u[3];
         for (int i = 0; i < 3; i++)
-            u[i] = synth_rng_uniform(&rng);
+            u[i] = rng_uniform(&rng);
         if (m == out->dominant) {
             out->cue[m].emotion = out->label;
             out->cue[m].strength = cfg->dominant_strength_min +

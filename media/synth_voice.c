@@ -7,7 +7,8 @@
  * contour.  Harmonics come from the Chebyshev recurrence
  * sin((k+1)p) = 2 cos(p) sin(kp) - sin((k-1)p), one sin/cos per sample. */
 #include "media/synth_media.h"
-#include "media/synth_rng.h"
+
+#include "common/rng.h"
 
 #include <math.h>
 #include <string.h>
@@ -99,14 +100,14 @@ typedef struct voice_syllable {
 static void voice_syllable_plan(const voice_prosody *p, uint64_t *rng, size_t start,
                                 int sample_rate, voice_syllable *syl)
 {
-    double period = synth_rng_range(rng, 0.8, 1.2) / p->tempo;
+    double period = rng_range(rng, 0.8, 1.2) / p->tempo;
     syl->start = start;
     syl->length = (size_t)(period * sample_rate) + 1;
-    syl->voiced = (size_t)(syl->length * synth_rng_range(rng, 0.6, 0.8));
-    syl->vowel = synth_rng_below(rng, VOICE_VOWELS);
-    syl->pitch0 = 1 + p->range * synth_rng_range(rng, -1, 1);
-    syl->pitch1 = syl->pitch0 + p->range * synth_rng_range(rng, -0.6, 0.6);
-    syl->accent = synth_rng_range(rng, 0.75, 1.0);
+    syl->voiced = (size_t)(syl->length * rng_range(rng, 0.6, 0.8));
+    syl->vowel = rng_below(rng, VOICE_VOWELS);
+    syl->pitch0 = 1 + p->range * rng_range(rng, -1, 1);
+    syl->pitch1 = syl->pitch0 + p->range * rng_range(rng, -0.6, 0.6);
+    syl->accent = rng_range(rng, 0.75, 1.0);
 }
 
 /* Render one syllable into pcm[syl->start ..]; phase and cycle state carry
@@ -129,8 +130,8 @@ static void voice_syllable_render(const voice_prosody *p, const voice_syllable *
         if (*phase >= 2 * voice_pi) {
             /* A new glottal cycle: creak makes its strength and length irregular. */
             *phase -= 2 * voice_pi;
-            cycle_gain = 1 - p->creak * 0.7 * synth_rng_uniform(rng);
-            cycle_jitter = 1 + p->creak * 0.12 * (synth_rng_uniform(rng) - 0.5);
+            cycle_gain = 1 - p->creak * 0.7 * rng_uniform(rng);
+            cycle_jitter = 1 + p->creak * 0.12 * (rng_uniform(rng) - 0.5);
         }
         double s1 = sin(*phase), c2 = 2 * cos(*phase), prev = 0, cur = s1, sum = 0;
         for (int k = 0; k < n_harm; k++) {
@@ -147,11 +148,11 @@ static void voice_syllable_render(const voice_prosody *p, const voice_syllable *
 void synth_voice_render(const synth_config *cfg, uint64_t seed, const synth_clip *clip,
                         float *pcm, size_t n_samples)
 {
-    uint64_t rng = synth_rng_seed(seed, clip->index, SYNTH_STREAM_VOICE);
-    double base_f0 = synth_rng_range(&rng, 110, 210);
+    uint64_t rng = rng_stream(seed, clip->index, SYNTH_STREAM_VOICE);
+    double base_f0 = rng_range(&rng, 110, 210);
     double phase = 0;
     voice_prosody p;
-    size_t at = (size_t)(synth_rng_range(&rng, 0.02, 0.12) * cfg->sample_rate);
+    size_t at = (size_t)(rng_range(&rng, 0.02, 0.12) * cfg->sample_rate);
 
     voice_prosody_for(&clip->cue[MOD_AUDIO], base_f0, &p);
     memset(pcm, 0, n_samples * sizeof *pcm);
@@ -164,7 +165,7 @@ void synth_voice_render(const synth_config *cfg, uint64_t seed, const synth_clip
     }
     /* A breath of noise under everything, so silence is not digital zero. */
     for (size_t i = 0; i < n_samples; i++) {
-        double v = pcm[i] + 0.004 * (synth_rng_uniform(&rng) - 0.5);
+        double v = pcm[i] + 0.004 * (rng_uniform(&rng) - 0.5);
         pcm[i] = (float)(v > 1 ? 1 : v < -1 ? -1 : v);
     }
 }
