@@ -1,0 +1,93 @@
+/* layers.h -- the model's layer kernels, forward and backward by hand.
+ *
+ * Layers come in pairs, x_forward / x_backward, in llm.c's argument order:
+ * outputs first, then inputs, then dimensions.  A backward ADDS into its
+ * gradient outputs (dinp, dweight, dbias), so a tensor used twice (the tied
+ * wte, the residual stream) collects both contributions; the caller zeroes
+ * them first.  Every product of dimensions is a size_t.
+ *
+ * Determinism: no threads of our own; every reduction runs in a fixed order.
+ * Matrix products go through cblas_sgemm, whose result is a function of the
+ * BLAS library and its thread count (the caller sets the thread count; no
+ * kernel here does).  No kernel allocates memory. */
+#ifndef MIGR_LAYERS_H
+#define MIGR_LAYERS_H
+
+#include <stddef.h>
+
+#include "ml/model.h"
+
+/* Encoder: position t of sequence b becomes
+ *   token + wpe[t] + wtype[types[b][t]]
+ * where token is wvis @ frames[b][t] + bvis for t < F, waud @ the audio
+ * window mel[b][t-F] + baud for F <= t < F+NA, and wte[tokens[b][t]] after.
+ * Ids and types must already be in range (model_forward checks them).
+ *   out     (B, T, C)
+ *   tokens  (B, T), types (B, T)
+ *   frames  (B, F, F_PIX), mel (B, NA, A_IN): the audio windows are
+ *           contiguous, so mel (B, NA*W, n_mel) is read as (B, NA, W*n_mel)
+ *   p       the parameters (wte, wpe, wtype, wvis, bvis, waud, baud used) */
+void encoder_forward(float *out, const int *tokens, const int *types, const float *frames,
+                     const float *mel, const model_params *p, int B, int T,
+                     const model_config *cfg);
+/* Adds dout's contributions into dp->wte, wpe, wtype, wvis, bvis, waud, baud. */
+void encoder_backward(const model_params *dp, const float *dout, const int *tokens,
+                      const int *types, const float *frames, const float *mel, int B, int T,
+                      const model_config *cfg);
+
+/* LayerNorm over the last dimension, eps 1e-5.
+ *   out (N, C), mean (N), rstd (N) (kept for the backward), inp (N, C),
+ *   weight (C), bias (C) */
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                       const float *weight, const float *bias, size_t N, int C);
+void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, const float *mean,
+                        const float *rstd, size_t N, int C);
+
+/* out (N, OC) = inp (N, C) @ weight^T (weight (OC, C)) + bias (OC).
+ * bias may be NULL (no bias); in the backward dinp and dbias may be NULL
+ * (not wanted). */
+void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
+                    size_t N, int C, int OC);
+void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                     const float *inp, const float *weight, size_t N, int C, int OC);
+
+/* Causal multi-head self-attention, NH heads of size hs = C / NH, scale
+ * 1/sqrt(hs).
+ *   out (B, T, C)
+ *   att (B, NH, T, T): softmax probabilities, row t holds keys 0..t and
+ *       zeros after (kept for the backward)
+ *   inp (B, T, 3C): query, key, value of each position, in that order */
+void attention_forward(float *out, float *att, const float *inp, int B, int T, int C, int NH);
+/*   dinp (B, T, 3C) accumulates; scratch (2*T) floats of workspace. */
+void attention_backward(float *dinp, float *scratch, const float *dout, const float *inp,
+                        const float *att, int B, int T, int C, int NH);
+
+/* The same attention for n new positions t0..t0+n-1 of one sequence whose
+ * keys and values for positions 0..t0+n-1 are already in kcache/vcache.
+ * Each row is computed exactly as attention_forward computes it.
+ *   out (n, C), q (n, 3C) (the query is the first C of each row),
+ *   kcache (t0+n, C), vcache (t0+n, C), scratch (t0+n) */
+void attention_forward_cached(float *out, float *scratch, const float *q, const float *kcache,
+                              const float *vcache, int t0, int n, int C, int NH);
+
+/* GELU, tanh approximation.  out (N), inp (N); dinp accumulates. */
+void gelu_forward(float *out, const float *inp, size_t N);
+void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N);
+
+/* out = a + b, elementwise (N); the backward adds dout into da and db. */
+void residual_forward(float *out, const float *a, const float *b, size_t N);
+void residual_backward(float *da, float *db, const float *dout, size_t N);
+
+/* Softmax cross-entropy per position:
+ *   losses (N): -log softmax(logits[i])[targets[i]], 0 where targets[i] < 0
+ *   logits (N, V), targets (N) in -1..V-1 */
+void crossentropy_forward(float *losses, const float *logits, const int *targets, size_t N,
+                          int V);
+/* dlogits (N, V) += dlosses[i] * (softmax(logits[i]) - onehot(targets[i]))
+ * at positions with targets[i] >= 0; dlosses NULL means 1 everywhere (the
+ * gradient of the summed loss). */
+void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const float *logits,
+                                   const int *targets, size_t N, int V);
+
+#endif
