@@ -1,0 +1,469 @@
+/* model.c -- see model.h.  The layer kernels are in layers.c. */
+#include "ml/model.h"
+
+#include <assert.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "ml/layers.h"
+
+/* Activations of one forward for B sequences of T positions, carved out of
+ * one allocation (see acts_layout), plus the backward's scratch. */
+typedef struct model_acts {
+    /* the batch, copied so that the caller's arrays need not outlive the call */
+    int *tokens;       /* (B, T) */
+    int *types;        /* (B, T) */
+    int *targets;      /* (B, T) */
+    float *frames;     /* (B, F, F_PIX) */
+    float *mel;        /* (B, NA, A_IN) */
+    /* forward */
+    float *encoded;    /* (B, T, C) */
+    float *ln1;        /* (L, B, T, C) */
+    float *ln1_mean;   /* (L, B, T) */
+    float *ln1_rstd;   /* (L, B, T) */
+    float *qkv;        /* (L, B, T, 3C) */
+    float *atty;       /* (L, B, T, C) */
+    float *att;        /* (L, B, NH, T, T) */
+    float *residual2;  /* (L, B, T, C) */
+    float *ln2;        /* (L, B, T, C) */
+    float *ln2_mean;   /* (L, B, T) */
+    float *ln2_rstd;   /* (L, B, T) */
+    float *fch;        /* (L, B, T, R*C) */
+    float *fch_gelu;   /* (L, B, T, R*C) */
+    float *residual3;  /* (L, B, T, C) */
+    float *lnf;        /* (B, T, C) */
+    float *lnf_mean;   /* (B, T) */
+    float *lnf_rstd;   /* (B, T) */
+    float *logits;     /* (B, T, V) */
+    float *losses;     /* (B, T) */
+    float *proj;       /* (B, T, C) projection output before its residual add */
+    /* backward scratch, reused layer after layer */
+    float *dresidual;  /* (B, T, C) gradient of the residual stream */
+    float *dln;        /* (B, T, C) gradient of a LayerNorm output */
+    float *datty;      /* (B, T, C) */
+    float *dqkv;       /* (B, T, 3C) */
+    float *dfch;       /* (B, T, R*C) */
+    float *dfch_gelu;  /* (B, T, R*C) */
+    float *dlogits;    /* (B, T, V) */
+    float *datt_row;   /* (2*T) */
+} model_acts;
+
+struct model {
+    model_config cfg;
+    size_t sizes[MODEL_NUM_PARAMS];
+    size_t num_params;
+    float *params_mem;      /* (num_params) */
+    float *grads_mem;       /* (num_params) */
+    model_params params;    /* pointers into params_mem */
+    model_params grads;     /* pointers into grads_mem */
+    void *acts_mem;         /* acts_cap bytes */
+    size_t acts_cap;
+    model_acts acts;        /* pointers into acts_mem for (B, T) */
+    int B, T;               /* of the last forward; 0 before the first */
+};
+
+/* ---- configuration and parameters -------------------------------------- */
+
+int model_param_sizes(const model_config *c, size_t sizes[MODEL_NUM_PARAMS])
+{
+    size_t V = (size_t)c->vocab, maxT = (size_t)c->max_seq, C = (size_t)c->channels;
+    size_t L = (size_t)c->layers, RC = (size_t)c->mlp_ratio * C;
+    size_t FPIX = (size_t)c->frame_pixels, AIN = (size_t)c->audio_window * c->n_mel;
+    size_t s[MODEL_NUM_PARAMS] = {
+        V * C,      /* wte */
+        maxT * C,   /* wpe */
+        4 * C,      /* wtype */
+        C * FPIX,   /* wvis */
+        C,          /* bvis */
+        C * AIN,    /* waud */
+        C,          /* baud */
+        L * C,      /* ln1w */
+        L * C,      /* ln1b */
+        L * 3 * C * C, /* qkvw */
+        L * 3 * C,  /* qkvb */
+        L * C * C,  /* attprojw */
+        L * C,      /* attprojb */
+        L * C,      /* ln2w */
+        L * C,      /* ln2b */
+        L * RC * C, /* fcw */
+        L * RC,     /* fcb */
+        L * C * RC, /* fcprojw */
+        L * C,      /* fcprojb */
+        C,          /* lnfw */
+        C,          /* lnfb */
+    };
+    memcpy(sizes, s, sizeof s);
+    return MODEL_NUM_PARAMS;
+}
+
+int model_config_check(const model_config *c, migr_err *err)
+{
+    const struct {
+        const char *name;
+        int value, min;
+    } f[] = {
+        {"vocab", c->vocab, 1},           {"max_seq", c->max_seq, 1},
+        {"channels", c->channels, 1},     {"layers", c->layers, 1},
+        {"heads", c->heads, 1},           {"mlp_ratio", c->mlp_ratio, 1},
+        {"n_frames", c->n_frames, 0},     {"frame_pixels", c->frame_pixels, 1},
+        {"audio_tokens", c->audio_tokens, 0}, {"audio_window", c->audio_window, 1},
+        {"n_mel", c->n_mel, 1},
+    };
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (f[i].value < f[i].min)
+            return migr_errf(err, "model config: %s is %d, must be at least %d", f[i].name,
+                             f[i].value, f[i].min);
+    if (c->channels % c->heads != 0)
+        return migr_errf(err, "model config: channels (%d) must be a multiple of heads (%d)",
+                         c->channels, c->heads);
+    if ((long long)c->n_frames + c->audio_tokens >= c->max_seq)
+        return migr_errf(err,
+                         "model config: max_seq (%d) leaves no room for words after %d visual "
+                         "and %d audio tokens",
+                         c->max_seq, c->n_frames, c->audio_tokens);
+    /* Keep every matrix dimension within BLAS's int and every tensor far from overflow. */
+    long long big = (long long)INT_MAX / 4;
+    if ((long long)c->mlp_ratio * c->channels > big || c->vocab > big || c->max_seq > 65536 ||
+        (long long)c->audio_window * c->n_mel > big || c->layers > 4096 ||
+        (long long)c->vocab * c->channels > big * 4)
+        return migr_errf(err, "model config: sizes too large (vocab %d, channels %d, max_seq %d)",
+                         c->vocab, c->channels, c->max_seq);
+    return 0;
+}
+
+static void params_carve(model_params *p, float *mem, const size_t sizes[MODEL_NUM_PARAMS])
+{
+    float **ptrs[MODEL_NUM_PARAMS] = {
+        &p->wte,  &p->wpe,  &p->wtype,    &p->wvis,     &p->bvis,    &p->waud,    &p->baud,
+        &p->ln1w, &p->ln1b, &p->qkvw,     &p->qkvb,     &p->attprojw, &p->attprojb, &p->ln2w,
+        &p->ln2b, &p->fcw,  &p->fcb,      &p->fcprojw,  &p->fcprojb, &p->lnfw,    &p->lnfb,
+    };
+    for (int i = 0; i < MODEL_NUM_PARAMS; i++) {
+        *ptrs[i] = mem;
+        mem += sizes[i];
+    }
+}
+
+/* A standard normal from two uniforms (Box-Muller, the cosine branch). */
+static double normal01(uint64_t *rng)
+{
+    double u1 = rng_uniform(rng), u2 = rng_uniform(rng);
+    return sqrt(-2.0 * log(1.0 - u1)) * cos(6.283185307179586 * u2);
+}
+
+static void fill_normal(float *x, size_t n, double std, uint64_t *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(std * normal01(rng));
+}
+
+static void fill_const(float *x, size_t n, float value)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = value;
+}
+
+/* Weights normal(0, 0.02), the two projections into the residual stream
+ * (attprojw, fcprojw) normal(0, 0.02 / sqrt(2L)), LayerNorm weights 1,
+ * biases 0.  Each tensor draws from its own stream of the seed. */
+static void params_init(model *m, uint64_t seed)
+{
+    model_params *p = &m->params;
+    double std = 0.02, proj_std = 0.02 / sqrt(2.0 * m->cfg.layers);
+    float *weights[] = {p->wte, p->wpe, p->wtype, p->wvis, p->waud, p->qkvw, p->attprojw, p->fcw,
+                        p->fcprojw};
+    const size_t *s = m->sizes;
+    size_t wsizes[] = {s[0], s[1], s[2], s[3], s[5], s[9], s[11], s[15], s[17]};
+
+    memset(m->params_mem, 0, m->num_params * sizeof(float));
+    for (size_t i = 0; i < sizeof weights / sizeof weights[0]; i++) {
+        uint64_t rng = rng_stream(seed, (int)i, 'w');
+        int is_proj = weights[i] == p->attprojw || weights[i] == p->fcprojw;
+        fill_normal(weights[i], wsizes[i], is_proj ? proj_std : std, &rng);
+    }
+    fill_const(p->ln1w, s[7], 1.0f);
+    fill_const(p->ln2w, s[13], 1.0f);
+    fill_const(p->lnfw, s[19], 1.0f);
+}
+
+model *model_new(const model_config *cfg, uint64_t seed, migr_err *err)
+{
+    if (model_config_check(cfg, err) != 0)
+        return NULL;
+    model *m = calloc(1, sizeof *m);
+    if (!m) {
+        migr_errf(err, "model_new: out of memory");
+        return NULL;
+    }
+    m->cfg = *cfg;
+    model_param_sizes(cfg, m->sizes);
+    for (int i = 0; i < MODEL_NUM_PARAMS; i++)
+        m->num_params += m->sizes[i];
+    m->params_mem = malloc(m->num_params * sizeof(float));
+    m->grads_mem = calloc(m->num_params, sizeof(float));
+    if (!m->params_mem || !m->grads_mem) {
+        migr_errf(err, "model_new: out of memory for %zu parameters", m->num_params);
+        model_free(&m);
+        return NULL;
+    }
+    params_carve(&m->params, m->params_mem, m->sizes);
+    params_carve(&m->grads, m->grads_mem, m->sizes);
+    params_init(m, seed);
+    return m;
+}
+
+void model_free(model **mp)
+{
+    if (!mp || !*mp)
+        return;
+    model *m = *mp;
+    free(m->params_mem);
+    free(m->grads_mem);
+    free(m->acts_mem);
+    free(m);
+    *mp = NULL;
+}
+
+const model_config *model_cfg(const model *m) { return &m->cfg; }
+size_t model_num_params(const model *m) { return m->num_params; }
+float *model_params_flat(model *m) { return m->params_mem; }
+float *model_grads_flat(model *m) { return m->grads_mem; }
+const model_params *model_param_ptrs(const model *m) { return &m->params; }
+const model_params *model_grad_ptrs(const model *m) { return &m->grads; }
+const float *model_logits(const model *m) { return m->B ? m->acts.logits : NULL; }
+
+/* ---- activations -------------------------------------------------------- */
+
+/* Lays the activations for (B, T) out from base, each tensor 64-byte
+ * aligned, and returns the bytes they take.  With base NULL only measures. */
+static size_t acts_layout(model_acts *a, char *base, const model_config *c, int B, int T)
+{
+    size_t BT = (size_t)B * T, C = (size_t)c->channels, L = (size_t)c->layers;
+    size_t RC = (size_t)c->mlp_ratio * C, V = (size_t)c->vocab, NH = (size_t)c->heads;
+    size_t off = 0;
+#define CARVE(field, type, count)                                        \
+    do {                                                                 \
+        off = (off + 63) & ~(size_t)63;                                  \
+        a->field = base ? (type *)(void *)(base + off) : NULL;           \
+        off += (size_t)(count) * sizeof(type);                           \
+    } while (0)
+    CARVE(tokens, int, BT);
+    CARVE(types, int, BT);
+    CARVE(targets, int, BT);
+    CARVE(frames, float, (size_t)B * c->n_frames * c->frame_pixels);
+    CARVE(mel, float, (size_t)B * c->audio_tokens * c->audio_window * c->n_mel);
+    CARVE(encoded, float, BT * C);
+    CARVE(ln1, float, L * BT * C);
+    CARVE(ln1_mean, float, L * BT);
+    CARVE(ln1_rstd, float, L * BT);
+    CARVE(qkv, float, L * BT * 3 * C);
+    CARVE(atty, float, L * BT * C);
+    CARVE(att, float, L * B * NH * T * T);
+    CARVE(residual2, float, L * BT * C);
+    CARVE(ln2, float, L * BT * C);
+    CARVE(ln2_mean, float, L * BT);
+    CARVE(ln2_rstd, float, L * BT);
+    CARVE(fch, float, L * BT * RC);
+    CARVE(fch_gelu, float, L * BT * RC);
+    CARVE(residual3, float, L * BT * C);
+    CARVE(lnf, float, BT * C);
+    CARVE(lnf_mean, float, BT);
+    CARVE(lnf_rstd, float, BT);
+    CARVE(logits, float, BT * V);
+    CARVE(losses, float, BT);
+    CARVE(proj, float, BT * C);
+    CARVE(dresidual, float, BT * C);
+    CARVE(dln, float, BT * C);
+    CARVE(datty, float, BT * C);
+    CARVE(dqkv, float, BT * 3 * C);
+    CARVE(dfch, float, BT * RC);
+    CARVE(dfch_gelu, float, BT * RC);
+    CARVE(dlogits, float, BT * V);
+    CARVE(datt_row, float, 2 * (size_t)T);
+#undef CARVE
+    return off;
+}
+
+/* Points m->acts at room for (B, T), growing the allocation when it is too small. */
+static int acts_ensure(model *m, int B, int T, migr_err *err)
+{
+    size_t need = acts_layout(&m->acts, NULL, &m->cfg, B, T);
+    if (need > m->acts_cap) {
+        void *mem = NULL;
+        if (posix_memalign(&mem, 64, need) != 0)
+            return migr_errf(err, "model: out of memory for activations of B=%d T=%d (%zu bytes)",
+                             B, T, need);
+        free(m->acts_mem);
+        m->acts_mem = mem;
+        m->acts_cap = need;
+    }
+    acts_layout(&m->acts, m->acts_mem, &m->cfg, B, T);
+    return 0;
+}
+
+/* ---- forward and backward ----------------------------------------------- */
+
+static int batch_check(const model_config *c, const model_batch *bt, migr_err *err)
+{
+    if (bt->B < 1 || bt->T < 1 || bt->T > c->max_seq)
+        return migr_errf(err, "model_forward: batch is B=%d T=%d; need B >= 1 and 1 <= T <= %d",
+                         bt->B, bt->T, c->max_seq);
+    if ((size_t)bt->B * bt->T > (size_t)INT_MAX / 4)
+        return migr_errf(err, "model_forward: batch B=%d T=%d is too large", bt->B, bt->T);
+    if (!bt->tokens || !bt->types || !bt->targets ||
+        (c->n_frames > 0 && !bt->frames) || (c->audio_tokens > 0 && bt->T > c->n_frames && !bt->mel))
+        return migr_errf(err, "model_forward: batch is missing an array");
+    int media = c->n_frames + c->audio_tokens;
+    for (int b = 0; b < bt->B; b++)
+        for (int t = 0; t < bt->T; t++) {
+            size_t i = (size_t)b * bt->T + t;
+            if (t >= media && (bt->tokens[i] < 0 || bt->tokens[i] >= c->vocab))
+                return migr_errf(err, "model_forward: token id %d at [%d][%d] outside 0..%d",
+                                 bt->tokens[i], b, t, c->vocab - 1);
+            if (bt->types[i] < 0 || bt->types[i] > 3)
+                return migr_errf(err, "model_forward: type %d at [%d][%d] outside 0..3",
+                                 bt->types[i], b, t);
+            if (bt->targets[i] >= c->vocab)
+                return migr_errf(err, "model_forward: target %d at [%d][%d] outside 0..%d",
+                                 bt->targets[i], b, t, c->vocab - 1);
+        }
+    return 0;
+}
+
+/* Per-layer slices of the parameters and activations. */
+#define PL(ptr, l, n) ((ptr) + (size_t)(l) * (n))
+
+int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens, migr_err *err)
+{
+    const model_config *c = &m->cfg;
+    const model_params *p = &m->params;
+    model_acts *a = &m->acts;
+
+    assert(m && batch);
+    if (batch_check(c, batch, err) != 0)
+        return -1;
+    int B = batch->B, T = batch->T, C = c->channels, NH = c->heads, V = c->vocab;
+    int L = c->layers, RC = c->mlp_ratio * c->channels;
+    size_t BT = (size_t)B * T, BTC = BT * C;
+    if (acts_ensure(m, B, T, err) != 0)
+        return -1;
+    m->B = 0; /* no valid forward until this one completes */
+
+    memcpy(a->tokens, batch->tokens, BT * sizeof(int));
+    memcpy(a->types, batch->types, BT * sizeof(int));
+    memcpy(a->targets, batch->targets, BT * sizeof(int));
+    size_t nframes = (size_t)B * c->n_frames * c->frame_pixels;
+    size_t nmel = (size_t)B * c->audio_tokens * c->audio_window * c->n_mel;
+    if (nframes)
+        memcpy(a->frames, batch->frames, nframes * sizeof(float));
+    if (nmel && batch->mel)
+        memcpy(a->mel, batch->mel, nmel * sizeof(float));
+    else if (nmel)
+        memset(a->mel, 0, nmel * sizeof(float));
+
+    encoder_forward(a->encoded, a->tokens, a->types, a->frames, a->mel, p, B, T, c);
+    for (int l = 0; l < L; l++) {
+        const float *residual = l == 0 ? a->encoded : PL(a->residual3, l - 1, BTC);
+        float *ln1 = PL(a->ln1, l, BTC), *qkv = PL(a->qkv, l, 3 * BTC);
+        float *atty = PL(a->atty, l, BTC), *res2 = PL(a->residual2, l, BTC);
+        float *ln2 = PL(a->ln2, l, BTC), *fch = PL(a->fch, l, BT * RC);
+        float *fchg = PL(a->fch_gelu, l, BT * RC), *res3 = PL(a->residual3, l, BTC);
+
+        layernorm_forward(ln1, PL(a->ln1_mean, l, BT), PL(a->ln1_rstd, l, BT), residual,
+                          PL(p->ln1w, l, C), PL(p->ln1b, l, C), BT, C);
+        matmul_forward(qkv, ln1, PL(p->qkvw, l, (size_t)3 * C * C), PL(p->qkvb, l, 3 * C), BT, C,
+                       3 * C);
+        attention_forward(atty, PL(a->att, l, BT * NH * T), qkv, B, T, C, NH);
+        matmul_forward(a->proj, atty, PL(p->attprojw, l, (size_t)C * C), PL(p->attprojb, l, C),
+                       BT, C, C);
+        residual_forward(res2, residual, a->proj, BTC);
+        layernorm_forward(ln2, PL(a->ln2_mean, l, BT), PL(a->ln2_rstd, l, BT), res2,
+                          PL(p->ln2w, l, C), PL(p->ln2b, l, C), BT, C);
+        matmul_forward(fch, ln2, PL(p->fcw, l, (size_t)RC * C), PL(p->fcb, l, RC), BT, C, RC);
+        gelu_forward(fchg, fch, BT * RC);
+        matmul_forward(a->proj, fchg, PL(p->fcprojw, l, (size_t)C * RC), PL(p->fcprojb, l, C),
+                       BT, RC, C);
+        residual_forward(res3, res2, a->proj, BTC);
+    }
+    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, PL(a->residual3, L - 1, BTC), p->lnfw,
+                      p->lnfb, BT, C);
+    matmul_forward(a->logits, a->lnf, p->wte, NULL, BT, C, V);
+    crossentropy_forward(a->losses, a->logits, a->targets, BT, V);
+
+    double sum = 0.0;
+    int n = 0;
+    for (size_t i = 0; i < BT; i++)
+        if (a->targets[i] >= 0) {
+            sum += a->losses[i];
+            n++;
+        }
+    m->B = B;
+    m->T = T;
+    if (loss)
+        *loss = sum;
+    if (ntokens)
+        *ntokens = n;
+    return 0;
+}
+
+int model_backward(model *m, migr_err *err)
+{
+    const model_config *c = &m->cfg;
+    const model_params *p = &m->params, *g = &m->grads;
+    model_acts *a = &m->acts;
+
+    if (m->B == 0)
+        return migr_errf(err, "model_backward: no forward to differentiate");
+    int B = m->B, T = m->T, C = c->channels, NH = c->heads, V = c->vocab;
+    int L = c->layers, RC = c->mlp_ratio * c->channels;
+    size_t BT = (size_t)B * T, BTC = BT * C;
+
+    memset(m->grads_mem, 0, m->num_params * sizeof(float));
+    memset(a->dlogits, 0, BT * V * sizeof(float));
+    crossentropy_softmax_backward(a->dlogits, NULL, a->logits, a->targets, BT, V);
+    memset(a->dln, 0, BTC * sizeof(float));
+    matmul_backward(a->dln, g->wte, NULL, a->dlogits, a->lnf, p->wte, BT, C, V);
+    memset(a->dresidual, 0, BTC * sizeof(float));
+    layernorm_backward(a->dresidual, g->lnfw, g->lnfb, a->dln, PL(a->residual3, L - 1, BTC),
+                       p->lnfw, a->lnf_mean, a->lnf_rstd, BT, C);
+
+    /* a->dresidual is the gradient of the residual stream; the residual adds
+     * pass it through unchanged to both of their inputs, so it is both the
+     * gradient of each projection's output and the running gradient below. */
+    for (int l = L - 1; l >= 0; l--) {
+        const float *residual = l == 0 ? a->encoded : PL(a->residual3, l - 1, BTC);
+        float *ln1 = PL(a->ln1, l, BTC), *qkv = PL(a->qkv, l, 3 * BTC);
+        float *atty = PL(a->atty, l, BTC), *res2 = PL(a->residual2, l, BTC);
+        float *ln2 = PL(a->ln2, l, BTC), *fch = PL(a->fch, l, BT * RC);
+        float *fchg = PL(a->fch_gelu, l, BT * RC);
+
+        memset(a->dfch_gelu, 0, BT * RC * sizeof(float));
+        matmul_backward(a->dfch_gelu, PL(g->fcprojw, l, (size_t)C * RC), PL(g->fcprojb, l, C),
+                        a->dresidual, fchg, PL(p->fcprojw, l, (size_t)C * RC), BT, RC, C);
+        memset(a->dfch, 0, BT * RC * sizeof(float));
+        gelu_backward(a->dfch, fch, a->dfch_gelu, BT * RC);
+        memset(a->dln, 0, BTC * sizeof(float));
+        matmul_backward(a->dln, PL(g->fcw, l, (size_t)RC * C), PL(g->fcb, l, RC), a->dfch, ln2,
+                        PL(p->fcw, l, (size_t)RC * C), BT, C, RC);
+        layernorm_backward(a->dresidual, PL(g->ln2w, l, C), PL(g->ln2b, l, C), a->dln, res2,
+                           PL(p->ln2w, l, C), PL(a->ln2_mean, l, BT), PL(a->ln2_rstd, l, BT), BT,
+                           C);
+        memset(a->datty, 0, BTC * sizeof(float));
+        matmul_backward(a->datty, PL(g->attprojw, l, (size_t)C * C), PL(g->attprojb, l, C),
+                        a->dresidual, atty, PL(p->attprojw, l, (size_t)C * C), BT, C, C);
+        memset(a->dqkv, 0, 3 * BTC * sizeof(float));
+        attention_backward(a->dqkv, a->datt_row, a->datty, qkv, PL(a->att, l, BT * NH * T), B, T,
+                           C, NH);
+        memset(a->dln, 0, BTC * sizeof(float));
+        matmul_backward(a->dln, PL(g->qkvw, l, (size_t)3 * C * C), PL(g->qkvb, l, 3 * C), a->dqkv,
+                        ln1, PL(p->qkvw, l, (size_t)3 * C * C), BT, C, 3 * C);
+        layernorm_backward(a->dresidual, PL(g->ln1w, l, C), PL(g->ln1b, l, C), a->dln, residual,
+                           PL(p->ln1w, l, C), PL(a->ln1_mean, l, BT), PL(a->ln1_rstd, l, BT), BT,
+                           C);
+    }
+    encoder_backward(g, a->dresidual, a->tokens, a->types, a->frames, a->mel, B, T, c);
+    return 0;
+}

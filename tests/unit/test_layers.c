@@ -1,0 +1,371 @@
+/* Layer kernels: each backward against central finite differences of its
+ * forward, on every coordinate of small random inputs.
+ *
+ * The scalar differentiated is S = sum_i w_i * out_i (w fixed, random),
+ * accumulated in double; the backward gets dout = w.  Central differences
+ * with step EPS = 1e-2 in float have a truncation error ~EPS^2 * S''' and a
+ * rounding error ~1e-7 * |S| / EPS, both well under 1e-3 at these sizes, so
+ * the bound is
+ *     |analytic - numeric| <= FD_ATOL + FD_RTOL * |numeric|
+ * with FD_ATOL = 1e-3 and FD_RTOL = 1e-2; a wrong backward misses by the
+ * size of the gradient itself (0.1 .. 1 here). */
+#include "check.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "common/rng.h"
+#include "ml/layers.h"
+#include "ml/model.h"
+
+#define EPS 1e-2f
+#define FD_ATOL 1e-3
+#define FD_RTOL 1e-2
+
+static void fill_uniform(float *x, size_t n, float lo, float hi, uint64_t *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)rng_range(rng, lo, hi);
+}
+
+static double dot_w(const float *out, const float *w, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)out[i] * w[i];
+    return s;
+}
+
+/* Compares grad (n) with central differences of loss(ctx) in x (n).
+ * Returns 0, or -1 with msg naming the first coordinate out of bounds;
+ * *maxerr gets the largest |analytic - numeric| seen. */
+static int fd_compare(const char *name, float *x, const float *grad, size_t n,
+                      double (*loss)(void *), void *ctx, double *maxerr, char *msg, size_t msglen)
+{
+    *maxerr = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        float keep = x[i];
+        x[i] = keep + EPS;
+        double lp = loss(ctx);
+        x[i] = keep - EPS;
+        double lm = loss(ctx);
+        x[i] = keep;
+        double num = (lp - lm) / (2.0 * EPS), diff = fabs(grad[i] - num);
+        if (diff > *maxerr)
+            *maxerr = diff;
+        if (!(diff <= FD_ATOL + FD_RTOL * fabs(num))) {
+            snprintf(msg, msglen, "%s[%zu]: analytic %.6g, numeric %.6g", name, i, grad[i], num);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+#define CHECK_FD(name, x, grad, n, loss, ctx)                                   \
+    do {                                                                        \
+        char msg_[256];                                                         \
+        double maxerr_;                                                         \
+        CHECK_MSG(fd_compare(name, x, grad, n, loss, ctx, &maxerr_, msg_, sizeof msg_) == 0, \
+                  "%s", msg_);                                                  \
+        if (getenv("MIGR_TEST_VERBOSE"))                                        \
+            fprintf(stderr, "    %-10s max |analytic - numeric| %.3g\n", name, maxerr_); \
+    } while (0)
+
+/* ---- layernorm ----------------------------------------------------------- */
+
+enum { LN_N = 3, LN_C = 7 };
+typedef struct {
+    float x[LN_N * LN_C], w[LN_C], b[LN_C], out[LN_N * LN_C], mean[LN_N], rstd[LN_N];
+    float dout[LN_N * LN_C];
+} ln_ctx;
+
+static double ln_loss(void *p)
+{
+    ln_ctx *c = p;
+    layernorm_forward(c->out, c->mean, c->rstd, c->x, c->w, c->b, LN_N, LN_C);
+    return dot_w(c->out, c->dout, LN_N * LN_C);
+}
+
+TEST(layernorm_backward_matches_finite_differences)
+{
+    ln_ctx c;
+    float dx[LN_N * LN_C] = {0}, dw[LN_C] = {0}, db[LN_C] = {0};
+    uint64_t rng = 1;
+    fill_uniform(c.x, LN_N * LN_C, -2, 2, &rng);
+    fill_uniform(c.w, LN_C, 0.5f, 1.5f, &rng);
+    fill_uniform(c.b, LN_C, -0.5f, 0.5f, &rng);
+    fill_uniform(c.dout, LN_N * LN_C, -1, 1, &rng);
+    ln_loss(&c);
+    layernorm_backward(dx, dw, db, c.dout, c.x, c.w, c.mean, c.rstd, LN_N, LN_C);
+    CHECK_FD("ln.dinp", c.x, dx, LN_N * LN_C, ln_loss, &c);
+    CHECK_FD("ln.dweight", c.w, dw, LN_C, ln_loss, &c);
+    CHECK_FD("ln.dbias", c.b, db, LN_C, ln_loss, &c);
+}
+
+TEST(layernorm_output_has_zero_mean_unit_variance_before_the_affine)
+{
+    float x[8] = {1, 2, 3, 4, 5, 6, 7, 100}, w[8], b[8] = {0}, out[8], mean, rstd;
+    for (int i = 0; i < 8; i++)
+        w[i] = 1.0f;
+    layernorm_forward(out, &mean, &rstd, x, w, b, 1, 8);
+    double m = 0, v = 0;
+    for (int i = 0; i < 8; i++)
+        m += out[i];
+    for (int i = 0; i < 8; i++)
+        v += (out[i] - m / 8) * (out[i] - m / 8);
+    CHECK_NEAR(0.0, m / 8, 1e-6);
+    CHECK_NEAR(1.0, v / 8, 1e-4);
+    CHECK_NEAR(16.0, mean, 1e-5);
+}
+
+/* ---- matmul -------------------------------------------------------------- */
+
+enum { MM_N = 5, MM_C = 4, MM_OC = 3 };
+typedef struct {
+    float x[MM_N * MM_C], w[MM_OC * MM_C], b[MM_OC], out[MM_N * MM_OC], dout[MM_N * MM_OC];
+    int use_bias;
+} mm_ctx;
+
+static double mm_loss(void *p)
+{
+    mm_ctx *c = p;
+    matmul_forward(c->out, c->x, c->w, c->use_bias ? c->b : NULL, MM_N, MM_C, MM_OC);
+    return dot_w(c->out, c->dout, MM_N * MM_OC);
+}
+
+TEST(matmul_backward_matches_finite_differences)
+{
+    mm_ctx c;
+    uint64_t rng = 2;
+    fill_uniform(c.x, MM_N * MM_C, -1, 1, &rng);
+    fill_uniform(c.w, MM_OC * MM_C, -1, 1, &rng);
+    fill_uniform(c.b, MM_OC, -1, 1, &rng);
+    fill_uniform(c.dout, MM_N * MM_OC, -1, 1, &rng);
+    for (c.use_bias = 1; c.use_bias >= 0; c.use_bias--) {
+        float dx[MM_N * MM_C] = {0}, dw[MM_OC * MM_C] = {0}, db[MM_OC] = {0};
+        mm_loss(&c);
+        matmul_backward(dx, dw, c.use_bias ? db : NULL, c.dout, c.x, c.w, MM_N, MM_C, MM_OC);
+        CHECK_FD("mm.dinp", c.x, dx, MM_N * MM_C, mm_loss, &c);
+        CHECK_FD("mm.dweight", c.w, dw, MM_OC * MM_C, mm_loss, &c);
+        if (c.use_bias)
+            CHECK_FD("mm.dbias", c.b, db, MM_OC, mm_loss, &c);
+    }
+}
+
+TEST(matmul_forward_is_inp_times_weight_transposed_plus_bias)
+{
+    float x[2 * 3] = {1, 2, 3, 4, 5, 6}, w[2 * 3] = {1, 0, -1, 0.5f, 0.5f, 0.5f};
+    float b[2] = {10, 20}, out[4];
+    matmul_forward(out, x, w, b, 2, 3, 2);
+    CHECK_NEAR(1 - 3 + 10, out[0], 1e-6);
+    CHECK_NEAR(3 + 20, out[1], 1e-6);
+    CHECK_NEAR(4 - 6 + 10, out[2], 1e-6);
+    CHECK_NEAR(7.5 + 20, out[3], 1e-6);
+}
+
+/* ---- attention ----------------------------------------------------------- */
+
+enum { AT_B = 2, AT_T = 5, AT_C = 6, AT_NH = 2 };
+typedef struct {
+    float inp[AT_B * AT_T * 3 * AT_C], out[AT_B * AT_T * AT_C], att[AT_B * AT_NH * AT_T * AT_T];
+    float dout[AT_B * AT_T * AT_C];
+} at_ctx;
+
+static double at_loss(void *p)
+{
+    at_ctx *c = p;
+    attention_forward(c->out, c->att, c->inp, AT_B, AT_T, AT_C, AT_NH);
+    return dot_w(c->out, c->dout, sizeof c->out / sizeof(float));
+}
+
+TEST(attention_backward_matches_finite_differences)
+{
+    at_ctx c;
+    float dinp[AT_B * AT_T * 3 * AT_C] = {0}, scratch[2 * AT_T];
+    uint64_t rng = 3;
+    fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1.5f, 1.5f, &rng);
+    fill_uniform(c.dout, sizeof c.dout / sizeof(float), -1, 1, &rng);
+    at_loss(&c);
+    attention_backward(dinp, scratch, c.dout, c.inp, c.att, AT_B, AT_T, AT_C, AT_NH);
+    CHECK_FD("att.dinp", c.inp, dinp, sizeof c.inp / sizeof(float), at_loss, &c);
+}
+
+TEST(attention_is_causal_and_rows_are_distributions)
+{
+    at_ctx c;
+    float before[AT_B * AT_T * AT_C];
+    uint64_t rng = 4;
+    fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1, 1, &rng);
+    attention_forward(c.out, c.att, c.inp, AT_B, AT_T, AT_C, AT_NH);
+    for (int r = 0; r < AT_B * AT_NH * AT_T; r++) {
+        int t = r % AT_T;
+        double s = 0;
+        for (int t2 = 0; t2 < AT_T; t2++) {
+            s += c.att[r * AT_T + t2];
+            if (t2 > t)
+                CHECK_MSG(c.att[r * AT_T + t2] == 0.0f, "att row %d sees future key %d", r, t2);
+        }
+        CHECK_NEAR(1.0, s, 1e-5);
+    }
+    /* Changing the last position of sequence 0 leaves every earlier output alone. */
+    memcpy(before, c.out, sizeof before);
+    for (int i = 0; i < 3 * AT_C; i++)
+        c.inp[(AT_T - 1) * 3 * AT_C + i] += 1.0f;
+    attention_forward(c.out, c.att, c.inp, AT_B, AT_T, AT_C, AT_NH);
+    CHECK(memcmp(before, c.out, (AT_T - 1) * AT_C * sizeof(float)) == 0);
+}
+
+TEST(attention_cached_gives_the_same_bits_as_the_full_attention)
+{
+    at_ctx c;
+    float kc[AT_T * AT_C], vc[AT_T * AT_C], out[AT_T * AT_C], scratch[AT_T];
+    uint64_t rng = 5;
+    fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1, 1, &rng);
+    attention_forward(c.out, c.att, c.inp, 1, AT_T, AT_C, AT_NH);
+    for (int t = 0; t < AT_T; t++) {
+        memcpy(kc + t * AT_C, c.inp + t * 3 * AT_C + AT_C, AT_C * sizeof(float));
+        memcpy(vc + t * AT_C, c.inp + t * 3 * AT_C + 2 * AT_C, AT_C * sizeof(float));
+    }
+    /* positions 0..2 at once, then 3 and 4 one at a time */
+    attention_forward_cached(out, scratch, c.inp, kc, vc, 0, 3, AT_C, AT_NH);
+    attention_forward_cached(out + 3 * AT_C, scratch, c.inp + 3 * 3 * AT_C, kc, vc, 3, 1, AT_C,
+                             AT_NH);
+    attention_forward_cached(out + 4 * AT_C, scratch, c.inp + 4 * 3 * AT_C, kc, vc, 4, 1, AT_C,
+                             AT_NH);
+    CHECK(memcmp(out, c.out, sizeof out) == 0);
+}
+
+/* ---- gelu, residual ------------------------------------------------------- */
+
+enum { GE_N = 24 };
+typedef struct {
+    float x[GE_N], out[GE_N], dout[GE_N];
+} ge_ctx;
+
+static double ge_loss(void *p)
+{
+    ge_ctx *c = p;
+    gelu_forward(c->out, c->x, GE_N);
+    return dot_w(c->out, c->dout, GE_N);
+}
+
+TEST(gelu_backward_matches_finite_differences)
+{
+    ge_ctx c;
+    float dx[GE_N] = {0};
+    uint64_t rng = 6;
+    fill_uniform(c.x, GE_N, -4, 4, &rng);
+    fill_uniform(c.dout, GE_N, -1, 1, &rng);
+    ge_loss(&c);
+    gelu_backward(dx, c.x, c.dout, GE_N);
+    CHECK_FD("gelu.dinp", c.x, dx, GE_N, ge_loss, &c);
+    /* the tanh approximation: gelu(1) = 0.5 * (1 + tanh(sqrt(2/pi) * 1.044715)) */
+    float one = 1.0f, g;
+    gelu_forward(&g, &one, 1);
+    CHECK_NEAR(0.841192, g, 1e-5);
+}
+
+TEST(residual_backward_passes_dout_to_both_inputs)
+{
+    float a[3] = {1, 2, 3}, b[3] = {10, 20, 30}, out[3], da[3] = {1, 1, 1}, db[3] = {0};
+    float dout[3] = {0.5f, -1, 2};
+    residual_forward(out, a, b, 3);
+    CHECK_NEAR(33.0, out[2], 0);
+    residual_backward(da, db, dout, 3);
+    CHECK_NEAR(1.5, da[0], 0);
+    CHECK_NEAR(-1.0, db[1], 0);
+    CHECK_NEAR(3.0, da[2], 0);
+}
+
+/* ---- cross-entropy --------------------------------------------------------- */
+
+enum { CE_N = 5, CE_V = 6 };
+typedef struct {
+    float logits[CE_N * CE_V], losses[CE_N], w[CE_N];
+    int targets[CE_N];
+} ce_ctx;
+
+static double ce_loss(void *p)
+{
+    ce_ctx *c = p;
+    crossentropy_forward(c->losses, c->logits, c->targets, CE_N, CE_V);
+    return dot_w(c->losses, c->w, CE_N);
+}
+
+TEST(crossentropy_backward_matches_finite_differences_and_skips_negative_targets)
+{
+    ce_ctx c = {.targets = {2, -1, 0, 5, -1}};
+    float dl[CE_N * CE_V] = {0}, dsum[CE_N * CE_V] = {0};
+    uint64_t rng = 7;
+    fill_uniform(c.logits, CE_N * CE_V, -3, 3, &rng);
+    fill_uniform(c.w, CE_N, 0.5f, 2, &rng);
+    ce_loss(&c);
+    CHECK(c.losses[1] == 0.0f && c.losses[4] == 0.0f);
+    crossentropy_softmax_backward(dl, c.w, c.logits, c.targets, CE_N, CE_V);
+    CHECK_FD("ce.dlogits", c.logits, dl, CE_N * CE_V, ce_loss, &c);
+    for (int v = 0; v < CE_V; v++)
+        CHECK(dl[1 * CE_V + v] == 0.0f && dl[4 * CE_V + v] == 0.0f);
+    /* NULL dlosses is the summed loss: weight 1 everywhere. */
+    for (int n = 0; n < CE_N; n++)
+        c.w[n] = 1.0f;
+    crossentropy_softmax_backward(dsum, NULL, c.logits, c.targets, CE_N, CE_V);
+    CHECK_FD("ce.sum", c.logits, dsum, CE_N * CE_V, ce_loss, &c);
+    /* -log softmax of a uniform row is log V */
+    float flat[CE_V] = {0}, loss;
+    int target = 3;
+    crossentropy_forward(&loss, flat, &target, 1, CE_V);
+    CHECK_NEAR(log(CE_V), loss, 1e-6);
+}
+
+/* ---- encoder ----------------------------------------------------------------- */
+
+enum { EN_B = 2, EN_T = 9 };
+typedef struct {
+    model *m;
+    float frames[EN_B * 2 * 6], mel[EN_B * 2 * 2 * 3], out[EN_B * EN_T * 4], dout[EN_B * EN_T * 4];
+    int tokens[EN_B * EN_T], types[EN_B * EN_T];
+} en_ctx;
+
+static const model_config en_cfg = {.vocab = 5, .max_seq = 10, .channels = 4, .layers = 1,
+                                    .heads = 1, .mlp_ratio = 1, .n_frames = 2, .frame_pixels = 6,
+                                    .audio_tokens = 2, .audio_window = 2, .n_mel = 3};
+
+static double en_loss(void *p)
+{
+    en_ctx *c = p;
+    encoder_forward(c->out, c->tokens, c->types, c->frames, c->mel, model_param_ptrs(c->m), EN_B,
+                    EN_T, &en_cfg);
+    return dot_w(c->out, c->dout, sizeof c->out / sizeof(float));
+}
+
+TEST(encoder_backward_matches_finite_differences)
+{
+    en_ctx c;
+    migr_err err;
+    uint64_t rng = 8;
+    c.m = model_new(&en_cfg, 1, &err);
+    CHECK_MSG(c.m != NULL, "model_new: %s", err.msg);
+    const model_params *p = model_param_ptrs(c.m), *g = model_grad_ptrs(c.m);
+    size_t sizes[MODEL_NUM_PARAMS];
+    model_param_sizes(&en_cfg, sizes);
+    fill_uniform(model_params_flat(c.m), model_num_params(c.m), -1, 1, &rng);
+    fill_uniform(c.frames, sizeof c.frames / sizeof(float), 0, 1, &rng);
+    fill_uniform(c.mel, sizeof c.mel / sizeof(float), -2, 2, &rng);
+    fill_uniform(c.dout, sizeof c.dout / sizeof(float), -1, 1, &rng);
+    for (int b = 0; b < EN_B; b++)
+        for (int t = 0; t < EN_T; t++) {
+            int i = b * EN_T + t;
+            c.types[i] = t < 2 ? 0 : t < 4 ? 1 : t < 6 ? 2 : 3;
+            c.tokens[i] = t < 4 ? 0 : (b + 3 * t) % 5; /* word 1 twice in sequence 0 */
+        }
+    en_loss(&c);
+    encoder_backward(g, c.dout, c.tokens, c.types, c.frames, c.mel, EN_B, EN_T, &en_cfg);
+    float *px[] = {p->wte, p->wpe, p->wtype, p->wvis, p->bvis, p->waud, p->baud};
+    float *gx[] = {g->wte, g->wpe, g->wtype, g->wvis, g->bvis, g->waud, g->baud};
+    const char *names[] = {"wte", "wpe", "wtype", "wvis", "bvis", "waud", "baud"};
+    for (int k = 0; k < 7; k++)
+        CHECK_FD(names[k], px[k], gx[k], sizes[k], en_loss, &c);
+    model_free(&c.m);
+    CHECK(c.m == NULL);
+}

@@ -1,0 +1,279 @@
+/* The model's contract beyond its gradients: configuration checks, the
+ * parameter layout and initialization, batch validation, the summed loss,
+ * causality over trailing padding, determinism, and that shard gradients
+ * add up to the whole batch's. */
+#include "check.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "common/rng.h"
+#include "ml/model.h"
+
+enum { MB = 3, MT = 12 };
+
+static const model_config small = {.vocab = 13, .max_seq = 16, .channels = 8, .layers = 2,
+                                   .heads = 2, .mlp_ratio = 4, .n_frames = 2, .frame_pixels = 6,
+                                   .audio_tokens = 2, .audio_window = 2, .n_mel = 3};
+
+typedef struct {
+    float frames[MB * 2 * 6], mel[MB * 4 * 3];
+    int tokens[MB * MT], types[MB * MT], targets[MB * MT];
+} batch_data;
+
+/* Sequence b: 2 frames, 2 audio tokens, a subtitle word, <bos>=1, then
+ * words and <eos>=2, padded with 0 from position 8 + b on. */
+static model_batch make_batch(batch_data *d, int B, uint64_t seed)
+{
+    uint64_t rng = seed;
+    for (int b = 0; b < B; b++) {
+        int end = 8 + b; /* first pad position */
+        for (int t = 0; t < MT; t++) {
+            int i = b * MT + t;
+            d->types[i] = t < 2 ? 0 : t < 4 ? 1 : t == 4 ? 2 : 3;
+            d->tokens[i] = t < 4 ? 0 : t == 5 ? 1 : t == end - 1 ? 2 : t >= end ? 0 : 3 + rng_below(&rng, 10);
+            d->targets[i] = -1;
+        }
+        for (int t = 5; t < end - 1; t++)
+            d->targets[b * MT + t] = d->tokens[b * MT + t + 1];
+    }
+    for (size_t i = 0; i < sizeof d->frames / sizeof(float); i++)
+        d->frames[i] = (float)rng_uniform(&rng);
+    for (size_t i = 0; i < sizeof d->mel / sizeof(float); i++)
+        d->mel[i] = (float)rng_range(&rng, -3, 1);
+    return (model_batch){.B = B, .T = MT, .frames = d->frames, .mel = d->mel,
+                         .tokens = d->tokens, .types = d->types, .targets = d->targets};
+}
+
+TEST(model_config_check_names_the_bad_field)
+{
+    migr_err err;
+    model_config c = small;
+    CHECK(model_config_check(&c, &err) == 0);
+    c.heads = 3;
+    CHECK_INT(-1, model_config_check(&c, &err));
+    CHECK_MSG(strstr(err.msg, "heads") != NULL, "got \"%s\"", err.msg);
+    c = small;
+    c.layers = 0;
+    CHECK_INT(-1, model_config_check(&c, &err));
+    CHECK_MSG(strstr(err.msg, "layers") != NULL, "got \"%s\"", err.msg);
+    c = small;
+    c.max_seq = 4; /* 2 frames + 2 audio leave no room */
+    CHECK_INT(-1, model_config_check(&c, &err));
+    CHECK_MSG(strstr(err.msg, "max_seq") != NULL, "got \"%s\"", err.msg);
+    CHECK(model_new(&c, 1, &err) == NULL);
+}
+
+TEST(model_params_follow_the_header_order_and_sizes)
+{
+    migr_err err;
+    size_t sizes[MODEL_NUM_PARAMS], total = 0;
+    CHECK_INT(MODEL_NUM_PARAMS, model_param_sizes(&small, sizes));
+    for (int i = 0; i < MODEL_NUM_PARAMS; i++)
+        total += sizes[i];
+    CHECK_INT(13 * 8, sizes[0]);          /* wte (V, C) */
+    CHECK_INT(8 * 3 * 2, sizes[5]);       /* waud (C, W * n_mel) */
+    CHECK_INT(2 * 3 * 8 * 8, sizes[9]);   /* qkvw (L, 3C, C) */
+    CHECK_INT(2 * 8 * 32, sizes[17]);     /* fcprojw (L, C, RC) */
+    model *m = model_new(&small, 1, &err);
+    CHECK_MSG(m != NULL, "model_new: %s", err.msg);
+    const model_params *p = model_param_ptrs(m), *g = model_grad_ptrs(m);
+    float *flat = model_params_flat(m);
+    int ok = model_num_params(m) == total && p->wte == flat && p->wpe == flat + sizes[0] &&
+             p->lnfb == flat + total - 8 && g->wte == model_grads_flat(m) &&
+             g->lnfb == model_grads_flat(m) + total - 8;
+    model_free(&m);
+    CHECK(ok);
+}
+
+static double stddev(const float *x, size_t n)
+{
+    double s = 0, s2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        s += x[i];
+        s2 += (double)x[i] * x[i];
+    }
+    return sqrt(s2 / n - (s / n) * (s / n));
+}
+
+TEST(model_init_is_seeded_normal_with_scaled_projections_unit_ln_and_zero_biases)
+{
+    migr_err err;
+    model_config c = small;
+    c.vocab = 4000; /* enough samples for the statistics */
+    c.layers = 8;
+    c.channels = 32;
+    c.heads = 4;
+    model *a = model_new(&c, 11, &err), *b = model_new(&c, 11, &err), *d = model_new(&c, 12, &err);
+    CHECK_MSG(a && b && d, "model_new: %s", err.msg);
+    const model_params *p = model_param_ptrs(a);
+    size_t n = model_num_params(a);
+    int same = memcmp(model_params_flat(a), model_params_flat(b), n * sizeof(float)) == 0;
+    int differ = memcmp(model_params_flat(a), model_params_flat(d), n * sizeof(float)) != 0;
+    double sd_wte = stddev(p->wte, (size_t)c.vocab * c.channels);
+    double sd_fcproj = stddev(p->fcprojw, (size_t)c.layers * c.channels * 4 * c.channels);
+    int ln_ok = p->ln1w[5] == 1.0f && p->ln2w[100] == 1.0f && p->lnfw[31] == 1.0f;
+    int bias_ok = p->bvis[0] == 0.0f && p->qkvb[17] == 0.0f && p->fcb[3] == 0.0f &&
+                  p->ln1b[2] == 0.0f && p->lnfb[0] == 0.0f;
+    model_free(&a);
+    model_free(&b);
+    model_free(&d);
+    CHECK(same);
+    CHECK(differ);
+    CHECK_NEAR(0.02, sd_wte, 0.0005);
+    CHECK_NEAR(0.02 / 4.0, sd_fcproj, 0.0002); /* 1/sqrt(2L) = 1/4 */
+    CHECK(ln_ok);
+    CHECK(bias_ok);
+}
+
+TEST(model_forward_refuses_bad_ids_types_and_lengths)
+{
+    migr_err err;
+    batch_data d;
+    model *m = model_new(&small, 1, &err);
+    CHECK(m != NULL);
+    model_batch bt = make_batch(&d, 2, 5);
+    d.tokens[7] = 13;
+    int bad_token = model_forward(m, &bt, NULL, NULL, &err) == -1 && strstr(err.msg, "token id 13");
+    d.tokens[7] = 3;
+    d.types[7] = 4;
+    int bad_type = model_forward(m, &bt, NULL, NULL, &err) == -1 && strstr(err.msg, "type 4");
+    d.types[7] = 3;
+    d.targets[7] = 99;
+    int bad_target = model_forward(m, &bt, NULL, NULL, &err) == -1 && strstr(err.msg, "target 99");
+    d.targets[7] = -1;
+    bt.T = 17;
+    int too_long = model_forward(m, &bt, NULL, NULL, &err) == -1;
+    int no_backward = model_backward(m, &err) == -1 && strstr(err.msg, "no forward");
+    bt.T = MT;
+    int fine = model_forward(m, &bt, NULL, NULL, &err) == 0;
+    model_free(&m);
+    CHECK(bad_token);
+    CHECK(bad_type);
+    CHECK(bad_target);
+    CHECK(too_long);
+    CHECK(no_backward);
+    CHECK(fine);
+}
+
+TEST(model_loss_is_the_sum_of_target_log_probs_and_counts_them)
+{
+    migr_err err;
+    batch_data d;
+    double loss, ref = 0.0;
+    int ntok, count = 0;
+    model *m = model_new(&small, 3, &err);
+    CHECK(m != NULL);
+    model_batch bt = make_batch(&d, MB, 6);
+    CHECK_MSG(model_forward(m, &bt, &loss, &ntok, &err) == 0, "%s", err.msg);
+    const float *logits = model_logits(m);
+    for (int i = 0; i < MB * MT; i++) {
+        if (d.targets[i] < 0)
+            continue;
+        const float *row = logits + (size_t)i * small.vocab;
+        double s = 0;
+        for (int v = 0; v < small.vocab; v++)
+            s += exp((double)row[v]);
+        ref += log(s) - row[d.targets[i]];
+        count++;
+    }
+    model_free(&m);
+    CHECK_INT(count, ntok);
+    CHECK_INT(2 + 3 + 4, ntok);
+    CHECK_NEAR(ref, loss, 1e-5 * ref);
+    /* near-uniform predictions at init: about log(V) per token */
+    CHECK_NEAR(log(13.0), loss / ntok, 0.1);
+}
+
+TEST(model_trailing_padding_never_changes_earlier_positions)
+{
+    migr_err err;
+    batch_data d;
+    int V = small.vocab;
+    model *m = model_new(&small, 4, &err);
+    CHECK(m != NULL);
+    model_batch bt = make_batch(&d, 1, 7); /* pad from position 8 */
+    CHECK(model_forward(m, &bt, NULL, NULL, &err) == 0);
+    float before[8 * 13];
+    memcpy(before, model_logits(m), sizeof before);
+    for (int t = 8; t < MT; t++)
+        d.tokens[t] = 9;
+    CHECK(model_forward(m, &bt, NULL, NULL, &err) == 0);
+    double maxdiff = 0;
+    for (int i = 0; i < 8 * V; i++)
+        maxdiff = fmax(maxdiff, fabs(before[i] - model_logits(m)[i]));
+    model_free(&m);
+    CHECK_MSG(maxdiff <= 1e-6, "logits before the padding moved by %g", maxdiff);
+}
+
+TEST(model_forward_backward_is_bitwise_deterministic_and_survives_regrowth)
+{
+    migr_err err;
+    batch_data d;
+    double l1, l2;
+    model *m = model_new(&small, 5, &err);
+    CHECK(m != NULL);
+    size_t n = model_num_params(m);
+    float *g1 = malloc(n * sizeof(float));
+    CHECK(g1 != NULL);
+    model_batch big = make_batch(&d, MB, 8);
+    model_batch one = big;
+    one.B = 1;
+    one.T = 6;
+    int ok = model_forward(m, &big, &l1, NULL, &err) == 0 && model_backward(m, &err) == 0;
+    memcpy(g1, model_grads_flat(m), n * sizeof(float));
+    /* shrink, then grow back: the activations are re-carved each time */
+    ok = ok && model_forward(m, &one, NULL, NULL, &err) == 0 && model_backward(m, &err) == 0;
+    ok = ok && model_forward(m, &big, &l2, NULL, &err) == 0 && model_backward(m, &err) == 0;
+    int same = ok && l1 == l2 && memcmp(g1, model_grads_flat(m), n * sizeof(float)) == 0;
+    free(g1);
+    model_free(&m);
+    CHECK_MSG(ok, "%s", err.msg);
+    CHECK(same);
+}
+
+TEST(model_shard_gradients_sum_to_the_whole_batch_gradient)
+{
+    migr_err err;
+    batch_data d;
+    double whole, part, sum = 0.0;
+    int ntok, nsum = 0;
+    model *m = model_new(&small, 6, &err);
+    CHECK(m != NULL);
+    size_t n = model_num_params(m);
+    float *gw = malloc(n * sizeof(float)), *gs = calloc(n, sizeof(float));
+    CHECK(gw && gs);
+    model_batch bt = make_batch(&d, MB, 9);
+    int ok = model_forward(m, &bt, &whole, NULL, &err) == 0 && model_backward(m, &err) == 0;
+    memcpy(gw, model_grads_flat(m), n * sizeof(float));
+    /* shard 0 = sequence 0, shard 1 = sequences 1 and 2 */
+    model_batch s0 = bt, s1 = bt;
+    s0.B = 1;
+    s1.B = 2;
+    s1.frames += 2 * 6;
+    s1.mel += 4 * 3;
+    s1.tokens += MT;
+    s1.types += MT;
+    s1.targets += MT;
+    const model_batch *shards[2] = {&s0, &s1};
+    for (int s = 0; s < 2 && ok; s++) {
+        ok = model_forward(m, shards[s], &part, &ntok, &err) == 0 && model_backward(m, &err) == 0;
+        sum += part;
+        nsum += ntok;
+        for (size_t i = 0; i < n; i++)
+            gs[i] += model_grads_flat(m)[i];
+    }
+    double maxdiff = 0, maxg = 0;
+    for (size_t i = 0; i < n; i++) {
+        maxdiff = fmax(maxdiff, fabs(gw[i] - gs[i]));
+        maxg = fmax(maxg, fabs(gw[i]));
+    }
+    free(gw);
+    free(gs);
+    model_free(&m);
+    CHECK_MSG(ok, "%s", err.msg);
+    CHECK_INT(9, nsum);
+    CHECK_NEAR(whole, sum, 1e-5 * whole);
+    CHECK_MSG(maxdiff <= 1e-5 * maxg, "shard sum differs by %g (max |grad| %g)", maxdiff, maxg);
+}
