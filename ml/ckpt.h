@@ -1,0 +1,68 @@
+/* ckpt.h -- the checkpoint file: a model's parameters and AdamW state.
+ *
+ * Layout (integers and floats little-endian):
+ *
+ *     0  magic "MIGRCKPT"                         8 bytes
+ *     8  format version (CKPT_VERSION)            u32
+ *    12  model_config, in its field order:        i32 x 11
+ *        vocab max_seq channels layers heads mlp_ratio
+ *        n_frames frame_pixels audio_tokens audio_window n_mel
+ *    56  vocabulary hash (SHA-256, raw)           32 bytes
+ *    88  step (optimizer steps taken; 0 = init)   i64
+ *    96  parameter count N                        u64
+ *   104  run seed                                 u64
+ *   112  params                                   f32 x N  (model_params order)
+ *        AdamW m                                  f32 x N
+ *        AdamW v                                  f32 x N
+ *        SHA-256 of every byte before it          32 bytes
+ *
+ * so a file is exactly CKPT_HEADER_BYTES + 12 N + 32 bytes.  A different
+ * layout gets a new version; a reader refuses versions it does not know. */
+#ifndef MIGR_CKPT_H
+#define MIGR_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "common/store.h"
+#include "ml/model.h"
+
+enum { CKPT_VERSION = 1, CKPT_HEADER_BYTES = 112, CKPT_SUM_BYTES = 32 };
+
+typedef struct ckpt_header {
+    model_config config;
+    char vocab_sha[STORE_SHA_HEX];  /* hex SHA-256 of the vocabulary (vocab_hash) */
+    int64_t step;                   /* optimizer steps taken; 0 = initial weights */
+    uint64_t num_params;            /* N: floats in each of params, m and v */
+    uint64_t seed;                  /* the run's seed */
+} ckpt_header;
+
+/* Bytes of a checkpoint of n parameters (0 if that overflows size_t). */
+size_t ckpt_file_size(uint64_t num_params);
+
+/* Write a checkpoint atomically (temp file, fsync, rename): the header h,
+ * then params, m and v, num_params floats each.  Refuses a header whose
+ * parameter count does not match its config.  sha_hex (may be NULL) receives
+ * the SHA-256 of the whole file, as `sha256sum` prints it. */
+int ckpt_save(const char *path, const ckpt_header *h, const float *params, const float *m,
+              const float *v, char sha_hex[STORE_SHA_HEX], migr_err *err);
+
+/* Read and verify a checkpoint: magic, version, length, checksum, and the
+ * parameter count against the config.  On success *state is one malloc'd
+ * block the caller frees: (3, N) floats -- params, then m, then v -- and
+ * sha_hex (may be NULL) holds the file's SHA-256.  On failure nothing is
+ * allocated and err says which check failed. */
+int ckpt_load(const char *path, ckpt_header *h, float **state, char sha_hex[STORE_SHA_HEX],
+              migr_err *err);
+
+/* Read only the header (for listings): checks magic, version, the header's
+ * own consistency and the file's length, but not the checksum. */
+int ckpt_peek(const char *path, ckpt_header *h, migr_err *err);
+
+/* Whether a checkpoint fits a model: the same config and, when vocab_sha is
+ * not NULL, the same vocabulary.  The error names the first difference. */
+int ckpt_match(const ckpt_header *h, const model_config *cfg, const char *vocab_sha,
+               migr_err *err);
+
+#endif
