@@ -1,0 +1,265 @@
+/* sample.c -- see sample.h.  The cached decode runs the layer kernels of
+ * layers.c on the model's parameters, position range by position range, in
+ * the same order model_forward does. */
+#include "ml/sample.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "ml/layers.h"
+
+enum { SAMPLE_STREAM = 0x53 }; /* rng_stream purpose of the sampler */
+
+/* ---- choosing a token ----------------------------------------------------- */
+
+int sample_pick(const float *logits, int V, const sample_config *cfg, uint64_t *rng, int *idx,
+                double *w)
+{
+    int k = cfg->top_k <= 0 || cfg->top_k > V ? V : cfg->top_k;
+
+    if (cfg->temperature <= 0.0f || k == 1) {
+        int best = 0;
+        for (int v = 1; v < V; v++)
+            if (logits[v] > logits[best])
+                best = v;
+        return best;
+    }
+    if (k == V) {
+        for (int v = 0; v < V; v++)
+            idx[v] = v;
+    } else {
+        /* idx[0..k) = the k largest, largest first, lower id first on ties */
+        int n = 0;
+        for (int v = 0; v < V; v++) {
+            if (n == k && !(logits[v] > logits[idx[k - 1]]))
+                continue;
+            int j = n < k ? n++ : k - 1;
+            while (j > 0 && logits[v] > logits[idx[j - 1]]) {
+                idx[j] = idx[j - 1];
+                j--;
+            }
+            idx[j] = v;
+        }
+    }
+    float maxv = logits[idx[0]];
+    for (int i = 1; i < k; i++)
+        if (logits[idx[i]] > maxv)
+            maxv = logits[idx[i]];
+    double sum = 0.0, inv_t = 1.0 / cfg->temperature;
+    for (int i = 0; i < k; i++) {
+        w[i] = exp(((double)logits[idx[i]] - maxv) * inv_t);
+        sum += w[i];
+    }
+    double u = rng_uniform(rng) * sum, cum = 0.0;
+    for (int i = 0; i < k; i++) {
+        cum += w[i];
+        if (u < cum)
+            return idx[i];
+    }
+    return idx[k - 1];
+}
+
+/* ---- the KV-cached forward ------------------------------------------------ */
+
+/* Buffers of one cached decode, one allocation; rows = the prefix length. */
+typedef struct kv_state {
+    float *k;        /* (L, maxT, C) keys of every position so far */
+    float *v;        /* (L, maxT, C) values */
+    float *x;        /* (rows, C) residual stream of the positions being added */
+    float *ln;       /* (rows, C) */
+    float *mean;     /* (rows) */
+    float *rstd;     /* (rows) */
+    float *qkv;      /* (rows, 3C) */
+    float *atty;     /* (rows, C) */
+    float *proj;     /* (rows, C) */
+    float *fch;      /* (rows, R*C) */
+    float *fch_gelu; /* (rows, R*C) */
+    float *logits;   /* (V) of the last position */
+    float *scratch;  /* (maxT) attention row */
+    float *mem;
+} kv_state;
+
+static int kv_new(kv_state *s, const model_config *c, int rows, migr_err *err)
+{
+    size_t C = (size_t)c->channels, RC = (size_t)c->mlp_ratio * C, n = (size_t)rows;
+    size_t cache = (size_t)c->layers * c->max_seq * C;
+    size_t counts[] = {cache, cache, n * C, n * C, n, n, n * 3 * C, n * C, n * C, n * RC, n * RC,
+                       (size_t)c->vocab, (size_t)c->max_seq};
+    float **ptrs[] = {&s->k,    &s->v,    &s->x,   &s->ln,       &s->mean,
+                      &s->rstd, &s->qkv,  &s->atty, &s->proj,    &s->fch,
+                      &s->fch_gelu, &s->logits, &s->scratch};
+    size_t total = 0;
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        total += counts[i];
+    s->mem = malloc(total * sizeof(float));
+    if (!s->mem)
+        return migr_errf(err, "model_generate: out of memory for the KV cache");
+    float *p = s->mem;
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++) {
+        *ptrs[i] = p;
+        p += counts[i];
+    }
+    return 0;
+}
+
+#define PL(ptr, l, n) ((ptr) + (size_t)(l) * (n))
+
+/* Runs positions t0..t0+n-1, whose embeddings are in s->x, through every
+ * block (storing their keys and values), then the final LayerNorm and the
+ * logits of the last one into s->logits. */
+static void kv_advance(kv_state *s, const model *m, int t0, int n)
+{
+    const model_config *c = model_cfg(m);
+    const model_params *p = model_param_ptrs(m);
+    int C = c->channels, RC = c->mlp_ratio * C, NH = c->heads;
+    size_t cache = (size_t)c->max_seq * C, nC = (size_t)n * C;
+
+    for (int l = 0; l < c->layers; l++) {
+        float *kl = PL(s->k, l, cache), *vl = PL(s->v, l, cache);
+        layernorm_forward(s->ln, s->mean, s->rstd, s->x, PL(p->ln1w, l, C), PL(p->ln1b, l, C),
+                          (size_t)n, C);
+        matmul_forward(s->qkv, s->ln, PL(p->qkvw, l, (size_t)3 * C * C), PL(p->qkvb, l, 3 * C),
+                       (size_t)n, C, 3 * C);
+        for (int j = 0; j < n; j++) {
+            const float *row = s->qkv + (size_t)j * 3 * C;
+            memcpy(kl + (size_t)(t0 + j) * C, row + C, (size_t)C * sizeof(float));
+            memcpy(vl + (size_t)(t0 + j) * C, row + 2 * (size_t)C, (size_t)C * sizeof(float));
+        }
+        attention_forward_cached(s->atty, s->scratch, s->qkv, kl, vl, t0, n, C, NH);
+        matmul_forward(s->proj, s->atty, PL(p->attprojw, l, (size_t)C * C),
+                       PL(p->attprojb, l, C), (size_t)n, C, C);
+        residual_forward(s->x, s->x, s->proj, nC);
+        layernorm_forward(s->ln, s->mean, s->rstd, s->x, PL(p->ln2w, l, C), PL(p->ln2b, l, C),
+                          (size_t)n, C);
+        matmul_forward(s->fch, s->ln, PL(p->fcw, l, (size_t)RC * C), PL(p->fcb, l, RC),
+                       (size_t)n, C, RC);
+        gelu_forward(s->fch_gelu, s->fch, (size_t)n * RC);
+        matmul_forward(s->proj, s->fch_gelu, PL(p->fcprojw, l, (size_t)C * RC),
+                       PL(p->fcprojb, l, C), (size_t)n, RC, C);
+        residual_forward(s->x, s->x, s->proj, nC);
+    }
+    layernorm_forward(s->ln, s->mean, s->rstd, s->x + (size_t)(n - 1) * C, p->lnfw, p->lnfb, 1, C);
+    matmul_forward(s->logits, s->ln, p->wte, NULL, 1, C, c->vocab);
+}
+
+/* The embedding of explanation token id at position t, added in
+ * encoder_forward's order. */
+static void embed_word(float *x, const model *m, int id, int t)
+{
+    const model_config *c = model_cfg(m);
+    const model_params *p = model_param_ptrs(m);
+    size_t C = (size_t)c->channels;
+    const float *tok = p->wte + (size_t)id * C, *pos = p->wpe + (size_t)t * C;
+    const float *ty = p->wtype + 3 * C;
+    for (size_t i = 0; i < C; i++)
+        x[i] = (tok[i] + pos[i]) + ty[i];
+}
+
+/* ---- generation ----------------------------------------------------------- */
+
+static int prefix_check(const model_config *c, const model_batch *pb, const sample_config *sc,
+                        migr_err *err)
+{
+    if (pb->B != 1 || pb->T < 1 || pb->T >= c->max_seq)
+        return migr_errf(err, "model_generate: prefix is B=%d T=%d; need B = 1 and 1 <= T < %d",
+                         pb->B, pb->T, c->max_seq);
+    if (!pb->tokens || !pb->types || (c->n_frames > 0 && !pb->frames) ||
+        (c->audio_tokens > 0 && pb->T > c->n_frames && !pb->mel))
+        return migr_errf(err, "model_generate: prefix is missing an array");
+    for (int t = 0; t < pb->T; t++) {
+        if (t >= c->n_frames + c->audio_tokens && (pb->tokens[t] < 0 || pb->tokens[t] >= c->vocab))
+            return migr_errf(err, "model_generate: token id %d at %d outside 0..%d", pb->tokens[t],
+                             t, c->vocab - 1);
+        if (pb->types[t] < 0 || pb->types[t] > 3)
+            return migr_errf(err, "model_generate: type %d at %d outside 0..3", pb->types[t], t);
+    }
+    if (sc->max_new < 1)
+        return migr_errf(err, "model_generate: max_new is %d, must be at least 1", sc->max_new);
+    return 0;
+}
+
+static int generate_cached(model *m, const model_batch *pb, const sample_config *sc, int *out,
+                           int limit, uint64_t *rng, int *idx, double *w, migr_err *err)
+{
+    const model_config *c = model_cfg(m);
+    kv_state s;
+    int n = 0;
+
+    if (kv_new(&s, c, pb->T, err) != 0)
+        return -1;
+    encoder_forward(s.x, pb->tokens, pb->types, pb->frames, pb->mel, model_param_ptrs(m), 1, pb->T,
+                    c);
+    kv_advance(&s, m, 0, pb->T);
+    for (;;) {
+        int id = sample_pick(s.logits, c->vocab, sc, rng, idx, w);
+        out[n++] = id;
+        if (id == sc->eos || n == limit)
+            break;
+        embed_word(s.x, m, id, pb->T + n - 1);
+        kv_advance(&s, m, pb->T + n - 1, 1);
+    }
+    free(s.mem);
+    return n;
+}
+
+static int generate_uncached(model *m, const model_batch *pb, const sample_config *sc, int *out,
+                             int limit, uint64_t *rng, int *idx, double *w, migr_err *err)
+{
+    const model_config *c = model_cfg(m);
+    int maxT = c->max_seq, V = c->vocab, n = 0;
+    int *mem = malloc((size_t)3 * maxT * sizeof(int));
+    if (!mem)
+        return migr_errf(err, "model_generate: out of memory");
+    int *tokens = mem, *types = mem + maxT, *targets = mem + 2 * maxT;
+    memcpy(tokens, pb->tokens, (size_t)pb->T * sizeof(int));
+    memcpy(types, pb->types, (size_t)pb->T * sizeof(int));
+    for (int t = 0; t < maxT; t++)
+        targets[t] = -1;
+    model_batch b = {.B = 1, .T = pb->T, .frames = pb->frames, .mel = pb->mel, .tokens = tokens,
+                     .types = types, .targets = targets};
+    for (;;) {
+        if (model_forward(m, &b, NULL, NULL, err) != 0) {
+            free(mem);
+            return -1;
+        }
+        int id = sample_pick(model_logits(m) + (size_t)(b.T - 1) * V, V, sc, rng, idx, w);
+        out[n++] = id;
+        if (id == sc->eos || n == limit)
+            break;
+        tokens[b.T] = id;
+        types[b.T] = 3;
+        b.T++;
+    }
+    free(mem);
+    return n;
+}
+
+int model_generate(model *m, const model_batch *prefix, const sample_config *sc, int *out,
+                   int *nout, int use_cache, migr_err *err)
+{
+    const model_config *c = model_cfg(m);
+    assert(m && prefix && sc && out && nout);
+    *nout = 0;
+    if (prefix_check(c, prefix, sc, err) != 0)
+        return -1;
+    int limit = sc->max_new < c->max_seq - prefix->T ? sc->max_new : c->max_seq - prefix->T;
+    uint64_t rng = rng_stream(sc->seed, 0, SAMPLE_STREAM);
+    int *idx = malloc((size_t)c->vocab * sizeof(int));
+    double *w = malloc((size_t)c->vocab * sizeof(double));
+    int n = -1;
+    if (!idx || !w)
+        migr_errf(err, "model_generate: out of memory");
+    else if (use_cache)
+        n = generate_cached(m, prefix, sc, out, limit, &rng, idx, w, err);
+    else
+        n = generate_uncached(m, prefix, sc, out, limit, &rng, idx, w, err);
+    free(idx);
+    free(w);
+    if (n < 0)
+        return -1;
+    *nout = n;
+    return 0;
+}
