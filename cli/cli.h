@@ -29,6 +29,8 @@ int cmd_down(const migr_home *home, int argc, char **argv);
 int cmd_workers(const migr_home *home, int argc, char **argv);
 int cmd_dataset(const migr_home *home, int argc, char **argv);
 int cmd_run(const migr_home *home, int argc, char **argv);
+int cmd_ckpt(const migr_home *home, int argc, char **argv);
+int cmd_sample(const migr_home *home, int argc, char **argv);
 int cmd_demo(const migr_home *home, int argc, char **argv);
 
 /* 1 if argv holds -h or --help. */

@@ -16,7 +16,10 @@ static void usage(FILE *out)
             "  dataset synth NAME --clips N [--seed S] [--config FILE] [--wait]\n"
             "  dataset add NAME --manifest FILE [--annotations FILE] [--wait]\n"
             "  dataset list [--json] | show NAME [--json]\n"
-            "  run list [--json] | show ID [--json] | cancel ID\n"
+            "  run submit FILE.yaml [--set key=value]... [--wait]\n"
+            "  run list | show ID | watch ID | logs ID | cancel ID   [--json]\n"
+            "  ckpt list [RUN] [--json]     checkpoints with their sha256\n"
+            "  sample --ckpt PATH --dataset NAME --clip N   one generated explanation\n"
             "  demo [--json]                synthesize, featurize and summarize a dataset\n"
             "\n"
             "Environment: MIGR_HOME (default ./.migr), MIGR_ENDPOINT, MIGR_STORE, MIGR_HTTP.\n"
@@ -31,6 +34,7 @@ int main(int argc, char **argv)
     } commands[] = {
         {"up", cmd_up},           {"down", cmd_down}, {"workers", cmd_workers},
         {"dataset", cmd_dataset}, {"run", cmd_run},   {"demo", cmd_demo},
+        {"ckpt", cmd_ckpt},       {"sample", cmd_sample},
     };
     migr_home home;
     migr_err err;

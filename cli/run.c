@@ -1,26 +1,52 @@
-/* run.c -- migr run list | show | cancel. */
+/* run.c -- migr run submit | list | show | watch | logs | cancel, and
+ * migr ckpt list. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "ml/runconfig.h"
 
 static const char run_usage[] =
-    "usage: migr run list [--json]\n"
+    "usage: migr run submit FILE.yaml [--set key=value]... [--wait]\n"
+    "       migr run list [--json]\n"
     "       migr run show ID [--json]\n"
+    "       migr run watch ID\n"
+    "       migr run logs ID [--json]\n"
     "       migr run cancel ID\n"
     "\n"
-    "Runs are SFT, GRPO and eval jobs; states: queued, running, succeeded, failed,\n"
-    "cancelled.  `cancel` stops a queued or running run.\n";
+    "submit  send a run (kind sft; see examples/sft.yaml) to migrd and print its id;\n"
+    "        --set overrides any key (train.steps=10, dataset=NAME); unknown keys\n"
+    "        are errors.  --wait follows it like `watch`.\n"
+    "watch   print each step's loss, gradient norm, learning rate and tokens/s\n"
+    "        until the run ends.\n"
+    "logs    the run's events (retries, failures) and its per-step metrics.\n"
+    "cancel  stop a queued or running run within one step; its checkpoints stay.\n"
+    "States: queued, running, succeeded, failed, cancelled.\n";
+
+static double metric(json_t *m, const char *name)
+{
+    return json_number_value(json_object_get(m, name));
+}
 
 static void print_run(json_t *r)
 {
-    printf("%-6lld %-20s %-5s %-10s %lld/%lld %s\n", (long long)json_integer_value(json_object_get(r, "id")),
+    json_t *err = json_object_get(r, "error");
+    printf("%-5lld %-20s %-5s %-10s %5lld/%-5lld %-12s %s\n", (long long)json_integer_value(json_object_get(r, "id")),
            json_string_value(json_object_get(r, "name")), json_string_value(json_object_get(r, "kind")),
            json_string_value(json_object_get(r, "state")),
            (long long)json_integer_value(json_object_get(r, "step")),
            (long long)json_integer_value(json_object_get(r, "steps")),
-           json_is_string(json_object_get(r, "error")) ? json_string_value(json_object_get(r, "error")) : "");
+           json_is_string(json_object_get(r, "dataset")) ? json_string_value(json_object_get(r, "dataset")) : "",
+           json_is_string(err) ? json_string_value(err) : "");
+}
+
+static void print_step(json_t *m)
+{
+    printf("step %5lld  loss %.4f  grad_norm %.4f  lr %.2e  %.0f tokens/s\n",
+           (long long)json_integer_value(json_object_get(m, "step")), metric(m, "loss"),
+           metric(m, "grad_norm"), metric(m, "lr"), metric(m, "tokens_per_s"));
 }
 
 static int parse_id(const char *s, long long *id)
@@ -30,48 +56,220 @@ static int parse_id(const char *s, long long *id)
     return *end || *id < 1 ? -1 : 0;
 }
 
+static int request_or_report(const migr_home *home, const char *verb, json_t *args, json_t **out)
+{
+    int status;
+    migr_err err;
+    *out = cli_request(home, verb, args, 10000, &status, &err);
+    if (!*out)
+        fprintf(stderr, "migr: %s\n", err.msg);
+    return *out ? EXIT_OK : status;
+}
+
+/* Print steps as they complete until the run ends; exit 0 if it succeeded. */
+static int watch(const migr_home *home, long long id)
+{
+    long long next = 1;
+    for (;;) {
+        json_t *r;
+        int rc = request_or_report(home, "run.metrics", json_pack("{s:I, s:I}", "id", (json_int_t)id,
+                                   "since", (json_int_t)next), &r);
+        if (rc != EXIT_OK)
+            return rc;
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(r, "steps_done"), i, m) {
+            if (isatty(STDERR_FILENO))
+                fputs("\r\033[K", stderr);
+            print_step(m);
+            next = json_integer_value(json_object_get(m, "step")) + 1;
+        }
+        fflush(stdout);
+        const char *state = json_string_value(json_object_get(r, "state"));
+        cli_progress(state, (long)json_integer_value(json_object_get(r, "step")),
+                     (long)json_integer_value(json_object_get(r, "steps")));
+        if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0) {
+            cli_progress_end();
+            json_t *e = json_object_get(r, "error");
+            printf("run %lld %s%s%s\n", id, state, json_is_string(e) ? ": " : "",
+                   json_is_string(e) ? json_string_value(e) : "");
+            rc = strcmp(state, "succeeded") == 0 ? EXIT_OK : EXIT_FAIL;
+            json_decref(r);
+            return rc;
+        }
+        json_decref(r);
+        usleep(300 * 1000);
+    }
+}
+
+/* migr run submit FILE.yaml [--set k=v]... [--wait] */
+static int submit(const migr_home *home, int argc, char **argv)
+{
+    runconfig rc;
+    migr_err err;
+    int wait = 0;
+
+    if (argc < 1 || argv[0][0] == '-') {
+        fputs(run_usage, stderr);
+        return EXIT_USAGE;
+    }
+    runconfig_defaults(&rc);
+    if (runconfig_load_yaml(argv[0], &rc, &err) < 0) {
+        fprintf(stderr, "migr run submit: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--wait")) {
+            wait = 1;
+        } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            if (runconfig_set(&rc, argv[++i], &err) < 0) {
+                fprintf(stderr, "migr run submit: --set %s: %s\n", argv[i], err.msg);
+                return EXIT_USAGE;
+            }
+        } else {
+            fprintf(stderr, "migr run submit: unknown or incomplete argument \"%s\"\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (runconfig_check(&rc, &err) < 0) {
+        fprintf(stderr, "migr run submit: %s\n", err.msg);
+        return EXIT_USAGE;
+    }
+    json_t *r, *cfg = runconfig_to_json(&rc);
+    if (!cfg) {
+        fprintf(stderr, "migr run submit: out of memory\n");
+        return EXIT_FAIL;
+    }
+    int code = request_or_report(home, "run.submit", json_pack("{s:o}", "config", cfg), &r);
+    if (code != EXIT_OK)
+        return code;
+    long long id = json_integer_value(json_object_get(r, "id"));
+    json_decref(r);
+    printf("%lld\n", id);
+    fflush(stdout);
+    return wait ? watch(home, id) : EXIT_OK;
+}
+
+static int logs(const migr_home *home, long long id, int json)
+{
+    json_t *r;
+    int rc = request_or_report(home, "run.logs", json_pack("{s:I}", "id", (json_int_t)id), &r);
+    if (rc != EXIT_OK)
+        return rc;
+    if (json) {
+        cli_print_json(r);
+    } else {
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(r, "events"), i, e) {
+            json_t *d = json_object_get(e, "detail");
+            printf("%lld %-14s task %-6lld %s\n", (long long)json_integer_value(json_object_get(e, "at_ms")),
+                   json_string_value(json_object_get(e, "kind")),
+                   (long long)json_integer_value(json_object_get(e, "task_id")),
+                   json_is_string(d) ? json_string_value(d) : "");
+        }
+        json_array_foreach(json_object_get(r, "metrics"), i, e)
+            print_step(e);
+    }
+    json_decref(r);
+    return EXIT_OK;
+}
+
 int cmd_run(const migr_home *home, int argc, char **argv)
 {
-    int json = cli_has_flag(argc, argv, "--json"), status;
-    migr_err err;
-    json_t *args = NULL, *r;
-    const char *verb = NULL;
+    int json = cli_has_flag(argc, argv, "--json");
     long long id = 0;
+    json_t *r;
 
     if (argc < 1 || cli_wants_help(argc, argv)) {
         fputs(run_usage, argc < 1 ? stderr : stdout);
         return argc < 1 ? EXIT_USAGE : EXIT_OK;
     }
+    if (!strcmp(argv[0], "submit"))
+        return submit(home, argc - 1, argv + 1);
     if (!strcmp(argv[0], "list") && argc == 1 + json) {
-        verb = "run.list";
-        args = json_object();
-    } else if ((!strcmp(argv[0], "show") && argc == 2 + json) ||
-               (!strcmp(argv[0], "cancel") && argc == 2)) {
-        if (parse_id(argv[1], &id) < 0) {
-            fprintf(stderr, "migr run: \"%s\" is not a run id (see migr run list)\n", argv[1]);
-            return EXIT_USAGE;
+        int rc = request_or_report(home, "run.list", NULL, &r);
+        if (rc != EXIT_OK)
+            return rc;
+        if (json) {
+            cli_print_json(r);
+        } else {
+            size_t i;
+            json_t *run;
+            printf("%-5s %-20s %-5s %-10s %-11s %-12s %s\n", "ID", "NAME", "KIND", "STATE", "STEP", "DATASET", "ERROR");
+            json_array_foreach(r, i, run)
+                print_run(run);
         }
-        verb = !strcmp(argv[0], "show") ? "run.show" : "run.cancel";
-        args = json_pack("{s:I}", "id", (json_int_t)id);
-    } else {
+        json_decref(r);
+        return EXIT_OK;
+    }
+    int takes_json = !strcmp(argv[0], "show") || !strcmp(argv[0], "logs");
+    if (argc != 2 + (takes_json && json)) {
         fputs(run_usage, stderr);
         return EXIT_USAGE;
     }
-    r = cli_request(home, verb, args, 10000, &status, &err);
-    if (!r) {
-        fprintf(stderr, "migr: %s\n", err.msg);
-        return status;
+    if (parse_id(argv[1], &id) < 0) {
+        fprintf(stderr, "migr run: \"%s\" is not a run id (see migr run list)\n", argv[1]);
+        return EXIT_USAGE;
     }
+    if (!strcmp(argv[0], "watch"))
+        return watch(home, id);
+    if (!strcmp(argv[0], "logs"))
+        return logs(home, id, json);
+    const char *verb = !strcmp(argv[0], "show") ? "run.show" : !strcmp(argv[0], "cancel") ? "run.cancel" : NULL;
+    if (!verb) {
+        fputs(run_usage, stderr);
+        return EXIT_USAGE;
+    }
+    int rc = request_or_report(home, verb, json_pack("{s:I}", "id", (json_int_t)id), &r);
+    if (rc != EXIT_OK)
+        return rc;
     if (json) {
         cli_print_json(r);
-    } else if (json_is_array(r)) {
-        size_t i;
-        json_t *run;
-        printf("%-6s %-20s %-5s %-10s %s\n", "ID", "NAME", "KIND", "STATE", "STEP");
-        json_array_foreach(r, i, run)
-            print_run(run);
     } else {
         print_run(r);
+        json_t *m = json_object_get(r, "metrics");
+        if (json_object_get(m, "step"))
+            print_step(m);
+    }
+    json_decref(r);
+    return EXIT_OK;
+}
+
+static const char ckpt_usage[] =
+    "usage: migr ckpt list [RUN] [--json]\n"
+    "\n"
+    "The checkpoints kept in the store: [{\"run\",\"step\",\"path\",\"sha256\"}].\n";
+
+int cmd_ckpt(const migr_home *home, int argc, char **argv)
+{
+    int json = cli_has_flag(argc, argv, "--json");
+    long long id = -1;
+    json_t *r;
+
+    if (cli_wants_help(argc, argv)) {
+        fputs(ckpt_usage, stdout);
+        return EXIT_OK;
+    }
+    if (argc < 1 || strcmp(argv[0], "list") != 0 || argc > 2 + json ||
+        (argc == 2 + json && parse_id(argv[1][0] == '-' ? argv[2] : argv[1], &id) < 0)) {
+        fputs(ckpt_usage, stderr);
+        return EXIT_USAGE;
+    }
+    json_t *args = id > 0 ? json_pack("{s:I}", "run", (json_int_t)id) : json_object();
+    int rc = request_or_report(home, "ckpt.list", args, &r);
+    if (rc != EXIT_OK)
+        return rc;
+    if (json) {
+        cli_print_json(r);
+    } else {
+        size_t i;
+        json_t *c;
+        printf("%-5s %-6s %-64s %s\n", "RUN", "STEP", "SHA256", "PATH");
+        json_array_foreach(r, i, c)
+            printf("%-5lld %-6lld %-64s %s\n", (long long)json_integer_value(json_object_get(c, "run")),
+                   (long long)json_integer_value(json_object_get(c, "step")),
+                   json_string_value(json_object_get(c, "sha256")), json_string_value(json_object_get(c, "path")));
     }
     json_decref(r);
     return EXIT_OK;

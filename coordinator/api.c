@@ -1,5 +1,6 @@
 /* api.c -- client requests: a verb and a JSON object of arguments in, a JSON
  * body out. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,7 @@
 #include "coordinator/coord.h"
 #include "coordinator/datasets.h"
 #include "coordinator/db.h"
+#include "coordinator/runs.h"
 #include "coordinator/views.h"
 
 typedef json_t *(*verb_fn)(coord *c, json_t *args, int *status, migr_err *err);
@@ -97,6 +99,73 @@ static json_t *verb_run_cancel(coord *c, json_t *args, int *status, migr_err *er
     return view_run(c->db, id, &missing, err);
 }
 
+static json_t *verb_run_metrics(coord *c, json_t *args, int *status, migr_err *err)
+{
+    int64_t id;
+    json_t *run = run_of_args(c, args, "run.metrics", &id, status, err);
+    if (!run)
+        return NULL;
+    json_t *metrics = view_run_metrics(c->db, id, json_integer_value(json_object_get(args, "since")), err);
+    if (metrics)
+        json_object_set_new(run, "steps_done", metrics);
+    return metrics ? run : (json_decref(run), NULL);
+}
+
+static json_t *verb_run_logs(coord *c, json_t *args, int *status, migr_err *err)
+{
+    int64_t id;
+    json_t *run = run_of_args(c, args, "run.logs", &id, status, err);
+    json_t *events = run ? view_run_events(c->db, id, err) : NULL;
+    json_t *metrics = events ? view_run_metrics(c->db, id, 0, err) : NULL;
+    json_decref(run);
+    if (!metrics) {
+        json_decref(events);
+        return NULL;
+    }
+    return json_pack("{s:o, s:o}", "events", events, "metrics", metrics);
+}
+
+static json_t *verb_ckpt_list(coord *c, json_t *args, int *status, migr_err *err)
+{
+    json_t *run = json_object_get(args, "run");
+    (void)status;
+    return view_checkpoints(c->db, json_is_integer(run) ? json_integer_value(run) : -1, err);
+}
+
+/* One clip of a dataset by its manifest row: the store root and its
+ * features' path in the store, label, subtitle and annotation. */
+static json_t *verb_dataset_clip(coord *c, json_t *args, int *status, migr_err *err)
+{
+    const char *name = json_string_value(json_object_get(args, "name"));
+    json_t *idx = json_object_get(args, "clip");
+    json_t *out = NULL;
+
+    if (!name || !json_is_integer(idx)) {
+        *status = 2;
+        migr_errf(err, "dataset.clip needs a dataset name and a clip number");
+        return NULL;
+    }
+    sqlite3_stmt *st = db_prepare(c->db, err,
+        "SELECT c.state, c.features, c.label, c.subtitle, c.annotation, c.path, c.error FROM clips c "
+        "JOIN datasets d ON d.id = c.dataset_id WHERE d.name = ? AND c.idx = ?", "si", name,
+        (int64_t)json_integer_value(idx));
+    if (!st)
+        return NULL;
+    if (sqlite3_step(st) != SQLITE_ROW) {
+        migr_errf(err, "dataset %s has no clip %lld", name, (long long)json_integer_value(idx));
+    } else if (strcmp(db_text(st, 0), "featurized") != 0) {
+        migr_errf(err, "clip %lld of %s is %s: %s", (long long)json_integer_value(idx), name,
+                  db_text(st, 0), db_text(st, 6));
+    } else {
+        json_t *ann = json_loads(db_text(st, 4), 0, NULL);
+        out = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "store", c->st.root, "features",
+                        db_text(st, 1), "label", db_text(st, 2), "subtitle", db_text(st, 3), "media",
+                        db_text(st, 5), "annotation", ann ? ann : json_null());
+    }
+    sqlite3_finalize(st);
+    return out;
+}
+
 static const struct {
     const char *verb;
     verb_fn fn;
@@ -107,6 +176,11 @@ static const struct {
     {"dataset.synth", datasets_synth},
     {"dataset.list", verb_dataset_list},
     {"dataset.show", verb_dataset_show},
+    {"dataset.clip", verb_dataset_clip},
+    {"run.submit", runs_submit},
+    {"run.metrics", verb_run_metrics},
+    {"run.logs", verb_run_logs},
+    {"ckpt.list", verb_ckpt_list},
     {"run.list", verb_run_list},
     {"run.show", verb_run_show},
     {"run.cancel", verb_run_cancel},

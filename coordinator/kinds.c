@@ -4,10 +4,14 @@
 
 #include "coordinator/coord.h"
 #include "coordinator/datasets.h"
+#include "coordinator/runs.h"
 
 static const task_kind kinds[] = {
     {"synth", datasets_synth_done, datasets_task_exhausted},
     {"featurize", datasets_featurize_done, datasets_task_exhausted},
+    {"init", runs_init_done, runs_task_exhausted},
+    {"grad", runs_grad_done, runs_task_exhausted},
+    {"apply", runs_apply_done, runs_task_exhausted},
 };
 
 const task_kind *task_kind_find(const char *name)

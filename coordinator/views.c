@@ -130,16 +130,18 @@ json_t *view_dataset(sqlite3 *db, const char *name, int *missing, migr_err *err)
     return d;
 }
 
-#define RUN_COLUMNS "SELECT id, name, kind, state, step, steps, error, created_ms, finished_ms FROM runs "
+#define RUN_COLUMNS                                                                    \
+    "SELECT r.id, r.name, r.kind, r.state, r.step, r.steps, d.name AS dataset, r.seed, r.error, " \
+    "r.created_ms, r.started_ms, r.finished_ms FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id "
 
 json_t *view_runs(sqlite3 *db, migr_err *err)
 {
-    return rows(db, err, RUN_COLUMNS "ORDER BY id", NULL, NULL, 0);
+    return rows(db, err, RUN_COLUMNS "ORDER BY r.id", NULL, NULL, 0);
 }
 
 json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err)
 {
-    json_t *list = rows(db, err, RUN_COLUMNS "WHERE id = ?", "i", NULL, id);
+    json_t *list = rows(db, err, RUN_COLUMNS "WHERE r.id = ?", "i", NULL, id);
     if (!list)
         return NULL;
     if (json_array_size(list) == 0) {
@@ -150,5 +152,65 @@ json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err)
     }
     json_t *r = json_incref(json_array_get(list, 0));
     json_decref(list);
+    json_t *last = view_run_metrics(db, id, json_integer_value(json_object_get(r, "step")), err);
+    json_t *config = rows(db, err, "SELECT config FROM runs WHERE id = ?", "i", NULL, id);
+    if (!last || !config) {
+        json_decref(last);
+        json_decref(config);
+        json_decref(r);
+        return NULL;
+    }
+    json_t *last_step = json_array_get(last, json_array_size(last) - 1);
+    json_object_set_new(r, "metrics", last_step ? json_incref(last_step) : json_object());
+    const char *text = json_string_value(json_object_get(json_array_get(config, 0), "config"));
+    json_t *cfg = text ? json_loads(text, 0, NULL) : NULL;
+    json_object_set_new(r, "config", cfg ? cfg : json_null());
+    json_decref(last);
+    json_decref(config);
     return r;
+}
+
+json_t *view_run_metrics(sqlite3 *db, int64_t id, int64_t since, migr_err *err)
+{
+    sqlite3_stmt *st = db_prepare(db, err,
+        "SELECT step, name, value FROM metrics WHERE run_id = ? AND step >= ? ORDER BY step, name",
+        "ii", id, since);
+    json_t *out = json_array(), *cur = NULL;
+    int64_t cur_step = -1;
+    int rc;
+
+    if (!st) {
+        json_decref(out);
+        return NULL;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t step = sqlite3_column_int64(st, 0);
+        if (!cur || step != cur_step) {
+            cur = json_pack("{s:I}", "step", (json_int_t)step);
+            json_array_append_new(out, cur);
+            cur_step = step;
+        }
+        json_object_set_new(cur, db_text(st, 1), json_real(sqlite3_column_double(st, 2)));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(out);
+        migr_errf(err, "reading metrics: %s", sqlite3_errmsg(db));
+        return NULL;
+    }
+    return out;
+}
+
+json_t *view_run_events(sqlite3 *db, int64_t id, migr_err *err)
+{
+    return rows(db, err,
+                "SELECT at_ms, kind, task_id, detail FROM events WHERE owner = 'run' AND owner_id = ? "
+                "ORDER BY id", "i", NULL, id);
+}
+
+json_t *view_checkpoints(sqlite3 *db, int64_t run, migr_err *err)
+{
+    return rows(db, err,
+                "SELECT run_id AS run, step, path, sha256 FROM checkpoints WHERE ?1 < 0 OR run_id = ?1 "
+                "ORDER BY run_id, step", "i", NULL, run);
 }

@@ -14,5 +14,11 @@ json_t *view_datasets(sqlite3 *db, migr_err *err);
 json_t *view_dataset(sqlite3 *db, const char *name, int *missing, migr_err *err);
 json_t *view_runs(sqlite3 *db, migr_err *err);
 json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err);
+/* [{"step", "loss", "grad_norm", "lr", "tokens_per_s", ...}] from step `since` on. */
+json_t *view_run_metrics(sqlite3 *db, int64_t id, int64_t since, migr_err *err);
+/* The run's events, oldest first: [{"at_ms", "kind", "task_id", "detail"}]. */
+json_t *view_run_events(sqlite3 *db, int64_t id, migr_err *err);
+/* [{"run","step","path","sha256"}] of one run, or of all when run < 0. */
+json_t *view_checkpoints(sqlite3 *db, int64_t run, migr_err *err);
 
 #endif

@@ -154,7 +154,7 @@ static int config_count(const model_config *c, uint64_t *count, migr_err *err)
 /* The header's parameter count must be what its config implies. */
 static int check_count(const char *path, const ckpt_header *h, migr_err *err)
 {
-    uint64_t expected;
+    uint64_t expected = 0;
     if (config_count(&h->config, &expected, err) < 0)
         return migr_err_wrap(err, "%s", path);
     if (h->num_params != expected)
@@ -353,7 +353,7 @@ int ckpt_peek(const char *path, ckpt_header *h, migr_err *err)
 int ckpt_match(const ckpt_header *h, const model_config *cfg, const char *vocab_sha,
                migr_err *err)
 {
-    for (int i = 0; i < NCONFIG; i++) {
+    for (int i = 0; cfg && i < NCONFIG; i++) {
         int have = config_value(&h->config, i), want = config_value(cfg, i);
         if (have != want)
             return migr_errf(err, "the checkpoint's model has %s = %d, this model has %d",

@@ -60,8 +60,8 @@ int ckpt_load(const char *path, ckpt_header *h, float **state, char sha_hex[STOR
  * own consistency and the file's length, but not the checksum. */
 int ckpt_peek(const char *path, ckpt_header *h, migr_err *err);
 
-/* Whether a checkpoint fits a model: the same config and, when vocab_sha is
- * not NULL, the same vocabulary.  The error names the first difference. */
+/* Whether a checkpoint fits a model: the same config (unless cfg is NULL)
+ * and, when vocab_sha is not NULL, the same vocabulary.  The error names the first difference. */
 int ckpt_match(const ckpt_header *h, const model_config *cfg, const char *vocab_sha,
                migr_err *err);
 

@@ -1,4 +1,5 @@
 /* migr-worker -- runs migr tasks for a coordinator.  See README.md. */
+#include <cblas.h>
 #include <libavutil/log.h>
 #include <signal.h>
 #include <stdio.h>
@@ -74,6 +75,9 @@ int main(int argc, char **argv)
     /* Task errors carry FFmpeg's message; its own chatter (encoder
      * statistics) would only bury the worker's log. */
     av_log_set_level(AV_LOG_ERROR);
+    /* One BLAS thread per task: a worker scales with --concurrency, and a
+     * gradient must not depend on how many threads computed it. */
+    openblas_set_num_threads(1);
     struct sigaction sa = {.sa_handler = on_signal};
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);

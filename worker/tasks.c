@@ -16,6 +16,9 @@ task_handler task_handler_find(const char *kind)
     } table[] = {
         {"featurize", task_featurize},
         {"synth", task_synth},
+        {"init", task_init},
+        {"grad", task_grad},
+        {"apply", task_apply},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].kind, kind) == 0)

@@ -19,5 +19,10 @@ task_handler task_handler_find(const char *kind);
 
 json_t *task_featurize(const store *st, json_t *params, migr_err *err);
 json_t *task_synth(const store *st, json_t *params, migr_err *err);
+/* SFT (train.c): vocabulary and checkpoint 0; a shard's summed gradient;
+ * the optimizer step that turns shard gradients into the next checkpoint. */
+json_t *task_init(const store *st, json_t *params, migr_err *err);
+json_t *task_grad(const store *st, json_t *params, migr_err *err);
+json_t *task_apply(const store *st, json_t *params, migr_err *err);
 
 #endif

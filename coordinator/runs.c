@@ -1,0 +1,495 @@
+/* runs.c -- see runs.h.
+ *
+ * Store layout of run ID:
+ *   runs/ID/clips.json           the train and holdout clips (written here)
+ *   runs/ID/vocab.txt            the vocabulary (init)
+ *   runs/ID/ckpt/SSSSSS.ckpt     checkpoint after step S (init writes 0)
+ *   runs/ID/grads/SSSSSS-KK.grad shard K's summed gradient for step S
+ *
+ * Which clips a step trains on is decided here, from (seed, step): the
+ * training clips in a fresh permutation per epoch, the global batch cut into
+ * `shards` contiguous shards.  The shard count is part of the config, not of
+ * the cluster, so the result does not depend on how many workers there are. */
+#include "coordinator/runs.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/rng.h"
+#include "coordinator/db.h"
+#include "coordinator/views.h"
+#include "ml/runconfig.h"
+
+enum { RNG_SPLIT = 1, RNG_EPOCH = 2 };
+
+/* An integer at a dotted path of the resolved config ("train.steps"). */
+static int64_t cfg_int(json_t *cfg, const char *section, const char *key)
+{
+    json_t *s = section ? json_object_get(cfg, section) : cfg;
+    return json_integer_value(json_object_get(s, key));
+}
+
+static double cfg_real(json_t *cfg, const char *section, const char *key)
+{
+    return json_number_value(json_object_get(json_object_get(cfg, section), key));
+}
+
+static char *dumps(json_t *v)
+{
+    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+/* Queue a task of the run with params (consumed). */
+static int add_task(coord *c, int64_t run, const char *kind, int64_t subject, json_t *params,
+                    migr_err *err)
+{
+    char *text = dumps(params);
+    json_decref(params);
+    if (!text)
+        return migr_errf(err, "out of memory");
+    int rc = queue_add(c->db, "run", run, kind, subject, text, c->cfg.max_attempts, err);
+    free(text);
+    return rc;
+}
+
+static void ckpt_rel(char *out, size_t cap, int64_t run, int64_t step)
+{
+    snprintf(out, cap, "runs/%lld/ckpt/%06lld.ckpt", (long long)run, (long long)step);
+}
+
+/* ---- submission ---- */
+
+/* Fisher-Yates over idx[0..n) with a stream of seed. */
+static void shuffle(int64_t *idx, int64_t n, uint64_t seed, int index, int purpose)
+{
+    uint64_t rng = rng_stream(seed, index, purpose);
+    for (int64_t i = n - 1; i > 0; i--) {
+        int64_t j = rng_below(&rng, (int)(i + 1));
+        int64_t tmp = idx[i];
+        idx[i] = idx[j];
+        idx[j] = tmp;
+    }
+}
+
+/* The dataset's usable clips (featurized, annotated) as JSON records, in
+ * manifest order. */
+static json_t *usable_clips(coord *c, int64_t dataset_id, migr_err *err)
+{
+    sqlite3_stmt *st = db_prepare(c->db, err,
+        "SELECT id, features, label, subtitle, annotation FROM clips WHERE dataset_id = ? "
+        "AND state = 'featurized' AND annotation IS NOT NULL ORDER BY idx", "i", dataset_id);
+    json_t *list = json_array();
+    int rc;
+
+    if (!st) {
+        json_decref(list);
+        return NULL;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *ann = json_loads(db_text(st, 4), 0, NULL);
+        json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:s, s:o}",
+            "clip", (json_int_t)sqlite3_column_int64(st, 0), "features", db_text(st, 1),
+            "label", db_text(st, 2), "subtitle", db_text(st, 3), "annotation",
+            ann ? ann : json_object()));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        json_decref(list);
+        migr_errf(err, "reading clips: %s", sqlite3_errmsg(c->db));
+        return NULL;
+    }
+    return list;
+}
+
+/* Split clips into holdout (the first `holdout` share of a seeded
+ * permutation) and train; write runs/ID/clips.json and run_clips. */
+static int write_split(coord *c, int64_t run, json_t *clips, uint64_t seed, double holdout,
+                       int64_t *ntrain, migr_err *err)
+{
+    int64_t n = (int64_t)json_array_size(clips);
+    int64_t nhold = (int64_t)(holdout * (double)n + 0.5);
+    int64_t *perm = malloc((size_t)n * sizeof *perm);
+    json_t *train = json_array(), *hold = json_array();
+    char rel[128];
+    int rc = 0;
+
+    if (!perm) {
+        json_decref(train);
+        json_decref(hold);
+        return migr_errf(err, "out of memory");
+    }
+    for (int64_t i = 0; i < n; i++)
+        perm[i] = i;
+    shuffle(perm, n, seed, 0, RNG_SPLIT);
+    for (int64_t i = 0; i < n && rc == 0; i++) {
+        json_t *clip = json_array_get(clips, (size_t)perm[i]);
+        int is_hold = i < nhold;
+        json_t *dst = is_hold ? hold : train;
+        rc = db_run(c->db, err, "INSERT INTO run_clips (run_id, clip_id, split, ord) VALUES (?, ?, ?, ?)",
+                    "iisi", run, (int64_t)json_integer_value(json_object_get(clip, "clip")),
+                    is_hold ? "holdout" : "train", (int64_t)json_array_size(dst));
+        json_array_append(dst, clip);
+    }
+    free(perm);
+    *ntrain = (int64_t)json_array_size(train);
+    json_t *doc = json_pack("{s:o, s:o}", "train", train, "holdout", hold);
+    char *text = dumps(doc);
+    json_decref(doc);
+    snprintf(rel, sizeof rel, "runs/%lld/clips.json", (long long)run);
+    if (rc == 0 && (!text || store_put(&c->st, rel, text, strlen(text), NULL, err) < 0))
+        rc = text ? -1 : migr_errf(err, "out of memory");
+    free(text);
+    return rc;
+}
+
+/* Validate the config with the same rules as the CLI and workers. */
+static int check_config(json_t *cfg, int *status, migr_err *err)
+{
+    runconfig rc;
+    if (runconfig_from_json(cfg, &rc, err) < 0 || runconfig_check(&rc, err) < 0) {
+        *status = 2;
+        return -1;
+    }
+    return 0;
+}
+
+json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
+{
+    json_t *cfg = json_object_get(args, "config"), *clips = NULL;
+    const char *dataset, *name, *kind;
+    int64_t dataset_id, run, ntrain = 0;
+    char rel[128];
+
+    if (!json_is_object(cfg) || check_config(cfg, status, err) < 0) {
+        if (!json_is_object(cfg)) {
+            *status = 2;
+            migr_errf(err, "run.submit needs a \"config\" object");
+        }
+        return NULL;
+    }
+    *status = 1;
+    dataset = json_string_value(json_object_get(cfg, "dataset"));
+    name = json_string_value(json_object_get(cfg, "name"));
+    kind = json_string_value(json_object_get(cfg, "kind"));
+    if (db_int(c->db, err, &dataset_id, -1, "SELECT id FROM datasets WHERE name = ? AND state = 'ready'",
+               "s", dataset) < 0)
+        return NULL;
+    if (dataset_id < 0) {
+        migr_errf(err, "no ready dataset named %s (see `migr dataset list`; wait for it to be ready)", dataset);
+        return NULL;
+    }
+    if (!(clips = usable_clips(c, dataset_id, err)))
+        return NULL;
+    if (json_array_size(clips) < 2) {
+        json_decref(clips);
+        migr_errf(err, "dataset %s has %zu featurized clips with clue annotations; SFT needs at least 2",
+                  dataset, json_array_size(clips));
+        return NULL;
+    }
+    char *config_text = dumps(cfg);
+    uint64_t seed = (uint64_t)cfg_int(cfg, NULL, "seed");
+    if (!config_text || db_begin(c->db, err) < 0) {
+        free(config_text);
+        json_decref(clips);
+        return NULL;
+    }
+    if (db_run(c->db, err,
+               "INSERT INTO runs (name, kind, state, step, steps, config, created_ms, dataset_id, seed) "
+               "VALUES (?, ?, 'queued', 0, ?, ?, ?, ?, ?)",
+               "ssisiii", name, kind, cfg_int(cfg, "train", "steps"), config_text, clock_wall_ms(),
+               dataset_id, (int64_t)seed) < 0)
+        goto fail;
+    run = sqlite3_last_insert_rowid(c->db);
+    if (write_split(c, run, clips, seed, cfg_real(cfg, "train", "holdout"), &ntrain, err) < 0)
+        goto fail;
+    if (ntrain < cfg_int(cfg, "train", "shards")) {
+        migr_errf(err, "only %lld training clips for %lld shards; lower train.shards or train.holdout",
+                  (long long)ntrain, (long long)cfg_int(cfg, "train", "shards"));
+        goto fail;
+    }
+    snprintf(rel, sizeof rel, "runs/%lld", (long long)run);
+    if (add_task(c, run, "init", 0, json_pack("{s:I, s:s, s:O}", "run", (json_int_t)run, "dir", rel,
+                                               "config", cfg), err) < 0 ||
+        queue_event(c->db, "run.submitted", "run", run, 0, name, err) < 0 || db_commit(c->db, err) < 0)
+        goto fail;
+    free(config_text);
+    json_decref(clips);
+    *status = 0;
+    log_info("run %lld (%s, %s) submitted on dataset %s: %lld training clips", (long long)run, name,
+             kind, dataset, (long long)ntrain);
+    return json_pack("{s:I, s:s}", "id", (json_int_t)run, "name", name);
+fail:
+    db_rollback(c->db);
+    free(config_text);
+    json_decref(clips);
+    return NULL;
+}
+
+/* ---- the step machine ---- */
+
+static json_t *run_config(coord *c, int64_t run, migr_err *err)
+{
+    sqlite3_stmt *st = db_prepare(c->db, err, "SELECT config FROM runs WHERE id = ?", "i", run);
+    json_t *cfg = NULL;
+    if (!st)
+        return NULL;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        cfg = json_loads(db_text(st, 0), 0, NULL);
+    sqlite3_finalize(st);
+    if (!cfg)
+        migr_errf(err, "run %lld has no readable config", (long long)run);
+    return cfg;
+}
+
+/* The training-clip indices (into clips.json's "train") of step's global
+ * batch: epoch-wise permutations of the training set, from (seed, epoch). */
+static json_t *step_batch(int64_t step, int64_t batch, int64_t ntrain, uint64_t seed)
+{
+    json_t *out = json_array();
+    int64_t *perm = malloc((size_t)ntrain * sizeof *perm), epoch = -1;
+    if (!perm)
+        return out;
+    for (int64_t g = (step - 1) * batch; g < step * batch; g++) {
+        if (g / ntrain != epoch) {
+            epoch = g / ntrain;
+            for (int64_t i = 0; i < ntrain; i++)
+                perm[i] = i;
+            shuffle(perm, ntrain, seed, (int)epoch, RNG_EPOCH);
+        }
+        json_array_append_new(out, json_integer(perm[g % ntrain]));
+    }
+    free(perm);
+    return out;
+}
+
+/* Queue the grad tasks of step (1-based), one per shard. */
+static int schedule_step(coord *c, int64_t run, json_t *cfg, int64_t step, migr_err *err)
+{
+    int64_t ntrain, batch = cfg_int(cfg, "train", "batch_size"), shards = cfg_int(cfg, "train", "shards");
+    char ckpt[128];
+
+    if (db_int(c->db, err, &ntrain, 0, "SELECT COUNT(*) FROM run_clips WHERE run_id = ? AND split = 'train'",
+               "i", run) < 0)
+        return -1;
+    json_t *all = step_batch(step, batch, ntrain, (uint64_t)cfg_int(cfg, NULL, "seed"));
+    if ((int64_t)json_array_size(all) != batch) {
+        json_decref(all);
+        return migr_errf(err, "out of memory choosing the batch of step %lld", (long long)step);
+    }
+    ckpt_rel(ckpt, sizeof ckpt, run, step - 1);
+    for (int64_t k = 0; k < shards; k++) {
+        int64_t lo = batch * k / shards, hi = batch * (k + 1) / shards;
+        json_t *mine = json_array();
+        for (int64_t i = lo; i < hi; i++)
+            json_array_append(mine, json_array_get(all, (size_t)i));
+        char grad[128], dir[64];
+        snprintf(grad, sizeof grad, "runs/%lld/grads/%06lld-%02lld.grad", (long long)run, (long long)step,
+                 (long long)k);
+        snprintf(dir, sizeof dir, "runs/%lld", (long long)run);
+        if (add_task(c, run, "grad", step, json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:o, s:O}",
+                     "run", (json_int_t)run, "step", (json_int_t)step, "shard", (json_int_t)k,
+                     "dir", dir, "ckpt", ckpt, "out", grad, "clips", mine, "config", cfg), err) < 0) {
+            json_decref(all);
+            return -1;
+        }
+    }
+    json_decref(all);
+    return 0;
+}
+
+/* Checkpoints are listed with their absolute path, for `migr sample --ckpt`. */
+static int record_checkpoint(coord *c, int64_t run, int64_t step, json_t *output, migr_err *err)
+{
+    const char *rel = json_string_value(json_object_get(output, "ckpt"));
+    const char *sha = json_string_value(json_object_get(output, "sha256"));
+    char path[PATH_MAX];
+    if (!rel || !sha)
+        return migr_errf(err, "the task's output lacks \"ckpt\" or \"sha256\"");
+    if (store_path(&c->st, rel, path, sizeof path, err) < 0)
+        return -1;
+    return db_run(c->db, err,
+                  "INSERT OR REPLACE INTO checkpoints (run_id, step, path, sha256, created_ms) "
+                  "VALUES (?, ?, ?, ?, ?)", "iissi", run, step, path, sha, clock_wall_ms());
+}
+
+static int run_state(coord *c, int64_t run, char *out, size_t cap, migr_err *err)
+{
+    sqlite3_stmt *st = db_prepare(c->db, err, "SELECT state FROM runs WHERE id = ?", "i", run);
+    if (!st)
+        return -1;
+    snprintf(out, cap, "%s", sqlite3_step(st) == SQLITE_ROW ? db_text(st, 0) : "");
+    sqlite3_finalize(st);
+    return 0;
+}
+
+int runs_init_done(coord *c, const task_row *t, json_t *output, migr_err *err)
+{
+    json_t *cfg = run_config(c, t->owner_id, err);
+    int rc = cfg ? 0 : -1;
+    if (rc == 0)
+        rc = record_checkpoint(c, t->owner_id, 0, output, err);
+    if (rc == 0)
+        rc = db_run(c->db, err, "UPDATE runs SET state = 'running', started_ms = ? WHERE id = ?", "ii",
+                    clock_wall_ms(), t->owner_id);
+    if (rc == 0)
+        rc = schedule_step(c, t->owner_id, cfg, 1, err);
+    json_decref(cfg);
+    return rc;
+}
+
+int runs_grad_done(coord *c, const task_row *t, json_t *output, migr_err *err)
+{
+    int64_t done, shards, step = t->subject, run = t->owner_id;
+    json_t *cfg = run_config(c, run, err);
+    (void)output;
+    if (!cfg)
+        return -1;
+    shards = cfg_int(cfg, "train", "shards");
+    if (db_int(c->db, err, &done, 0,
+               "SELECT COUNT(*) FROM tasks WHERE owner = 'run' AND owner_id = ? AND kind = 'grad' "
+               "AND subject = ? AND state = 'done'", "ii", run, step) < 0) {
+        json_decref(cfg);
+        return -1;
+    }
+    if (done < shards) {
+        json_decref(cfg);
+        return 0;
+    }
+    /* Every shard is in: sum them in shard order. */
+    sqlite3_stmt *st = db_prepare(c->db, err,
+        "SELECT json_extract(output, '$.grad'), json_extract(output, '$.tokens'), "
+        "json_extract(output, '$.loss_sum') FROM tasks WHERE owner = 'run' AND owner_id = ? "
+        "AND kind = 'grad' AND subject = ? AND state = 'done' "
+        "ORDER BY json_extract(params, '$.shard')", "ii", run, step);
+    json_t *grads = json_array();
+    int64_t tokens = 0;
+    double loss_sum = 0;
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        json_array_append_new(grads, json_string(db_text(st, 0)));
+        tokens += sqlite3_column_int64(st, 1);
+        loss_sum += sqlite3_column_double(st, 2);
+    }
+    sqlite3_finalize(st);
+    char in[128], out[128], dir[64];
+    ckpt_rel(in, sizeof in, run, step - 1);
+    ckpt_rel(out, sizeof out, run, step);
+    snprintf(dir, sizeof dir, "runs/%lld", (long long)run);
+    int rc = st ? add_task(c, run, "apply", step, json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:f, s:O}",
+                  "run", (json_int_t)run, "step", (json_int_t)step, "dir", dir, "ckpt", in, "out", out,
+                  "grads", grads, "tokens", (json_int_t)tokens, "loss_sum", loss_sum, "config", cfg), err)
+                : -1;
+    if (!st)
+        json_decref(grads);
+    json_decref(cfg);
+    return rc;
+}
+
+static int put_metric(coord *c, int64_t run, int64_t step, const char *name, double value, migr_err *err)
+{
+    return db_run(c->db, err, "INSERT OR REPLACE INTO metrics (run_id, step, name, value) VALUES (?, ?, ?, ?)",
+                  "iisd", run, step, name, value);
+}
+
+/* Remove what step no longer needs: its shard gradients, and the previous
+ * checkpoint unless it is a kept one. */
+static int clean_step(coord *c, int64_t run, int64_t step, json_t *cfg, json_t *grads, migr_err *err)
+{
+    size_t i;
+    json_t *g;
+    int64_t every = cfg_int(cfg, "train", "checkpoint_every"), prev = step - 1;
+    json_array_foreach(grads, i, g)
+        if (store_remove(&c->st, json_string_value(g), err) < 0)
+            return -1;
+    if (prev > 0 && prev % every != 0) {
+        char rel[128];
+        ckpt_rel(rel, sizeof rel, run, prev);
+        if (store_remove(&c->st, rel, err) < 0 ||
+            db_run(c->db, err, "DELETE FROM checkpoints WHERE run_id = ? AND step = ?", "ii", run, prev) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The wall time of step: from the end of the task that made its input
+ * checkpoint to now. */
+static double step_seconds(coord *c, int64_t run, int64_t step, migr_err *err)
+{
+    int64_t started;
+    if (db_int(c->db, err, &started, 0,
+               "SELECT MAX(finished_ms) FROM tasks WHERE owner = 'run' AND owner_id = ? AND state = 'done' "
+               "AND ((kind = 'apply' AND subject = ?) OR (kind = 'init' AND ? = 0))",
+               "iii", run, step - 1, step - 1) < 0)
+        return -1;
+    double s = (double)(clock_wall_ms() - started) / 1000.0;
+    return s > 1e-3 ? s : 1e-3;
+}
+
+int runs_apply_done(coord *c, const task_row *t, json_t *output, migr_err *err)
+{
+    int64_t run = t->owner_id, step = t->subject;
+    char state[32];
+    json_t *cfg = run_config(c, run, err), *params = NULL;
+    int rc = cfg ? 0 : -1;
+
+    /* The apply task's own params hold the grads, tokens and loss. */
+    sqlite3_stmt *st = rc == 0 ? db_prepare(c->db, err, "SELECT params FROM tasks WHERE id = ?", "i", t->id) : NULL;
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        params = json_loads(db_text(st, 0), 0, NULL);
+    sqlite3_finalize(st);
+    if (rc == 0 && !params)
+        rc = migr_errf(err, "apply task %lld has no readable params", (long long)t->id);
+    int64_t tokens = rc == 0 ? cfg_int(params, NULL, "tokens") : 0;
+    double seconds = rc == 0 ? step_seconds(c, run, step, err) : 0;
+    if (rc == 0 && seconds < 0)
+        rc = -1;
+    if (rc == 0)
+        rc = record_checkpoint(c, run, step, output, err);
+    if (rc == 0)
+        rc = put_metric(c, run, step, "loss", json_number_value(json_object_get(params, "loss_sum")) /
+                        (double)(tokens > 0 ? tokens : 1), err);
+    if (rc == 0)
+        rc = put_metric(c, run, step, "grad_norm", json_number_value(json_object_get(output, "grad_norm")), err);
+    if (rc == 0)
+        rc = put_metric(c, run, step, "lr", json_number_value(json_object_get(output, "lr")), err);
+    if (rc == 0)
+        rc = put_metric(c, run, step, "tokens_per_s", (double)tokens / seconds, err);
+    if (rc == 0)
+        rc = clean_step(c, run, step, cfg, json_object_get(params, "grads"), err);
+    if (rc == 0)
+        rc = db_run(c->db, err, "UPDATE runs SET step = ? WHERE id = ?", "ii", step, run);
+    if (rc == 0)
+        rc = run_state(c, run, state, sizeof state, err);
+    if (rc == 0 && strcmp(state, "running") == 0) {
+        if (step >= cfg_int(cfg, "train", "steps")) {
+            rc = db_run(c->db, err, "UPDATE runs SET state = 'succeeded', finished_ms = ? WHERE id = ?", "ii",
+                        clock_wall_ms(), run);
+            if (rc == 0)
+                rc = queue_event(c->db, "run.succeeded", "run", run, t->id, NULL, err);
+            log_info("run %lld succeeded after %lld steps", (long long)run, (long long)step);
+        } else {
+            rc = schedule_step(c, run, cfg, step + 1, err);
+        }
+    }
+    json_decref(params);
+    json_decref(cfg);
+    return rc;
+}
+
+int runs_task_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err)
+{
+    char why[1200];
+    int64_t now = clock_wall_ms();
+    snprintf(why, sizeof why, "%s task (step %lld) failed %d times: %s", t->kind, (long long)t->subject,
+             t->attempts, reason);
+    log_warn("run %lld failed: %s", (long long)t->owner_id, why);
+    if (queue_cancel_owner(c->db, "run", t->owner_id, "the run failed", now, err) < 0 ||
+        queue_event(c->db, "run.failed", "run", t->owner_id, t->id, why, err) < 0)
+        return -1;
+    return db_run(c->db, err,
+                  "UPDATE runs SET state = 'failed', error = ?, finished_ms = ? WHERE id = ? "
+                  "AND state IN ('queued', 'running')", "sii", why, now, t->owner_id);
+}

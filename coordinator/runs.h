@@ -1,0 +1,25 @@
+/* runs.h -- training runs: submission, the step machine, task outcomes.
+ *
+ * An SFT run is a chain of tasks, each scheduled when the one before ends:
+ *
+ *   init            build the vocabulary, write checkpoint 0
+ *   grad  x shards  step s: each shard's summed gradient at checkpoint s-1
+ *   apply           sum the shard gradients in shard order, AdamW, checkpoint s
+ *
+ * All of it is derived from the tasks table, so a restarted coordinator
+ * picks up where it was. */
+#ifndef MIGR_RUNS_H
+#define MIGR_RUNS_H
+
+#include <jansson.h>
+
+#include "coordinator/coord.h"
+
+json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err);
+
+int runs_init_done(coord *c, const task_row *t, json_t *output, migr_err *err);
+int runs_grad_done(coord *c, const task_row *t, json_t *output, migr_err *err);
+int runs_apply_done(coord *c, const task_row *t, json_t *output, migr_err *err);
+int runs_task_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err);
+
+#endif
