@@ -30,7 +30,7 @@ UNIT_SRC  := $(wildcard tests/unit/*.c)
 
 obj = $(patsubst %.c,build/$(1)/obj/%.o,$(patsubst build/gen/%,gen/%,$(2)))
 
-.PHONY: all deps test unit integration demo bench clean san
+.PHONY: all deps test unit integration demo bench bench-quality clean san
 all: build/bin/migr build/bin/migrd build/bin/migr-worker
 
 deps: $(DEPS_OK)
@@ -102,6 +102,9 @@ demo: all
 
 bench: all
 	sh bench/featurize.sh
+
+bench-quality: all
+	sh bench/sft_quality.sh
 
 clean:
 	rm -rf build

@@ -167,6 +167,19 @@ json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err)
     json_object_set_new(r, "config", cfg ? cfg : json_null());
     json_decref(last);
     json_decref(config);
+    json_t *holdout = rows(db, err,
+        "SELECT c.idx FROM run_clips rc JOIN clips c ON c.id = rc.clip_id WHERE rc.run_id = ? "
+        "AND rc.split = 'holdout' ORDER BY c.idx", "i", NULL, id);
+    if (!holdout) {
+        json_decref(r);
+        return NULL;
+    }
+    json_t *idx = json_array(), *row;
+    size_t i;
+    json_array_foreach(holdout, i, row)
+        json_array_append(idx, json_object_get(row, "idx"));
+    json_decref(holdout);
+    json_object_set_new(r, "holdout_clips", idx);
     return r;
 }
 
