@@ -125,6 +125,33 @@ void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *
 
 /* ---- matmul ------------------------------------------------------------ */
 
+/* The inner dimension of every sgemm call is cut into blocks of at most
+ * this many, accumulated in order.  OpenBLAS cuts a long inner dimension
+ * into blocks of its own, and not the same way with one thread as with
+ * several: with 0.3.21 (Cooperlake kernels) dinp of the logits (K = V =
+ * 2000) differed in 105k of 164k values between OPENBLAS_NUM_THREADS=1 and
+ * 2.  With K <= 256, every one of 2352 shapes tried (M, N up to 4096, all
+ * four transpositions) gave the same bits at 1, 2 and 4 threads, and the
+ * model's gradients are the same bits at 1 to 4 threads
+ * (model_gradients_are_the_same_bits_at_1_and_2_blas_threads,
+ * bench/sft_step.sh).  A measurement, not a BLAS guarantee: workers should
+ * still all run the same thread count. */
+#define MATMUL_K_BLOCK 256
+
+/* c (M, N) = beta * c + alpha * op(a) @ op(b), row-major; a is (M, K) or,
+ * with ta, (K, M); b is (K, N) or, with tb, (N, K).  K runs in blocks. */
+static void sgemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const float *a,
+                          int lda, const float *b, int ldb, float beta, float *c, int ldc)
+{
+    for (int k0 = 0; k0 < K; k0 += MATMUL_K_BLOCK) {
+        int kb = K - k0 < MATMUL_K_BLOCK ? K - k0 : MATMUL_K_BLOCK;
+        const float *ak = ta ? a + (size_t)k0 * lda : a + k0;
+        const float *bk = tb ? b + k0 : b + (size_t)k0 * ldb;
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
+                    M, N, kb, alpha, ak, lda, bk, ldb, k0 == 0 ? beta : 1.0f, c, ldc);
+    }
+}
+
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
                     size_t N, int C, int OC)
 {
@@ -134,8 +161,7 @@ void matmul_forward(float *out, const float *inp, const float *weight, const flo
     if (bias)
         for (size_t n = 0; n < N; n++)
             memcpy(out + n * OC, bias, (size_t)OC * sizeof(float));
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, OC, C, 1.0f, inp, C, weight, C,
-                bias ? 1.0f : 0.0f, out, OC);
+    sgemm_blocked(0, 1, (int)N, OC, C, 1.0f, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
 }
 
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
@@ -145,11 +171,9 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
     if (N == 0)
         return;
     if (dinp) /* dinp (N, C) += dout (N, OC) @ weight (OC, C) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, C, OC, 1.0f, dout, OC,
-                    weight, C, 1.0f, dinp, C);
+        sgemm_blocked(0, 0, (int)N, C, OC, 1.0f, dout, OC, weight, C, 1.0f, dinp, C);
     /* dweight (OC, C) += dout^T (OC, N) @ inp (N, C) */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, (int)N, 1.0f, dout, OC, inp, C,
-                1.0f, dweight, C);
+    sgemm_blocked(1, 0, OC, C, (int)N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C);
     if (dbias)
         for (size_t n = 0; n < N; n++)
             for (int o = 0; o < OC; o++)
@@ -158,121 +182,101 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 
 /* ---- attention --------------------------------------------------------- */
 
-/* One query against nkeys keys: row (nkeys) gets the softmax of the scaled
- * scores, out (hs) the weighted sum of the values.  k and v step by stride.
- * The full and the cached attention both go through here, so a position's
- * output is the same bits either way. */
-static void attention_row(float *out, float *row, const float *q, const float *k,
-                          const float *v, size_t stride, int nkeys, int hs, float scale)
+/* Row (width) holds the scaled scores of one query against keys
+ * 0..nkeys-1; it becomes their softmax, and zeros from nkeys on. */
+static void softmax_causal_row(float *row, int nkeys, int width)
 {
-    float maxv = -INFINITY, sum = 0.0f;
+    float maxv = row[0], sum = 0.0f;
+    for (int t2 = 1; t2 < nkeys; t2++)
+        if (row[t2] > maxv)
+            maxv = row[t2];
     for (int t2 = 0; t2 < nkeys; t2++) {
-        const float *kt = k + (size_t)t2 * stride;
-        float dot = 0.0f;
-        for (int i = 0; i < hs; i++)
-            dot += q[i] * kt[i];
-        dot *= scale;
-        row[t2] = dot;
-        if (dot > maxv)
-            maxv = dot;
-    }
-    for (int t2 = 0; t2 < nkeys; t2++) {
-        float e = expf(row[t2] - maxv);
-        row[t2] = e;
-        sum += e;
+        row[t2] = expf(row[t2] - maxv);
+        sum += row[t2];
     }
     float inv = 1.0f / sum;
     for (int t2 = 0; t2 < nkeys; t2++)
         row[t2] *= inv;
-    for (int i = 0; i < hs; i++)
-        out[i] = 0.0f;
-    for (int t2 = 0; t2 < nkeys; t2++) {
-        const float *vt = v + (size_t)t2 * stride;
-        float a = row[t2];
-        for (int i = 0; i < hs; i++)
-            out[i] += a * vt[i];
-    }
+    for (int t2 = nkeys; t2 < width; t2++)
+        row[t2] = 0.0f;
+}
+
+/* One head of rows queries at positions t0..t0+rows-1 against keys (and
+ * values) 0..t0+rows-1: scores (rows, t0+rows) = scale * q @ k^T, masked
+ * causal softmax, out (rows, hs) = scores @ v.  q, k, v, out step by their
+ * leading dimensions.  The full and the cached attention both go through
+ * here; a query's row is the same bits whichever way, as far as sgemm gives
+ * the same bits for one row of a product as for the whole (measured so with
+ * OpenBLAS 0.3.21; the test checks it). */
+static void attention_head(float *out, int ldo, float *scores, const float *q, int ldq,
+                           const float *k, const float *v, int ldkv, int t0, int rows, int hs,
+                           float scale)
+{
+    int width = t0 + rows;
+    sgemm_blocked(0, 1, rows, width, hs, scale, q, ldq, k, ldkv, 0.0f, scores, width);
+    for (int j = 0; j < rows; j++)
+        softmax_causal_row(scores + (size_t)j * width, t0 + j + 1, width);
+    sgemm_blocked(0, 0, rows, hs, width, 1.0f, scores, width, v, ldkv, 0.0f, out, ldo);
 }
 
 void attention_forward(float *out, float *att, const float *inp, int B, int T, int C, int NH)
 {
-    size_t C3 = (size_t)3 * C;
-    int hs = C / NH;
+    int C3 = 3 * C, hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
 
     assert(C % NH == 0);
     for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++)
-            for (int h = 0; h < NH; h++) {
-                const float *base = inp + (size_t)b * T * C3;
-                const float *q = base + t * C3 + (size_t)h * hs;
-                float *row = att + (((size_t)b * NH + h) * T + t) * T;
-                attention_row(out + ((size_t)b * T + t) * C + (size_t)h * hs, row, q,
-                              base + C + (size_t)h * hs, base + 2 * (size_t)C + (size_t)h * hs,
-                              C3, t + 1, hs, scale);
-                for (int t2 = t + 1; t2 < T; t2++)
-                    row[t2] = 0.0f;
-            }
+        for (int h = 0; h < NH; h++) {
+            const float *q = inp + (size_t)b * T * C3 + (size_t)h * hs;
+            attention_head(out + (size_t)b * T * C + (size_t)h * hs, C,
+                           att + ((size_t)b * NH + h) * T * T, q, C3, q + C, q + 2 * C, C3, 0, T,
+                           hs, scale);
+        }
 }
 
 void attention_backward(float *dinp, float *scratch, const float *dout, const float *inp,
                         const float *att, int B, int T, int C, int NH)
 {
-    size_t C3 = (size_t)3 * C;
-    int hs = C / NH;
+    int C3 = 3 * C, hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
-    float *datt = scratch, *dpre = scratch + T; /* (T) each, one row at a time */
+    float *ds = scratch; /* (T, T): d(probabilities), then d(scores) */
 
     for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++)
-            for (int h = 0; h < NH; h++) {
-                const float *base = inp + (size_t)b * T * C3;
-                float *dbase = dinp + (size_t)b * T * C3;
-                const float *q = base + t * C3 + (size_t)h * hs;
-                float *dq = dbase + t * C3 + (size_t)h * hs;
-                const float *row = att + (((size_t)b * NH + h) * T + t) * T;
-                const float *d = dout + ((size_t)b * T + t) * C + (size_t)h * hs;
-                float s = 0.0f;
-                /* out = sum_t2 row[t2] * v[t2] */
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *v = base + t2 * C3 + 2 * (size_t)C + (size_t)h * hs;
-                    float *dv = dbase + t2 * C3 + 2 * (size_t)C + (size_t)h * hs;
-                    float dot = 0.0f;
-                    for (int i = 0; i < hs; i++) {
-                        dot += v[i] * d[i];
-                        dv[i] += row[t2] * d[i];
-                    }
-                    datt[t2] = dot;
-                    s += row[t2] * dot;
-                }
-                /* softmax: dpre = row * (datt - sum(row * datt)), times the score scale */
+        for (int h = 0; h < NH; h++) {
+            const float *q = inp + (size_t)b * T * C3 + (size_t)h * hs, *k = q + C, *v = q + 2 * C;
+            float *dq = dinp + (size_t)b * T * C3 + (size_t)h * hs, *dk = dq + C, *dv = dq + 2 * C;
+            const float *p = att + ((size_t)b * NH + h) * T * T;
+            const float *dy = dout + (size_t)b * T * C + (size_t)h * hs;
+            /* out = p @ v: dp = dy @ v^T, dv += p^T @ dy */
+            sgemm_blocked(0, 1, T, T, hs, 1.0f, dy, C, v, C3, 0.0f, ds, T);
+            sgemm_blocked(1, 0, T, hs, T, 1.0f, p, T, dy, C, 1.0f, dv, C3);
+            /* softmax: dscore = p * (dp - sum(p * dp)), times the score scale */
+            for (int t = 0; t < T; t++) {
+                const float *prow = p + (size_t)t * T;
+                float *drow = ds + (size_t)t * T, s = 0.0f;
                 for (int t2 = 0; t2 <= t; t2++)
-                    dpre[t2] = row[t2] * (datt[t2] - s) * scale;
-                /* score[t2] = q . k[t2] */
-                for (int t2 = 0; t2 <= t; t2++) {
-                    const float *k = base + t2 * C3 + C + (size_t)h * hs;
-                    float *dk = dbase + t2 * C3 + C + (size_t)h * hs;
-                    for (int i = 0; i < hs; i++) {
-                        dq[i] += k[i] * dpre[t2];
-                        dk[i] += q[i] * dpre[t2];
-                    }
-                }
+                    s += prow[t2] * drow[t2];
+                for (int t2 = 0; t2 <= t; t2++)
+                    drow[t2] = prow[t2] * (drow[t2] - s) * scale;
+                for (int t2 = t + 1; t2 < T; t2++)
+                    drow[t2] = 0.0f;
             }
+            /* score = q @ k^T: dq += dscore @ k, dk += dscore^T @ q */
+            sgemm_blocked(0, 0, T, hs, T, 1.0f, ds, T, k, C3, 1.0f, dq, C3);
+            sgemm_blocked(1, 0, T, hs, T, 1.0f, ds, T, q, C3, 1.0f, dk, C3);
+        }
 }
 
 void attention_forward_cached(float *out, float *scratch, const float *q, const float *kcache,
                               const float *vcache, int t0, int n, int C, int NH)
 {
-    size_t C3 = (size_t)3 * C;
     int hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
 
     assert(C % NH == 0);
-    for (int j = 0; j < n; j++)
-        for (int h = 0; h < NH; h++)
-            attention_row(out + (size_t)j * C + (size_t)h * hs, scratch,
-                          q + j * C3 + (size_t)h * hs, kcache + (size_t)h * hs,
-                          vcache + (size_t)h * hs, (size_t)C, t0 + j + 1, hs, scale);
+    for (int h = 0; h < NH; h++)
+        attention_head(out + (size_t)h * hs, C, scratch, q + (size_t)h * hs, 3 * C,
+                       kcache + (size_t)h * hs, vcache + (size_t)h * hs, C, t0, n, hs, scale);
 }
 
 /* ---- gelu, residual ----------------------------------------------------- */
@@ -317,49 +321,55 @@ void residual_backward(float *da, float *db, const float *dout, size_t N)
 
 /* ---- softmax cross-entropy ---------------------------------------------- */
 
-/* log sum exp of row (V), in double; *maxv gets the row's maximum. */
-static double row_logsumexp(const float *row, int V, float *maxv)
+/* The row's maximum, and the sum of exp(row[v] - max) (float exponentials
+ * of non-positive arguments, added in double in index order). */
+static float row_max(const float *row, int V)
 {
     float m = row[0];
-    double sum = 0.0;
     for (int v = 1; v < V; v++)
         if (row[v] > m)
             m = row[v];
-    for (int v = 0; v < V; v++)
-        sum += exp((double)row[v] - m);
-    *maxv = m;
-    return log(sum) + m;
+    return m;
 }
 
-void crossentropy_forward(float *losses, const float *logits, const int *targets, size_t N,
-                          int V)
+static double row_sumexp(const float *row, int V, float m)
+{
+    double sum = 0.0;
+    for (int v = 0; v < V; v++)
+        sum += expf(row[v] - m);
+    return sum;
+}
+
+void crossentropy_forward(float *losses, float *lse, const float *logits, const int *targets,
+                          size_t N, int V)
 {
     for (size_t n = 0; n < N; n++) {
         const float *row = logits + n * V;
-        float m;
         if (targets[n] < 0) {
             losses[n] = 0.0f;
+            lse[n] = 0.0f;
             continue;
         }
         assert(targets[n] < V);
-        losses[n] = (float)(row_logsumexp(row, V, &m) - row[targets[n]]);
+        float m = row_max(row, V);
+        double l = log(row_sumexp(row, V, m));
+        /* -log p = log sum exp(row - m) - (row[target] - m) */
+        losses[n] = (float)(l - ((double)row[targets[n]] - m));
+        lse[n] = (float)(l + m);
     }
 }
 
 void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const float *logits,
-                                   const int *targets, size_t N, int V)
+                                   const float *lse, const int *targets, size_t N, int V)
 {
     for (size_t n = 0; n < N; n++) {
         const float *row = logits + n * V;
         float *drow = dlogits + n * V;
-        float m;
         if (targets[n] < 0)
             continue;
-        double lse = row_logsumexp(row, V, &m);
         float d = dlosses ? dlosses[n] : 1.0f;
-        for (int v = 0; v < V; v++) {
-            float p = (float)exp((double)row[v] - lse);
-            drow[v] += d * (p - (v == targets[n] ? 1.0f : 0.0f));
-        }
+        for (int v = 0; v < V; v++)
+            drow[v] += d * expf(row[v] - lse[n]);
+        drow[targets[n]] -= d;
     }
 }

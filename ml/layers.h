@@ -7,9 +7,11 @@
  * them first.  Every product of dimensions is a size_t.
  *
  * Determinism: no threads of our own; every reduction runs in a fixed order.
- * Matrix products go through cblas_sgemm, whose result is a function of the
- * BLAS library and its thread count (the caller sets the thread count; no
- * kernel here does).  No kernel allocates memory. */
+ * Matrix products (and attention's) go through cblas_sgemm with the inner
+ * dimension cut into blocks of 256, which with OpenBLAS 0.3.21 makes the
+ * bits independent of its thread count (see MATMUL_K_BLOCK in layers.c; the
+ * caller sets the thread count, no kernel here does).  Across BLAS builds
+ * or CPU kernels the last bits differ.  No kernel allocates memory. */
 #ifndef MIGR_LAYERS_H
 #define MIGR_LAYERS_H
 
@@ -59,15 +61,15 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
  *       zeros after (kept for the backward)
  *   inp (B, T, 3C): query, key, value of each position, in that order */
 void attention_forward(float *out, float *att, const float *inp, int B, int T, int C, int NH);
-/*   dinp (B, T, 3C) accumulates; scratch (2*T) floats of workspace. */
+/*   dinp (B, T, 3C) accumulates; scratch (T, T) floats of workspace. */
 void attention_backward(float *dinp, float *scratch, const float *dout, const float *inp,
                         const float *att, int B, int T, int C, int NH);
 
 /* The same attention for n new positions t0..t0+n-1 of one sequence whose
  * keys and values for positions 0..t0+n-1 are already in kcache/vcache.
- * Each row is computed exactly as attention_forward computes it.
+ * Each row goes through the same code as in attention_forward.
  *   out (n, C), q (n, 3C) (the query is the first C of each row),
- *   kcache (t0+n, C), vcache (t0+n, C), scratch (t0+n) */
+ *   kcache (t0+n, C), vcache (t0+n, C), scratch (n, t0+n) */
 void attention_forward_cached(float *out, float *scratch, const float *q, const float *kcache,
                               const float *vcache, int t0, int n, int C, int NH);
 
@@ -81,13 +83,14 @@ void residual_backward(float *da, float *db, const float *dout, size_t N);
 
 /* Softmax cross-entropy per position:
  *   losses (N): -log softmax(logits[i])[targets[i]], 0 where targets[i] < 0
+ *   lse (N): log sum exp(logits[i]) (0 where targets[i] < 0), for the backward
  *   logits (N, V), targets (N) in -1..V-1 */
-void crossentropy_forward(float *losses, const float *logits, const int *targets, size_t N,
-                          int V);
+void crossentropy_forward(float *losses, float *lse, const float *logits, const int *targets,
+                          size_t N, int V);
 /* dlogits (N, V) += dlosses[i] * (softmax(logits[i]) - onehot(targets[i]))
  * at positions with targets[i] >= 0; dlosses NULL means 1 everywhere (the
- * gradient of the summed loss). */
+ * gradient of the summed loss).  lse is the forward's. */
 void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const float *logits,
-                                   const int *targets, size_t N, int V);
+                                   const float *lse, const int *targets, size_t N, int V);
 
 #endif

@@ -39,6 +39,7 @@ typedef struct model_acts {
     float *lnf_rstd;   /* (B, T) */
     float *logits;     /* (B, T, V) */
     float *losses;     /* (B, T) */
+    float *lse;        /* (B, T) log sum exp of each logits row */
     float *proj;       /* (B, T, C) projection output before its residual add */
     /* backward scratch, reused layer after layer */
     float *dresidual;  /* (B, T, C) gradient of the residual stream */
@@ -48,7 +49,7 @@ typedef struct model_acts {
     float *dfch;       /* (B, T, R*C) */
     float *dfch_gelu;  /* (B, T, R*C) */
     float *dlogits;    /* (B, T, V) */
-    float *datt_row;   /* (2*T) */
+    float *datt;       /* (T, T) one head's attention gradient */
 } model_acts;
 
 struct model {
@@ -274,6 +275,7 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(lnf_rstd, float, BT);
     CARVE(logits, float, BT * V);
     CARVE(losses, float, BT);
+    CARVE(lse, float, BT);
     CARVE(proj, float, BT * C);
     CARVE(dresidual, float, BT * C);
     CARVE(dln, float, BT * C);
@@ -282,7 +284,7 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(dfch, float, BT * RC);
     CARVE(dfch_gelu, float, BT * RC);
     CARVE(dlogits, float, BT * V);
-    CARVE(datt_row, float, 2 * (size_t)T);
+    CARVE(datt, float, (size_t)T * T);
 #undef CARVE
     return off;
 }
@@ -391,7 +393,7 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, PL(a->residual3, L - 1, BTC), p->lnfw,
                       p->lnfb, BT, C);
     matmul_forward(a->logits, a->lnf, p->wte, NULL, BT, C, V);
-    crossentropy_forward(a->losses, a->logits, a->targets, BT, V);
+    crossentropy_forward(a->losses, a->lse, a->logits, a->targets, BT, V);
 
     double sum = 0.0;
     int n = 0;
@@ -423,7 +425,7 @@ int model_backward(model *m, migr_err *err)
 
     memset(m->grads_mem, 0, m->num_params * sizeof(float));
     memset(a->dlogits, 0, BT * V * sizeof(float));
-    crossentropy_softmax_backward(a->dlogits, NULL, a->logits, a->targets, BT, V);
+    crossentropy_softmax_backward(a->dlogits, NULL, a->logits, a->lse, a->targets, BT, V);
     memset(a->dln, 0, BTC * sizeof(float));
     matmul_backward(a->dln, g->wte, NULL, a->dlogits, a->lnf, p->wte, BT, C, V);
     memset(a->dresidual, 0, BTC * sizeof(float));
@@ -455,7 +457,7 @@ int model_backward(model *m, migr_err *err)
         matmul_backward(a->datty, PL(g->attprojw, l, (size_t)C * C), PL(g->attprojb, l, C),
                         a->dresidual, atty, PL(p->attprojw, l, (size_t)C * C), BT, C, C);
         memset(a->dqkv, 0, 3 * BTC * sizeof(float));
-        attention_backward(a->dqkv, a->datt_row, a->datty, qkv, PL(a->att, l, BT * NH * T), B, T,
+        attention_backward(a->dqkv, a->datt, a->datty, qkv, PL(a->att, l, BT * NH * T), B, T,
                            C, NH);
         memset(a->dln, 0, BTC * sizeof(float));
         matmul_backward(a->dln, PL(g->qkvw, l, (size_t)3 * C * C), PL(g->qkvb, l, 3 * C), a->dqkv,

@@ -182,7 +182,7 @@ static double at_loss(void *p)
 TEST(attention_backward_matches_finite_differences)
 {
     at_ctx c;
-    float dinp[AT_B * AT_T * 3 * AT_C] = {0}, scratch[2 * AT_T];
+    float dinp[AT_B * AT_T * 3 * AT_C] = {0}, scratch[AT_T * AT_T];
     uint64_t rng = 3;
     fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1.5f, 1.5f, &rng);
     fill_uniform(c.dout, sizeof c.dout / sizeof(float), -1, 1, &rng);
@@ -219,7 +219,7 @@ TEST(attention_is_causal_and_rows_are_distributions)
 TEST(attention_cached_gives_the_same_bits_as_the_full_attention)
 {
     at_ctx c;
-    float kc[AT_T * AT_C], vc[AT_T * AT_C], out[AT_T * AT_C], scratch[AT_T];
+    float kc[AT_T * AT_C], vc[AT_T * AT_C], out[AT_T * AT_C], scratch[AT_T * AT_T];
     uint64_t rng = 5;
     fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1, 1, &rng);
     attention_forward(c.out, c.att, c.inp, 1, AT_T, AT_C, AT_NH);
@@ -282,14 +282,14 @@ TEST(residual_backward_passes_dout_to_both_inputs)
 
 enum { CE_N = 5, CE_V = 6 };
 typedef struct {
-    float logits[CE_N * CE_V], losses[CE_N], w[CE_N];
+    float logits[CE_N * CE_V], losses[CE_N], lse[CE_N], w[CE_N];
     int targets[CE_N];
 } ce_ctx;
 
 static double ce_loss(void *p)
 {
     ce_ctx *c = p;
-    crossentropy_forward(c->losses, c->logits, c->targets, CE_N, CE_V);
+    crossentropy_forward(c->losses, c->lse, c->logits, c->targets, CE_N, CE_V);
     return dot_w(c->losses, c->w, CE_N);
 }
 
@@ -302,19 +302,19 @@ TEST(crossentropy_backward_matches_finite_differences_and_skips_negative_targets
     fill_uniform(c.w, CE_N, 0.5f, 2, &rng);
     ce_loss(&c);
     CHECK(c.losses[1] == 0.0f && c.losses[4] == 0.0f);
-    crossentropy_softmax_backward(dl, c.w, c.logits, c.targets, CE_N, CE_V);
+    crossentropy_softmax_backward(dl, c.w, c.logits, c.lse, c.targets, CE_N, CE_V);
     CHECK_FD("ce.dlogits", c.logits, dl, CE_N * CE_V, ce_loss, &c);
     for (int v = 0; v < CE_V; v++)
         CHECK(dl[1 * CE_V + v] == 0.0f && dl[4 * CE_V + v] == 0.0f);
     /* NULL dlosses is the summed loss: weight 1 everywhere. */
     for (int n = 0; n < CE_N; n++)
         c.w[n] = 1.0f;
-    crossentropy_softmax_backward(dsum, NULL, c.logits, c.targets, CE_N, CE_V);
+    crossentropy_softmax_backward(dsum, NULL, c.logits, c.lse, c.targets, CE_N, CE_V);
     CHECK_FD("ce.sum", c.logits, dsum, CE_N * CE_V, ce_loss, &c);
     /* -log softmax of a uniform row is log V */
-    float flat[CE_V] = {0}, loss;
+    float flat[CE_V] = {0}, loss, lse;
     int target = 3;
-    crossentropy_forward(&loss, flat, &target, 1, CE_V);
+    crossentropy_forward(&loss, &lse, flat, &target, 1, CE_V);
     CHECK_NEAR(log(CE_V), loss, 1e-6);
 }
 

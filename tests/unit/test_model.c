@@ -4,6 +4,7 @@
  * add up to the whole batch's. */
 #include "check.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -276,4 +277,52 @@ TEST(model_shard_gradients_sum_to_the_whole_batch_gradient)
     CHECK_INT(9, nsum);
     CHECK_NEAR(whole, sum, 1e-5 * whole);
     CHECK_MSG(maxdiff <= 1e-5 * maxg, "shard sum differs by %g (max |grad| %g)", maxdiff, maxg);
+}
+
+/* Bits across OpenBLAS thread counts.  Long inner dimensions (V = 600 for
+ * dinp of the logits, B*T = 320 rows for every dweight) are where OpenBLAS
+ * sums differently with 1 and 2 threads; layers.c cuts them into blocks so
+ * that it does not.  A measurement on this BLAS, guarded here. */
+TEST(model_gradients_are_the_same_bits_at_1_and_2_blas_threads)
+{
+    migr_err err;
+    model_config c = small;
+    c.vocab = 600;
+    c.max_seq = 80;
+    enum { B = 4, T = 80 };
+    static float frames[B * 2 * 6], mel[B * 4 * 3];
+    static int tokens[B * T], types[B * T], targets[B * T];
+    uint64_t rng = 12;
+    for (size_t i = 0; i < sizeof frames / sizeof(float); i++)
+        frames[i] = (float)rng_uniform(&rng);
+    for (size_t i = 0; i < sizeof mel / sizeof(float); i++)
+        mel[i] = (float)rng_range(&rng, -3, 1);
+    for (int i = 0; i < B * T; i++) {
+        int t = i % T;
+        types[i] = t < 2 ? 0 : t < 4 ? 1 : 3;
+        tokens[i] = t < 4 ? 0 : rng_below(&rng, 600);
+    }
+    for (int i = 0; i < B * T; i++)
+        targets[i] = i % T >= 4 && i % T < T - 1 ? tokens[i + 1] : -1;
+    model_batch bt = {.B = B, .T = T, .frames = frames, .mel = mel, .tokens = tokens,
+                      .types = types, .targets = targets};
+    model *m = model_new(&c, 8, &err);
+    CHECK(m != NULL);
+    size_t n = model_num_params(m);
+    float *g1 = malloc(n * sizeof(float));
+    CHECK(g1 != NULL);
+    int before = openblas_get_num_threads();
+    openblas_set_num_threads(1);
+    int ok = model_forward(m, &bt, NULL, NULL, &err) == 0 && model_backward(m, &err) == 0;
+    memcpy(g1, model_grads_flat(m), n * sizeof(float));
+    openblas_set_num_threads(2);
+    ok = ok && model_forward(m, &bt, NULL, NULL, &err) == 0 && model_backward(m, &err) == 0;
+    openblas_set_num_threads(before);
+    size_t ndiff = 0;
+    for (size_t i = 0; i < n; i++)
+        ndiff += memcmp(&g1[i], &model_grads_flat(m)[i], sizeof(float)) != 0;
+    free(g1);
+    model_free(&m);
+    CHECK_MSG(ok, "%s", err.msg);
+    CHECK_MSG(ndiff == 0, "%zu of %zu gradient values differ between 1 and 2 BLAS threads", ndiff, n);
 }
