@@ -236,6 +236,46 @@ static int gauge_dataset_clips(sqlite3 *db, text_buf *b, migr_err *err)
     return 0;
 }
 
+/* migr_run_step{run,name} and the latest value of each training metric of
+ * the runs that are going (migr_run_loss{run}, ...), one group per metric as
+ * the format requires. */
+static int gauge_active_runs(sqlite3 *db, text_buf *b, migr_err *err)
+{
+    static const char *const names[] = {"step", "loss", "grad_norm", "lr", "tokens_per_s"};
+    sqlite3_stmt *st = db_prepare(db, err,
+        "SELECT r.id, r.name, r.step, "
+        "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.step = r.step AND m.name = 'loss'), "
+        "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.step = r.step AND m.name = 'grad_norm'), "
+        "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.step = r.step AND m.name = 'lr'), "
+        "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.step = r.step AND m.name = 'tokens_per_s') "
+        "FROM runs r WHERE r.state IN ('queued', 'running') ORDER BY r.id", NULL);
+    int rc = SQLITE_DONE;
+
+    if (!st)
+        return -1;
+    for (int i = 0; i < 5 && rc == SQLITE_DONE; i++) {
+        char name[64], help[96];
+        snprintf(name, sizeof name, "migr_run_%s", names[i]);
+        if (i == 0)
+            snprintf(help, sizeof help, "Steps done by each queued or running run.");
+        else
+            snprintf(help, sizeof help, "The %s of the last step of each queued or running run.", names[i]);
+        gauge_header(b, name, help);
+        sqlite3_reset(st);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (sqlite3_column_type(st, 2 + i) == SQLITE_NULL)
+                continue;
+            buf_printf(b, "%s{run=\"%lld\",name=", name, (long long)sqlite3_column_int64(st, 0));
+            buf_label(b, db_text(st, 1));
+            buf_printf(b, "} %.9g\n", sqlite3_column_double(st, 2 + i));
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return migr_errf(err, "reading run metrics: %s", sqlite3_errmsg(db));
+    return 0;
+}
+
 /* The whole /metrics page into b.  Returns 0 or -1. */
 static int metrics_text(sqlite3 *db, text_buf *b, migr_err *err)
 {
@@ -251,7 +291,7 @@ static int metrics_text(sqlite3 *db, text_buf *b, migr_err *err)
                        "SELECT state, COUNT(*) FROM runs GROUP BY state", run_states) < 0 ||
         gauge_by_state(db, b, err, "migr_datasets", "Datasets by state.",
                        "SELECT state, COUNT(*) FROM datasets GROUP BY state", dataset_states) < 0 ||
-        gauge_dataset_clips(db, b, err) < 0)
+        gauge_dataset_clips(db, b, err) < 0 || gauge_active_runs(db, b, err) < 0)
         return -1;
     if (b->oom)
         return migr_errf(err, "out of memory rendering /metrics");
@@ -409,10 +449,8 @@ static struct MHD_Response *run_response(http_server *srv, char *rest, unsigned 
     json_t *run = view_run(srv->db, id, &missing, &err);
     if (!run || !tail)
         return view_response(run, missing, &err, status);
-    /* The schema has no metrics table yet: an existing run has no metrics. */
     json_decref(run);
-    *status = MHD_HTTP_OK;
-    return json_response(json_array());
+    return view_response(view_run_metrics(srv->db, id, 0, &err), 0, &err, status);
 }
 
 /* Everything under /api/v1/; rest is the part after it and is modified. */

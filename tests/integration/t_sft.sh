@@ -27,6 +27,10 @@ done
 expect_eq "kept steps" "0,5,10,12" "$(migr ckpt list "$id" --json | jq -r '[.[].step] | join(",")')"
 migr ckpt list "$id" --json | jq -r '.[] | "\(.sha256)  \(.path)"' | sha256sum -c --quiet ||
     fail "a listed checkpoint does not match its sha256"
+# The same metrics over HTTP.
+url="http://$(cat "$MIGR_HOME/run/http.addr")"
+expect_eq "HTTP metrics steps" 12 "$(curl -fsS "$url/api/v1/runs/$id/metrics" | jq length)"
+expect_eq "HTTP run state" succeeded "$(curl -fsS "$url/api/v1/runs/$id" | jq -r .state)"
 left=$(find "$MIGR_HOME/store/runs/$id" -name '*.grad' | wc -l)
 expect_eq "gradient files left" 0 "$left"
 # Unknown keys are refused before anything is submitted.
