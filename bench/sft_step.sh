@@ -1,0 +1,49 @@
+#!/bin/sh
+# SFT step throughput: our forward + backward (bench/sft_step.c) beside
+# PyTorch's on the same model, sizes and batch (bench/sft_step.py), at 1 and
+# 2 threads, plus our step's GFLOP/s against a plain 1024^3 cblas_sgemm
+# measured in the same process.  No optimizer step on either side.
+#
+#   sh bench/sft_step.sh [B T ITERS V]      defaults 16 160 10 2000
+#
+# THREADS="1 2" picks the thread counts (OPENBLAS_NUM_THREADS for ours,
+# torch.set_num_threads for PyTorch).  PYTHON (default /usr/bin/python3)
+# must import torch; without it the PyTorch rows are skipped.  The grad
+# hash column shows whether our gradients are bit-identical across thread
+# counts.  loss/token differs between the two sides because each draws its
+# own initial parameters and batch (same distributions); that the two
+# compute the same function is the golden test's job, not this one's.
+# Step GF/s counts useful FLOPs (causal attention pairs only).  On a busy
+# machine the multi-thread rows mostly measure the other load.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+out=$(mktemp -d /tmp/sft-step-bench.XXXXXX)
+trap 'rm -rf "$out"' EXIT
+python=${PYTHON:-/usr/bin/python3}
+threads=${THREADS:-"1 2"}
+
+# Built here, like the release flavour (-O2), from the model's own sources,
+# so that the bench needs nothing else of the tree to compile.
+cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -I"$here" \
+    $(pkg-config --cflags openblas) -o "$out/sft_step" \
+    "$here/bench/sft_step.c" "$here/ml/model.c" "$here/ml/layers.c" "$here/common/error.c" \
+    $(pkg-config --libs openblas) -lm
+
+have_torch=1
+"$python" -c 'import torch' 2>/dev/null || have_torch=0
+
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+printf '%-8s %7s %12s %10s %10s %12s %12s  %s\n' impl threads tokens/s ms/step step_GF/s sgemm_GF/s loss/token grad_hash
+for n in $threads; do
+    c=$(OPENBLAS_NUM_THREADS=$n "$out/sft_step" "$@")
+    printf '%-8s %7s %12s %10s %10s %12s %12s  %s\n' ours "$n" "$(field "$c" tokens_per_s)" \
+        "$(field "$c" ms_per_step)" "$(field "$c" step_gflops)" "$(field "$c" sgemm_peak_gflops)" \
+        "$(field "$c" loss_per_token)" "$(field "$c" grad_hash)"
+    if [ "$have_torch" = 1 ]; then
+        p=$(OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n "$python" "$here/bench/sft_step.py" "$n" "$@")
+        printf '%-8s %7s %12s %10s %10s %12s %12s\n' pytorch "$(field "$p" threads)" \
+            "$(field "$p" tokens_per_s)" "$(field "$p" ms_per_step)" - - "$(field "$p" loss_per_token)"
+    fi
+done
+[ "$have_torch" = 1 ] || echo "(PyTorch rows skipped: $python cannot import torch)"
