@@ -292,7 +292,8 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
 /* Points m->acts at room for (B, T), growing the allocation when it is too small. */
 static int acts_ensure(model *m, int B, int T, migr_err *err)
 {
-    size_t need = acts_layout(&m->acts, NULL, &m->cfg, B, T);
+    model_acts measure;
+    size_t need = acts_layout(&measure, NULL, &m->cfg, B, T);
     if (need > m->acts_cap) {
         void *mem = NULL;
         if (posix_memalign(&mem, 64, need) != 0)
@@ -350,9 +351,9 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
     int B = batch->B, T = batch->T, C = c->channels, NH = c->heads, V = c->vocab;
     int L = c->layers, RC = c->mlp_ratio * c->channels;
     size_t BT = (size_t)B * T, BTC = BT * C;
+    m->B = 0; /* no valid forward until this one completes */
     if (acts_ensure(m, B, T, err) != 0)
         return -1;
-    m->B = 0; /* no valid forward until this one completes */
 
     memcpy(a->tokens, batch->tokens, BT * sizeof(int));
     memcpy(a->types, batch->types, BT * sizeof(int));
