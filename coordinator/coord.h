@@ -45,6 +45,10 @@ typedef struct coord {
     int nworkers, capworkers;
     int64_t started_ms;    /* monotonic; leases held at start get one liveness period */
     int64_t next_heartbeat_ms;
+    /* Store objects to remove once the transaction that stopped needing
+     * them commits (coord_discard); dropped if it rolls back. */
+    char **discard;
+    int ndiscard, capdiscard;
 } coord;
 
 /* What the coordinator does when a task of a kind finishes.  Registered per
@@ -59,6 +63,11 @@ typedef struct task_kind {
 } task_kind;
 
 const task_kind *task_kind_find(const char *name);
+
+/* Remove store object relpath after the current transaction commits, so a
+ * crash before the commit never leaves the database pointing at a deleted
+ * file.  Returns -1 only when out of memory. */
+int coord_discard(coord *c, const char *relpath, migr_err *err);
 
 void coord_config_default(coord_config *cfg);
 int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_err *err);

@@ -402,12 +402,12 @@ static int clean_step(coord *c, int64_t run, int64_t step, json_t *cfg, json_t *
     json_t *g;
     int64_t every = cfg_int(cfg, "train", "checkpoint_every"), prev = step - 1;
     json_array_foreach(grads, i, g)
-        if (store_remove(&c->st, json_string_value(g), err) < 0)
+        if (coord_discard(c, json_string_value(g), err) < 0)
             return -1;
     if (prev > 0 && prev % every != 0) {
         char rel[128];
         ckpt_rel(rel, sizeof rel, run, prev);
-        if (store_remove(&c->st, rel, err) < 0 ||
+        if (coord_discard(c, rel, err) < 0 ||
             db_run(c->db, err, "DELETE FROM checkpoints WHERE run_id = ? AND step = ?", "ii", run, prev) < 0)
             return -1;
     }

@@ -11,6 +11,36 @@
 #include "coordinator/coord.h"
 #include "coordinator/db.h"
 
+/* ---- deferred removal of store objects ---- */
+
+int coord_discard(coord *c, const char *relpath, migr_err *err)
+{
+    if (c->ndiscard == c->capdiscard) {
+        int cap = c->capdiscard ? 2 * c->capdiscard : 16;
+        char **grown = realloc(c->discard, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return migr_errf(err, "out of memory");
+        c->discard = grown;
+        c->capdiscard = cap;
+    }
+    if (!(c->discard[c->ndiscard] = strdup(relpath)))
+        return migr_errf(err, "out of memory");
+    c->ndiscard++;
+    return 0;
+}
+
+/* After a commit (remove = 1) or a rollback (remove = 0). */
+static void discard_flush(coord *c, int remove)
+{
+    migr_err err;
+    for (int i = 0; i < c->ndiscard; i++) {
+        if (remove && store_remove(&c->st, c->discard[i], &err) < 0)
+            log_warn("%s (left in the store)", err.msg);
+        free(c->discard[i]);
+    }
+    c->ndiscard = 0;
+}
+
 void coord_config_default(coord_config *cfg)
 {
     cfg->heartbeat_ms = 1000;
@@ -61,6 +91,9 @@ void coord_close(coord *c)
         zmq_ctx_term(c->zctx);
     c->router = c->zctx = NULL;
     db_close(&c->db);
+    discard_flush(c, 0);
+    free(c->discard);
+    c->discard = NULL;
     free(c->workers);
     c->workers = NULL;
     c->nworkers = c->capworkers = 0;
@@ -139,9 +172,11 @@ static int task_succeeded(coord *c, const task_row *t, const char *output, migr_
     if (db_begin(c->db, err) < 0 || queue_done(c->db, t, output, clock_wall_ms(), err) < 0 ||
         (kind && kind->on_done(c, t, out, err) < 0) || db_commit(c->db, err) < 0) {
         db_rollback(c->db);
+        discard_flush(c, 0);
         json_decref(out);
         return -1;
     }
+    discard_flush(c, 1);
     json_decref(out);
     return 0;
 }
