@@ -17,6 +17,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/yamlfile.h"
+
 /* What one synth_config_load call is reading, for error messages. */
 typedef struct config_reader {
     const char *path;
@@ -24,26 +26,21 @@ typedef struct config_reader {
     migr_err *err;
 } config_reader;
 
-static int line_of(const yaml_node_t *node)
-{
-    return (int)node->start_mark.line + 1;
-}
-
 static int scalar_number(config_reader *rd, const char *key, const yaml_node_t *node,
                          double lo, double hi, double *out)
 {
     char *end;
     if (node->type != YAML_SCALAR_NODE)
-        return migr_errf(rd->err, "%s:%d: %s must be a number", rd->path, line_of(node), key);
+        return migr_errf(rd->err, "%s:%d: %s must be a number", rd->path, yamlfile_line(node), key);
     const char *text = (const char *)node->data.scalar.value;
     errno = 0;
     double v = strtod(text, &end);
     if (end == text || *end != '\0' || errno == ERANGE || !isfinite(v))
-        return migr_errf(rd->err, "%s:%d: %s: '%s' is not a number", rd->path, line_of(node),
+        return migr_errf(rd->err, "%s:%d: %s: '%s' is not a number", rd->path, yamlfile_line(node),
                          key, text);
     if (v < lo || v > hi)
         return migr_errf(rd->err, "%s:%d: %s: %g is out of range [%g, %g]", rd->path,
-                         line_of(node), key, v, lo, hi);
+                         yamlfile_line(node), key, v, lo, hi);
     *out = v;
     return 0;
 }
@@ -53,16 +50,16 @@ static int scalar_int(config_reader *rd, const char *key, const yaml_node_t *nod
 {
     char *end;
     if (node->type != YAML_SCALAR_NODE)
-        return migr_errf(rd->err, "%s:%d: %s must be an integer", rd->path, line_of(node), key);
+        return migr_errf(rd->err, "%s:%d: %s must be an integer", rd->path, yamlfile_line(node), key);
     const char *text = (const char *)node->data.scalar.value;
     errno = 0;
     long v = strtol(text, &end, 10);
     if (end == text || *end != '\0' || errno == ERANGE)
-        return migr_errf(rd->err, "%s:%d: %s: '%s' is not an integer", rd->path, line_of(node),
+        return migr_errf(rd->err, "%s:%d: %s: '%s' is not an integer", rd->path, yamlfile_line(node),
                          key, text);
     if (v < lo || v > hi)
         return migr_errf(rd->err, "%s:%d: %s: %ld is out of range [%ld, %ld]", rd->path,
-                         line_of(node), key, v, lo, hi);
+                         yamlfile_line(node), key, v, lo, hi);
     *out = (int)v;
     return 0;
 }
@@ -72,7 +69,7 @@ static int read_weights(config_reader *rd, const yaml_node_t *node, synth_config
 {
     if (node->type != YAML_MAPPING_NODE)
         return migr_errf(rd->err, "%s:%d: dominant_weight must be a mapping of visual/audio/text",
-                         rd->path, line_of(node));
+                         rd->path, yamlfile_line(node));
     for (yaml_node_pair_t *p = node->data.mapping.pairs.start; p < node->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(rd->doc, p->key);
@@ -85,7 +82,7 @@ static int read_weights(config_reader *rd, const yaml_node_t *node, synth_config
             return migr_errf(rd->err,
                              "%s:%d: dominant_weight: unknown modality '%s' "
                              "(expected visual, audio or text)",
-                             rd->path, line_of(k), name);
+                             rd->path, yamlfile_line(k), name);
         if (scalar_number(rd, "dominant_weight", v, 0, 1e6, &cfg->dominant_weight[m]) < 0)
             return -1;
     }
@@ -129,7 +126,7 @@ static int read_key(config_reader *rd, const char *key, const yaml_node_t *k,
         if (strcmp(key, ints[i].name) == 0)
             return scalar_int(rd, key, v, ints[i].lo, ints[i].hi,
                               (int *)((char *)cfg + ints[i].offset));
-    return migr_errf(rd->err, "%s:%d: unknown key '%s'", rd->path, line_of(k), key);
+    return migr_errf(rd->err, "%s:%d: unknown key '%s'", rd->path, yamlfile_line(k), key);
 }
 
 /* Rules between keys, checked once all are read. */
@@ -161,13 +158,13 @@ static int read_document(config_reader *rd, synth_config *cfg)
         return 0;
     if (root->type != YAML_MAPPING_NODE)
         return migr_errf(rd->err, "%s:%d: expected a mapping of settings", rd->path,
-                         line_of(root));
+                         yamlfile_line(root));
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(rd->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(rd->doc, p->value);
         if (k->type != YAML_SCALAR_NODE)
-            return migr_errf(rd->err, "%s:%d: keys must be plain names", rd->path, line_of(k));
+            return migr_errf(rd->err, "%s:%d: keys must be plain names", rd->path, yamlfile_line(k));
         if (read_key(rd, (const char *)k->data.scalar.value, k, v, cfg) < 0)
             return -1;
     }
@@ -176,24 +173,12 @@ static int read_document(config_reader *rd, synth_config *cfg)
 
 int synth_config_load(const char *yaml_path, synth_config *cfg, migr_err *err)
 {
-    yaml_parser_t parser;
     yaml_document_t doc;
     synth_config next = *cfg;
     int ret = -1;
-    FILE *f = fopen(yaml_path, "rb");
 
-    if (!f)
-        return migr_errf(err, "%s: cannot open: %s", yaml_path, strerror(errno));
-    if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
-        return migr_errf(err, "%s: out of memory starting the YAML parser", yaml_path);
-    }
-    yaml_parser_set_input_file(&parser, f);
-    if (!yaml_parser_load(&parser, &doc)) {
-        migr_errf(err, "%s:%d: YAML error: %s", yaml_path, (int)parser.problem_mark.line + 1,
-                  parser.problem ? parser.problem : "unknown");
-        goto end_parser;
-    }
+    if (yamlfile_load(yaml_path, &doc, err) < 0)
+        return -1;
     config_reader rd = {yaml_path, &doc, err};
     /* Work on a copy so a bad file leaves *cfg as it was. */
     if (read_document(&rd, &next) == 0 && check_together(yaml_path, &next, err) == 0) {
@@ -201,8 +186,5 @@ int synth_config_load(const char *yaml_path, synth_config *cfg, migr_err *err)
         ret = 0;
     }
     yaml_document_delete(&doc);
-end_parser:
-    yaml_parser_delete(&parser);
-    fclose(f);
     return ret;
 }

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "common/yamlfile.h"
+
 #include "ml/vocab.h"
 
 typedef enum { K_NAME, K_KIND, K_SEED, K_INT, K_REAL, K_ORDER } key_type;
@@ -363,18 +365,13 @@ typedef struct yaml_reader {
     migr_err *err;
 } yaml_reader;
 
-static int line_of(const yaml_node_t *node)
-{
-    return (int)node->start_mark.line + 1;
-}
-
 /* reasoning.order as a YAML sequence: [aud, vis, txt]. */
 static int apply_sequence(yaml_reader *rd, const key_spec *k, const yaml_node_t *v,
                           runconfig *rc)
 {
     char items[8][16], why[256];
     int n = 0;
-    origin o = {rd->path, line_of(v)};
+    origin o = {rd->path, yamlfile_line(v)};
     for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
          it++) {
         const yaml_node_t *item = yaml_document_get_node(rd->doc, *it);
@@ -393,12 +390,12 @@ static int apply_node(yaml_reader *rd, const key_spec *k, const yaml_node_t *key
                       const yaml_node_t *v, runconfig *rc)
 {
     int i = (int)(k - keys);
-    origin o = {rd->path, line_of(v)};
+    origin o = {rd->path, yamlfile_line(v)};
     if (rd->seen_line[i]) {
-        o.line = line_of(key_node);
+        o.line = yamlfile_line(key_node);
         return fail(rd->err, &o, k->key, "given twice (first on line %d)", rd->seen_line[i]);
     }
-    rd->seen_line[i] = line_of(key_node);
+    rd->seen_line[i] = yamlfile_line(key_node);
     if (v->type == YAML_SCALAR_NODE)
         return apply_text(k, (const char *)v->data.scalar.value, rc, &o, rd->err);
     if (v->type == YAML_SEQUENCE_NODE && k->type == K_ORDER)
@@ -414,7 +411,7 @@ static int read_mapping(yaml_reader *rd, const char *prefix, const yaml_node_t *
          p++) {
         const yaml_node_t *k = yaml_document_get_node(rd->doc, p->key);
         const yaml_node_t *v = yaml_document_get_node(rd->doc, p->value);
-        origin o = {rd->path, line_of(k)};
+        origin o = {rd->path, yamlfile_line(k)};
         char dotted[160];
         if (k->type != YAML_SCALAR_NODE)
             return fail(rd->err, &o, prefix[0] ? prefix : "(top level)",
@@ -427,7 +424,7 @@ static int read_mapping(yaml_reader *rd, const char *prefix, const yaml_node_t *
                 return -1;
         } else if (!prefix[0] && is_section(dotted)) {
             if (v->type != YAML_MAPPING_NODE) {
-                o.line = line_of(v);
+                o.line = yamlfile_line(v);
                 return fail(rd->err, &o, dotted, "must be a mapping of %s.* keys", dotted);
             }
             if (read_mapping(rd, dotted, v, rc) < 0)
@@ -448,53 +445,23 @@ static int read_document(yaml_reader *rd, runconfig *rc)
         return 0;
     if (root->type != YAML_MAPPING_NODE)
         return migr_errf(rd->err, "%s:%d: expected a mapping of settings (see examples/sft.yaml)",
-                         rd->path, line_of(root));
+                         rd->path, yamlfile_line(root));
     return read_mapping(rd, "", root, rc);
 }
 
 int runconfig_load_yaml(const char *path, runconfig *rc, migr_err *err)
 {
-    yaml_parser_t parser;
-    yaml_document_t doc, extra;
+    yaml_document_t doc;
     runconfig next = *rc;
-    int ret = -1;
-    FILE *f = fopen(path, "rb");
 
-    if (!f)
-        return migr_errf(err, "%s: cannot open: %s", path, strerror(errno));
-    if (!yaml_parser_initialize(&parser)) {
-        fclose(f);
-        return migr_errf(err, "%s: out of memory starting the YAML parser", path);
-    }
-    yaml_parser_set_input_file(&parser, f);
-    if (!yaml_parser_load(&parser, &doc)) {
-        migr_errf(err, "%s:%d: YAML error: %s", path, (int)parser.problem_mark.line + 1,
-                  parser.problem ? parser.problem : "unknown");
-        goto end_parser;
-    }
+    if (yamlfile_load(path, &doc, err) < 0)
+        return -1;
     yaml_reader rd = {.path = path, .doc = &doc, .err = err};
     /* Work on a copy so a bad file leaves *rc as it was. */
-    if (read_document(&rd, &next) == 0) {
-        /* A second document would be silently ignored; refuse it instead. */
-        if (!yaml_parser_load(&parser, &extra)) {
-            migr_errf(err, "%s:%d: YAML error: %s", path, (int)parser.problem_mark.line + 1,
-                      parser.problem ? parser.problem : "unknown");
-        } else {
-            yaml_node_t *more = yaml_document_get_root_node(&extra);
-            if (more)
-                migr_errf(err, "%s:%d: a second YAML document; a run config is one mapping",
-                          path, line_of(more));
-            else
-                ret = 0;
-            yaml_document_delete(&extra);
-        }
-    }
+    int ret = read_document(&rd, &next);
     if (ret == 0)
         *rc = next;
     yaml_document_delete(&doc);
-end_parser:
-    yaml_parser_delete(&parser);
-    fclose(f);
     return ret;
 }
 

@@ -204,7 +204,7 @@ TEST(runconfig_yaml_type_and_range_errors_name_the_key_and_line)
               yaml_error("train: {steps: 3}\nseed: 2\ntrain: {steps: 4}\n", &err));
     CHECK_STR("run.yaml:1: expected a mapping of settings (see examples/sft.yaml)",
               yaml_error("- a\n- b\n", &err));
-    CHECK_STR("run.yaml:3: a second YAML document; a run config is one mapping",
+    CHECK_STR("run.yaml:3: a second YAML document; a config is one mapping",
               yaml_error("seed: 1\n---\nseed: 2\n", &err));
     const char *msg = yaml_error("train: {steps: [\n", &err);
     CHECK_MSG(strstr(msg, "YAML error") != NULL, "got: %s", msg);
