@@ -16,6 +16,10 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 json_t *cli_request(const migr_home *home, const char *verb, json_t *args, int timeout_ms,
                     int *status, migr_err *err);
 
+/* Request verb (args consumed) and print the reply: as JSON with json set,
+ * else through human.  Returns an exit code; errors go to stderr. */
+int cli_show(const migr_home *home, const char *verb, json_t *args, int json, void (*human)(json_t *));
+
 /* Print v as indented JSON on stdout. */
 void cli_print_json(json_t *v);
 

@@ -74,3 +74,20 @@ end:
     json_decref(args);
     return body;
 }
+
+int cli_show(const migr_home *home, const char *verb, json_t *args, int json, void (*human)(json_t *))
+{
+    int status;
+    migr_err err;
+    json_t *r = cli_request(home, verb, args, 10000, &status, &err);
+    if (!r) {
+        fprintf(stderr, "migr: %s\n", err.msg);
+        return status;
+    }
+    if (json)
+        cli_print_json(r);
+    else
+        human(r);
+    json_decref(r);
+    return EXIT_OK;
+}

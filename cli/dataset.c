@@ -19,24 +19,6 @@ static const char dataset_usage[] =
     "       relative to the manifest; annotations are JSON lines keyed by \"clip\".\n"
     "--wait follow featurization to the end, with a progress bar on a terminal.\n";
 
-static int request_print(const migr_home *home, const char *verb, json_t *args, int json,
-                         void (*human)(json_t *))
-{
-    int status;
-    migr_err err;
-    json_t *r = cli_request(home, verb, args, 10000, &status, &err);
-    if (!r) {
-        fprintf(stderr, "migr: %s\n", err.msg);
-        return status;
-    }
-    if (json)
-        cli_print_json(r);
-    else
-        human(r);
-    json_decref(r);
-    return EXIT_OK;
-}
-
 static void print_datasets(json_t *list)
 {
     size_t i;
@@ -110,7 +92,7 @@ int cmd_workers(const migr_home *home, int argc, char **argv)
             return EXIT_USAGE;
         }
     }
-    return request_print(home, "workers", json_object(), cli_has_flag(argc, argv, "--json"), print_workers);
+    return cli_show(home, "workers", json_object(), cli_has_flag(argc, argv, "--json"), print_workers);
 }
 
 /* Follow a dataset until it is ready or failed; then show it. */
@@ -223,9 +205,9 @@ int cmd_dataset(const migr_home *home, int argc, char **argv)
     if (!strcmp(argv[0], "add"))
         return ingest(home, "dataset.add", argc - 1, argv + 1, add_flags, "manifest");
     if (!strcmp(argv[0], "list") && argc == 1 + json)
-        return request_print(home, "dataset.list", json_object(), json, print_datasets);
+        return cli_show(home, "dataset.list", json_object(), json, print_datasets);
     if (!strcmp(argv[0], "show") && argc == 2 + json && argv[1][0] != '-')
-        return request_print(home, "dataset.show", json_pack("{s:s}", "name", argv[1]), json, print_dataset);
+        return cli_show(home, "dataset.show", json_pack("{s:s}", "name", argv[1]), json, print_dataset);
     fputs(dataset_usage, stderr);
     return EXIT_USAGE;
 }

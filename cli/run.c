@@ -49,6 +49,34 @@ static void print_step(json_t *m)
            metric(m, "grad_norm"), metric(m, "lr"), metric(m, "tokens_per_s"));
 }
 
+static void print_runs(json_t *list)
+{
+    size_t i;
+    json_t *run;
+    printf("%-5s %-20s %-5s %-10s %-11s %-12s %s\n", "ID", "NAME", "KIND", "STATE", "STEP", "DATASET", "ERROR");
+    json_array_foreach(list, i, run)
+        print_run(run);
+}
+
+static void print_run_detail(json_t *r)
+{
+    print_run(r);
+    json_t *m = json_object_get(r, "metrics");
+    if (json_object_get(m, "step"))
+        print_step(m);
+}
+
+static void print_checkpoints(json_t *list)
+{
+    size_t i;
+    json_t *c;
+    printf("%-5s %-6s %-64s %s\n", "RUN", "STEP", "SHA256", "PATH");
+    json_array_foreach(list, i, c)
+        printf("%-5lld %-6lld %-64s %s\n", (long long)json_integer_value(json_object_get(c, "run")),
+               (long long)json_integer_value(json_object_get(c, "step")),
+               json_string_value(json_object_get(c, "sha256")), json_string_value(json_object_get(c, "path")));
+}
+
 static int parse_id(const char *s, long long *id)
 {
     char *end;
@@ -179,7 +207,6 @@ int cmd_run(const migr_home *home, int argc, char **argv)
 {
     int json = cli_has_flag(argc, argv, "--json");
     long long id = 0;
-    json_t *r;
 
     if (argc < 1 || cli_wants_help(argc, argv)) {
         fputs(run_usage, argc < 1 ? stderr : stdout);
@@ -187,22 +214,8 @@ int cmd_run(const migr_home *home, int argc, char **argv)
     }
     if (!strcmp(argv[0], "submit"))
         return submit(home, argc - 1, argv + 1);
-    if (!strcmp(argv[0], "list") && argc == 1 + json) {
-        int rc = request_or_report(home, "run.list", NULL, &r);
-        if (rc != EXIT_OK)
-            return rc;
-        if (json) {
-            cli_print_json(r);
-        } else {
-            size_t i;
-            json_t *run;
-            printf("%-5s %-20s %-5s %-10s %-11s %-12s %s\n", "ID", "NAME", "KIND", "STATE", "STEP", "DATASET", "ERROR");
-            json_array_foreach(r, i, run)
-                print_run(run);
-        }
-        json_decref(r);
-        return EXIT_OK;
-    }
+    if (!strcmp(argv[0], "list") && argc == 1 + json)
+        return cli_show(home, "run.list", NULL, json, print_runs);
     int takes_json = !strcmp(argv[0], "show") || !strcmp(argv[0], "logs");
     if (argc != 2 + (takes_json && json)) {
         fputs(run_usage, stderr);
@@ -221,19 +234,7 @@ int cmd_run(const migr_home *home, int argc, char **argv)
         fputs(run_usage, stderr);
         return EXIT_USAGE;
     }
-    int rc = request_or_report(home, verb, json_pack("{s:I}", "id", (json_int_t)id), &r);
-    if (rc != EXIT_OK)
-        return rc;
-    if (json) {
-        cli_print_json(r);
-    } else {
-        print_run(r);
-        json_t *m = json_object_get(r, "metrics");
-        if (json_object_get(m, "step"))
-            print_step(m);
-    }
-    json_decref(r);
-    return EXIT_OK;
+    return cli_show(home, verb, json_pack("{s:I}", "id", (json_int_t)id), json, print_run_detail);
 }
 
 static const char ckpt_usage[] =
@@ -245,7 +246,6 @@ int cmd_ckpt(const migr_home *home, int argc, char **argv)
 {
     int json = cli_has_flag(argc, argv, "--json");
     long long id = -1;
-    json_t *r;
 
     if (cli_wants_help(argc, argv)) {
         fputs(ckpt_usage, stdout);
@@ -257,20 +257,5 @@ int cmd_ckpt(const migr_home *home, int argc, char **argv)
         return EXIT_USAGE;
     }
     json_t *args = id > 0 ? json_pack("{s:I}", "run", (json_int_t)id) : json_object();
-    int rc = request_or_report(home, "ckpt.list", args, &r);
-    if (rc != EXIT_OK)
-        return rc;
-    if (json) {
-        cli_print_json(r);
-    } else {
-        size_t i;
-        json_t *c;
-        printf("%-5s %-6s %-64s %s\n", "RUN", "STEP", "SHA256", "PATH");
-        json_array_foreach(r, i, c)
-            printf("%-5lld %-6lld %-64s %s\n", (long long)json_integer_value(json_object_get(c, "run")),
-                   (long long)json_integer_value(json_object_get(c, "step")),
-                   json_string_value(json_object_get(c, "sha256")), json_string_value(json_object_get(c, "path")));
-    }
-    json_decref(r);
-    return EXIT_OK;
+    return cli_show(home, "ckpt.list", args, json, print_checkpoints);
 }
