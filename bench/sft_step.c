@@ -9,7 +9,9 @@
  * max_seq 160) on featurization's default media (8 frames of 32x32, 30
  * audio tokens of 10 x 40 log-mel); V defaults to the vocabulary cap (2000).
  * Each sequence is [8 visual][30 audio][24 subtitle][<bos> words <eos>],
- * every explanation position a target.  The thread count is OpenBLAS's
+ * every explanation position a target (T - 63 of the T positions; the
+ * media/subtitle prefix and the last position have none, and our forward
+ * computes the LM head only at the positions with a target).  The thread count is OpenBLAS's
  * (OPENBLAS_NUM_THREADS); we set none.
  *
  * Prints one line of key=value pairs: tokens/s (positions of B*T per
@@ -44,12 +46,14 @@ static uint64_t fnv1a(const void *p, size_t n)
 
 /* FLOPs of one forward + backward: matmuls 2*N*in*out forward and twice that
  * backward (dinp and dweight; the media projections have no dinp), causal
- * attention 4*hs per (query, key<=query) pair forward and 8*hs backward. */
-static double step_flops(const model_config *c, int B, int T)
+ * attention 4*hs per (query, key<=query) pair forward and 8*hs backward.
+ * The LM head counts only the ntok positions with a target, the only ones
+ * our model computes it for (PyTorch's side computes it at all B*T). */
+static double step_flops(const model_config *c, int B, int T, int ntok)
 {
     double N = (double)B * T, C = c->channels, RC = (double)c->mlp_ratio * C;
     double layer = 2 * N * (3 * C * C + C * C + 2 * RC * C);
-    double logits = 2 * N * C * c->vocab;
+    double logits = 2.0 * ntok * C * c->vocab;
     double media = 2.0 * B * C * ((double)c->n_frames * c->frame_pixels +
                                   (double)c->audio_tokens * c->audio_window * c->n_mel);
     double pairs = (double)B * c->heads * T * (T + 1) / 2.0, hs = C / c->heads;
@@ -152,7 +156,7 @@ int main(int argc, char **argv)
         total += dt;
         best = dt < best ? dt : best;
     }
-    double mean = total / iters, flops = step_flops(&cfg, B, T);
+    double mean = total / iters, flops = step_flops(&cfg, B, T, ntok);
     uint64_t grad_hash = fnv1a(model_grads_flat(m), model_num_params(m) * sizeof(float));
     uint64_t sgemm_hash;
     double peak = sgemm_peak(1024, 5, &sgemm_hash);

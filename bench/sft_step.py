@@ -3,7 +3,9 @@
 
 The same model (tests/golden/make_golden.py's forward, written from
 ml/model.h), the same sizes and batch layout, forward + backward of the
-summed loss, no optimizer; threads set with torch.set_num_threads.
+summed loss, no optimizer; threads set with torch.set_num_threads.  It
+computes the logits at every position, as the golden reference does; the C
+side computes them only at positions with a target (see bench/sft_step.sh).
 
     /usr/bin/python3 bench/sft_step.py THREADS [B T ITERS V]
 

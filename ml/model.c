@@ -37,9 +37,17 @@ typedef struct model_acts {
     float *lnf;        /* (B, T, C) */
     float *lnf_mean;   /* (B, T) */
     float *lnf_rstd;   /* (B, T) */
-    float *logits;     /* (B, T, V) */
-    float *losses;     /* (B, T) */
-    float *lse;        /* (B, T) log sum exp of each logits row */
+    /* The LM head runs on rows gathered from lnf (n_lm of the B*T): first
+     * the n_target positions with a target, in (b, t) order, then, when the
+     * batch asks for all logits, every other position in (b, t) order.  The
+     * backward only needs the first n_target rows. */
+    int *lm_pos;       /* (n_lm) position b*T + t of each LM-head row */
+    int *lm_row;       /* (B, T) LM-head row of each position, or -1 */
+    int *lm_targets;   /* (n_lm) the target of each row (-1 past n_target) */
+    float *lm_in;      /* (n_lm, C) lnf of each row */
+    float *logits;     /* (n_lm, V) */
+    float *losses;     /* (n_lm) */
+    float *lse;        /* (n_lm) log sum exp of each logits row */
     float *proj;       /* (B, T, C) projection output before its residual add */
     /* backward scratch, reused layer after layer */
     float *dresidual;  /* (B, T, C) gradient of the residual stream */
@@ -48,7 +56,8 @@ typedef struct model_acts {
     float *dqkv;       /* (B, T, 3C) */
     float *dfch;       /* (B, T, R*C) */
     float *dfch_gelu;  /* (B, T, R*C) */
-    float *dlogits;    /* (B, T, V) */
+    float *dlm_in;     /* (n_target, C) gradient of lm_in */
+    float *dlogits;    /* (n_target, V) */
     float *datt;       /* (T, T) one head's attention gradient */
 } model_acts;
 
@@ -64,6 +73,7 @@ struct model {
     size_t acts_cap;
     model_acts acts;        /* pointers into acts_mem for (B, T) */
     int B, T;               /* of the last forward; 0 before the first */
+    int n_lm, n_target;     /* LM-head rows of the last forward, those with a target */
 };
 
 /* ---- configuration and parameters -------------------------------------- */
@@ -234,7 +244,13 @@ float *model_params_flat(model *m) { return m->params_mem; }
 float *model_grads_flat(model *m) { return m->grads_mem; }
 const model_params *model_param_ptrs(const model *m) { return &m->params; }
 const model_params *model_grad_ptrs(const model *m) { return &m->grads; }
-const float *model_logits(const model *m) { return m->B ? m->acts.logits : NULL; }
+const float *model_logits_row(const model *m, int b, int t)
+{
+    if (m->B == 0 || b < 0 || b >= m->B || t < 0 || t >= m->T)
+        return NULL;
+    int row = m->acts.lm_row[(size_t)b * m->T + t];
+    return row < 0 ? NULL : m->acts.logits + (size_t)row * m->cfg.vocab;
+}
 
 /* ---- activations -------------------------------------------------------- */
 
@@ -273,6 +289,10 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(lnf, float, BT * C);
     CARVE(lnf_mean, float, BT);
     CARVE(lnf_rstd, float, BT);
+    CARVE(lm_pos, int, BT);
+    CARVE(lm_row, int, BT);
+    CARVE(lm_targets, int, BT);
+    CARVE(lm_in, float, BT * C);
     CARVE(logits, float, BT * V);
     CARVE(losses, float, BT);
     CARVE(lse, float, BT);
@@ -283,6 +303,7 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(dqkv, float, BT * 3 * C);
     CARVE(dfch, float, BT * RC);
     CARVE(dfch_gelu, float, BT * RC);
+    CARVE(dlm_in, float, BT * C);
     CARVE(dlogits, float, BT * V);
     CARVE(datt, float, (size_t)T * T);
 #undef CARVE
@@ -334,6 +355,29 @@ static int batch_check(const model_config *c, const model_batch *bt, migr_err *e
                                  bt->targets[i], b, t, c->vocab - 1);
         }
     return 0;
+}
+
+/* Fills the LM-head row lists (see model_acts) from a->targets; returns
+ * n_target.  all: also list the positions without a target, after them. */
+static int lm_rows_pick(model_acts *a, size_t BT, int all)
+{
+    int n = 0;
+    for (size_t i = 0; i < BT; i++) {
+        a->lm_row[i] = -1;
+        if (a->targets[i] >= 0) {
+            a->lm_row[i] = n;
+            a->lm_targets[n] = a->targets[i];
+            a->lm_pos[n++] = (int)i;
+        }
+    }
+    int n_target = n;
+    for (size_t i = 0; all && i < BT; i++)
+        if (a->lm_row[i] < 0) {
+            a->lm_row[i] = n;
+            a->lm_targets[n] = -1;
+            a->lm_pos[n++] = (int)i;
+        }
+    return n_target;
 }
 
 /* Per-layer slices of the parameters and activations. */
@@ -393,22 +437,25 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
     }
     layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, PL(a->residual3, L - 1, BTC), p->lnfw,
                       p->lnfb, BT, C);
-    matmul_forward(a->logits, a->lnf, p->wte, NULL, BT, C, V);
-    crossentropy_forward(a->losses, a->lse, a->logits, a->targets, BT, V);
+    int n_target = lm_rows_pick(a, BT, batch->all_logits);
+    int n_lm = batch->all_logits ? (int)BT : n_target;
+    for (int r = 0; r < n_lm; r++)
+        memcpy(a->lm_in + (size_t)r * C, a->lnf + (size_t)a->lm_pos[r] * C,
+               (size_t)C * sizeof(float));
+    matmul_forward(a->logits, a->lm_in, p->wte, NULL, (size_t)n_lm, C, V);
+    crossentropy_forward(a->losses, a->lse, a->logits, a->lm_targets, (size_t)n_target, V);
 
     double sum = 0.0;
-    int n = 0;
-    for (size_t i = 0; i < BT; i++)
-        if (a->targets[i] >= 0) {
-            sum += a->losses[i];
-            n++;
-        }
+    for (int r = 0; r < n_target; r++)
+        sum += a->losses[r];
     m->B = B;
     m->T = T;
+    m->n_lm = n_lm;
+    m->n_target = n_target;
     if (loss)
         *loss = sum;
     if (ntokens)
-        *ntokens = n;
+        *ntokens = n_target;
     return 0;
 }
 
@@ -424,11 +471,17 @@ int model_backward(model *m, migr_err *err)
     int L = c->layers, RC = c->mlp_ratio * c->channels;
     size_t BT = (size_t)B * T, BTC = BT * C;
 
+    size_t NT = (size_t)m->n_target;
+
     memset(m->grads_mem, 0, m->num_params * sizeof(float));
-    memset(a->dlogits, 0, BT * V * sizeof(float));
-    crossentropy_softmax_backward(a->dlogits, NULL, a->logits, a->lse, a->targets, BT, V);
+    /* the LM head, on the rows with a target; dlnf is 0 at the others */
+    memset(a->dlogits, 0, NT * V * sizeof(float));
+    crossentropy_softmax_backward(a->dlogits, NULL, a->logits, a->lse, a->lm_targets, NT, V);
+    memset(a->dlm_in, 0, NT * C * sizeof(float));
+    matmul_backward(a->dlm_in, g->wte, NULL, a->dlogits, a->lm_in, p->wte, NT, C, V);
     memset(a->dln, 0, BTC * sizeof(float));
-    matmul_backward(a->dln, g->wte, NULL, a->dlogits, a->lnf, p->wte, BT, C, V);
+    for (size_t r = 0; r < NT; r++)
+        memcpy(a->dln + (size_t)a->lm_pos[r] * C, a->dlm_in + r * C, (size_t)C * sizeof(float));
     memset(a->dresidual, 0, BTC * sizeof(float));
     layernorm_backward(a->dresidual, g->lnfw, g->lnfb, a->dln, PL(a->residual3, L - 1, BTC),
                        p->lnfw, a->lnf_mean, a->lnf_rstd, BT, C);

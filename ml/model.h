@@ -72,7 +72,14 @@ typedef struct model_params {
 } model_params;
 
 /* One batch of B sequences of T positions (T <= max_seq), built by
- * ml/batch.c.  All arrays are the caller's. */
+ * ml/batch.c.  All arrays are the caller's.
+ *
+ * Training needs the logits only where there is a loss, so by default the
+ * forward computes the LM head (logits, softmax) only at positions with a
+ * target >= 0: in an SFT batch the media/subtitle prefix and the padding
+ * (about 40% of the positions) skip the largest matmul.  all_logits = 1
+ * asks for the logits of every position (checking, uncached generation);
+ * the loss and the gradients are the same bits either way. */
 typedef struct model_batch {
     int B, T;
     const float *frames;  /* (B, F, F_PIX) */
@@ -80,6 +87,7 @@ typedef struct model_batch {
     const int *tokens;    /* (B, T) token ids; positions < F+NA hold 0 (ignored) */
     const int *types;     /* (B, T) 0..3 as above */
     const int *targets;   /* (B, T) next-token id to predict, or -1 (no loss) */
+    int all_logits;       /* 0: logits only where targets >= 0; 1: everywhere */
 } model_batch;
 
 typedef struct model model;
@@ -101,11 +109,16 @@ float *model_grads_flat(model *m);    /* (num_params), after model_backward */
 const model_params *model_param_ptrs(const model *m);
 const model_params *model_grad_ptrs(const model *m);
 
-/* Forward: fills the logits (B, T, V) and returns the summed loss over
- * target positions (and *ntokens, their count).  Activations for a batch
- * of this B and T are (re)allocated as needed. */
+/* Forward: computes the logits (at the positions batch->all_logits asks
+ * for) and returns the summed loss over target positions (and *ntokens,
+ * their count).  Activations for a batch of this B and T are (re)allocated
+ * as needed. */
 int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens, migr_err *err);
-const float *model_logits(const model *m);   /* (B, T, V) of the last forward */
+/* The V logits of position t of sequence b in the last forward, or NULL
+ * when that forward did not compute them: a position without a target in a
+ * batch without all_logits, (b, t) out of range, or no forward yet.  Valid
+ * until the next forward. */
+const float *model_logits_row(const model *m, int b, int t);
 
 /* Backward of the last forward's summed loss: zeroes and fills the
  * gradients of every parameter. */

@@ -218,14 +218,15 @@ static int generate_uncached(model *m, const model_batch *pb, const sample_confi
     memcpy(types, pb->types, (size_t)pb->T * sizeof(int));
     for (int t = 0; t < maxT; t++)
         targets[t] = -1;
+    /* no targets, so the last position's logits must be asked for */
     model_batch b = {.B = 1, .T = pb->T, .frames = pb->frames, .mel = pb->mel, .tokens = tokens,
-                     .types = types, .targets = targets};
+                     .types = types, .targets = targets, .all_logits = 1};
     for (;;) {
         if (model_forward(m, &b, NULL, NULL, err) != 0) {
             free(mem);
             return -1;
         }
-        int id = sample_pick(model_logits(m) + (size_t)(b.T - 1) * V, V, sc, rng, idx, w);
+        int id = sample_pick(model_logits_row(m, 0, b.T - 1), V, sc, rng, idx, w);
         out[n++] = id;
         if (id == sc->eos || n == limit)
             break;

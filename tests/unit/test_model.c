@@ -168,11 +168,11 @@ TEST(model_loss_is_the_sum_of_target_log_probs_and_counts_them)
     CHECK(m != NULL);
     model_batch bt = make_batch(&d, MB, 6);
     CHECK_MSG(model_forward(m, &bt, &loss, &ntok, &err) == 0, "%s", err.msg);
-    const float *logits = model_logits(m);
     for (int i = 0; i < MB * MT; i++) {
         if (d.targets[i] < 0)
             continue;
-        const float *row = logits + (size_t)i * small.vocab;
+        const float *row = model_logits_row(m, i / MT, i % MT);
+        CHECK(row != NULL);
         double s = 0;
         for (int v = 0; v < small.vocab; v++)
             s += exp((double)row[v]);
@@ -195,17 +195,58 @@ TEST(model_trailing_padding_never_changes_earlier_positions)
     model *m = model_new(&small, 4, &err);
     CHECK(m != NULL);
     model_batch bt = make_batch(&d, 1, 7); /* pad from position 8 */
+    bt.all_logits = 1;
     CHECK(model_forward(m, &bt, NULL, NULL, &err) == 0);
     float before[8 * 13];
-    memcpy(before, model_logits(m), sizeof before);
+    for (int t = 0; t < 8; t++)
+        memcpy(before + t * V, model_logits_row(m, 0, t), V * sizeof(float));
     for (int t = 8; t < MT; t++)
         d.tokens[t] = 9;
     CHECK(model_forward(m, &bt, NULL, NULL, &err) == 0);
     double maxdiff = 0;
     for (int i = 0; i < 8 * V; i++)
-        maxdiff = fmax(maxdiff, fabs(before[i] - model_logits(m)[i]));
+        maxdiff = fmax(maxdiff, fabs(before[i] - model_logits_row(m, 0, i / V)[i % V]));
     model_free(&m);
     CHECK_MSG(maxdiff <= 1e-6, "logits before the padding moved by %g", maxdiff);
+}
+
+TEST(model_all_logits_adds_rows_but_changes_no_loss_or_gradient_bit)
+{
+    migr_err err;
+    batch_data d;
+    double l1, l2;
+    int n1, n2;
+    model *m = model_new(&small, 6, &err);
+    CHECK(m != NULL);
+    size_t n = model_num_params(m);
+    float *g1 = malloc(n * sizeof(float));
+    float row[13];
+    CHECK(g1 != NULL);
+    model_batch bt = make_batch(&d, MB, 10);
+    int ok = model_forward(m, &bt, &l1, &n1, &err) == 0 && model_backward(m, &err) == 0;
+    memcpy(g1, model_grads_flat(m), n * sizeof(float));
+    /* by default only rows with a target have logits: [0][5] has, [0][4] and [0][11] not */
+    int rows_default = ok && model_logits_row(m, 0, 5) != NULL &&
+                       model_logits_row(m, 0, 4) == NULL && model_logits_row(m, 0, 11) == NULL &&
+                       model_logits_row(m, MB, 5) == NULL && model_logits_row(m, 0, MT) == NULL;
+    if (ok)
+        memcpy(row, model_logits_row(m, 2, 6), sizeof row);
+    bt.all_logits = 1;
+    ok = ok && model_forward(m, &bt, &l2, &n2, &err) == 0 && model_backward(m, &err) == 0;
+    int rows_all = ok;
+    for (int i = 0; ok && i < MB * MT; i++)
+        rows_all = rows_all && model_logits_row(m, i / MT, i % MT) != NULL;
+    double rowdiff = 0;
+    for (int v = 0; ok && v < 13; v++)
+        rowdiff = fmax(rowdiff, fabs(row[v] - model_logits_row(m, 2, 6)[v]));
+    int same = ok && l1 == l2 && n1 == n2 && memcmp(g1, model_grads_flat(m), n * sizeof(float)) == 0;
+    free(g1);
+    model_free(&m);
+    CHECK_MSG(ok, "%s", err.msg);
+    CHECK(rows_default);
+    CHECK(rows_all);
+    CHECK_MSG(rowdiff <= 1e-6, "a target row's logits moved by %g with all_logits", rowdiff);
+    CHECK(same);
 }
 
 TEST(model_forward_backward_is_bitwise_deterministic_and_survives_regrowth)
