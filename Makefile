@@ -22,7 +22,7 @@ OPT_san      := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sa
 
 PROTO_C   := build/gen/migr.pb-c.c
 SCHEMA_C  := build/gen/schema.c
-LIB_SRC   := $(wildcard common/*.c media/*.c ml/*.c) $(PROTO_C)
+LIB_SRC   := $(wildcard common/*.c media/*.c ml/*.c ml/rewards/*.c) $(PROTO_C)
 MIGRD_SRC := $(wildcard coordinator/*.c) $(SCHEMA_C)
 WORKER_SRC:= $(wildcard worker/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
