@@ -73,9 +73,14 @@ void attention_backward(float *dinp, float *scratch, const float *dout, const fl
 void attention_forward_cached(float *out, float *scratch, const float *q, const float *kcache,
                               const float *vcache, int t0, int n, int C, int NH);
 
-/* GELU, tanh approximation.  out (N), inp (N); dinp accumulates. */
-void gelu_forward(float *out, const float *inp, size_t N);
-void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N);
+/* GELU, tanh approximation: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
+ * computed as x * sigmoid(2u) (the same function) with layers.c's exp4.
+ *   out (N), inp (N)
+ *   sig (N): sigmoid(2u) = (1 + tanh(u)) / 2 of each input, kept for the
+ *            backward; NULL when no backward follows
+ * The backward takes the forward's inp and sig; dinp accumulates. */
+void gelu_forward(float *out, float *sig, const float *inp, size_t N);
+void gelu_backward(float *dinp, const float *inp, const float *sig, const float *dout, size_t N);
 
 /* out = a + b, elementwise (N); the backward adds dout into da and db. */
 void residual_forward(float *out, const float *a, const float *b, size_t N);

@@ -33,6 +33,7 @@ typedef struct model_acts {
     float *ln2_rstd;   /* (L, B, T) */
     float *fch;        /* (L, B, T, R*C) */
     float *fch_gelu;   /* (L, B, T, R*C) */
+    float *fch_sig;    /* (L, B, T, R*C) GELU's sigmoid(2u), for its backward */
     float *residual3;  /* (L, B, T, C) */
     float *lnf;        /* (B, T, C) */
     float *lnf_mean;   /* (B, T) */
@@ -285,6 +286,7 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(ln2_rstd, float, L * BT);
     CARVE(fch, float, L * BT * RC);
     CARVE(fch_gelu, float, L * BT * RC);
+    CARVE(fch_sig, float, L * BT * RC);
     CARVE(residual3, float, L * BT * C);
     CARVE(lnf, float, BT * C);
     CARVE(lnf_mean, float, BT);
@@ -430,7 +432,7 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
         layernorm_forward(ln2, PL(a->ln2_mean, l, BT), PL(a->ln2_rstd, l, BT), res2,
                           PL(p->ln2w, l, C), PL(p->ln2b, l, C), BT, C);
         matmul_forward(fch, ln2, PL(p->fcw, l, (size_t)RC * C), PL(p->fcb, l, RC), BT, C, RC);
-        gelu_forward(fchg, fch, BT * RC);
+        gelu_forward(fchg, PL(a->fch_sig, l, BT * RC), fch, BT * RC);
         matmul_forward(a->proj, fchg, PL(p->fcprojw, l, (size_t)C * RC), PL(p->fcprojb, l, C),
                        BT, RC, C);
         residual_forward(res3, res2, a->proj, BTC);
@@ -500,7 +502,7 @@ int model_backward(model *m, migr_err *err)
         matmul_backward(a->dfch_gelu, PL(g->fcprojw, l, (size_t)C * RC), PL(g->fcprojb, l, C),
                         a->dresidual, fchg, PL(p->fcprojw, l, (size_t)C * RC), BT, RC, C);
         memset(a->dfch, 0, BT * RC * sizeof(float));
-        gelu_backward(a->dfch, fch, a->dfch_gelu, BT * RC);
+        gelu_backward(a->dfch, fch, PL(a->fch_sig, l, BT * RC), a->dfch_gelu, BT * RC);
         memset(a->dln, 0, BTC * sizeof(float));
         matmul_backward(a->dln, PL(g->fcw, l, (size_t)RC * C), PL(g->fcb, l, RC), a->dfch, ln2,
                         PL(p->fcw, l, (size_t)RC * C), BT, C, RC);

@@ -136,7 +136,7 @@ static void kv_advance(kv_state *s, const model *m, int t0, int n)
                           (size_t)n, C);
         matmul_forward(s->fch, s->ln, PL(p->fcw, l, (size_t)RC * C), PL(p->fcb, l, RC),
                        (size_t)n, C, RC);
-        gelu_forward(s->fch_gelu, s->fch, (size_t)n * RC);
+        gelu_forward(s->fch_gelu, NULL, s->fch, (size_t)n * RC);
         matmul_forward(s->proj, s->fch_gelu, PL(p->fcprojw, l, (size_t)C * RC),
                        PL(p->fcprojb, l, C), (size_t)n, RC, C);
         residual_forward(s->x, s->x, s->proj, nC);

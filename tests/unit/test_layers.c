@@ -240,13 +240,13 @@ TEST(attention_cached_gives_the_same_bits_as_the_full_attention)
 
 enum { GE_N = 24 };
 typedef struct {
-    float x[GE_N], out[GE_N], dout[GE_N];
+    float x[GE_N], out[GE_N], sig[GE_N], dout[GE_N];
 } ge_ctx;
 
 static double ge_loss(void *p)
 {
     ge_ctx *c = p;
-    gelu_forward(c->out, c->x, GE_N);
+    gelu_forward(c->out, c->sig, c->x, GE_N);
     return dot_w(c->out, c->dout, GE_N);
 }
 
@@ -258,12 +258,32 @@ TEST(gelu_backward_matches_finite_differences)
     fill_uniform(c.x, GE_N, -4, 4, &rng);
     fill_uniform(c.dout, GE_N, -1, 1, &rng);
     ge_loss(&c);
-    gelu_backward(dx, c.x, c.dout, GE_N);
+    gelu_backward(dx, c.x, c.sig, c.dout, GE_N);
     CHECK_FD("gelu.dinp", c.x, dx, GE_N, ge_loss, &c);
     /* the tanh approximation: gelu(1) = 0.5 * (1 + tanh(sqrt(2/pi) * 1.044715)) */
     float one = 1.0f, g;
-    gelu_forward(&g, &one, 1);
+    gelu_forward(&g, NULL, &one, 1);
     CHECK_NEAR(0.841192, g, 1e-5);
+}
+
+/* gelu against the tanh formula in double over [-12, 12], with the tail
+ * (N not a multiple of four) and sig == (1 + tanh u) / 2 */
+TEST(gelu_matches_the_tanh_formula_to_float_precision)
+{
+    enum { N = 4803 };
+    static float x[N], out[N], sig[N];
+    double worst = 0, worst_sig = 0;
+    for (int i = 0; i < N; i++)
+        x[i] = -12.0f + 24.0f * (float)i / (N - 1);
+    gelu_forward(out, sig, x, N);
+    for (int i = 0; i < N; i++) {
+        double u = 0.7978845608028654 * (x[i] + 0.044715 * (double)x[i] * x[i] * x[i]);
+        double ref = 0.5 * x[i] * (1.0 + tanh(u));
+        worst = fmax(worst, fabs(out[i] - ref) / fmax(fabs(ref), 1e-3));
+        worst_sig = fmax(worst_sig, fabs(sig[i] - 0.5 * (1.0 + tanh(u))));
+    }
+    CHECK_MSG(worst <= 1e-6, "gelu off by %g (relative)", worst);
+    CHECK_MSG(worst_sig <= 2e-7, "sigmoid off by %g", worst_sig);
 }
 
 TEST(residual_backward_passes_dout_to_both_inputs)
