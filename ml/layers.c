@@ -393,55 +393,89 @@ void residual_backward(float *da, float *db, const float *dout, size_t N)
 
 /* ---- softmax cross-entropy ---------------------------------------------- */
 
-/* The row's maximum, and the sum of exp(row[v] - max) (float exponentials
- * of non-positive arguments, added in double in index order). */
+typedef double vd4 __attribute__((vector_size(32)));
+
+/* The row's maximum (exact, so the lane order does not matter). */
 static float row_max(const float *row, int V)
 {
+    int v = 0;
     float m = row[0];
-    for (int v = 1; v < V; v++)
-        if (row[v] > m)
-            m = row[v];
+    if (V >= 4) {
+        vf4 m4 = vf4_load(row);
+        for (v = 4; v + 4 <= V; v += 4) {
+            vf4 x = vf4_load(row + v);
+            m4 = vf4_select(x > m4, x, m4);
+        }
+        for (int j = 0; j < 4; j++)
+            m = m4[j] > m ? m4[j] : m;
+    }
+    for (; v < V; v++)
+        m = row[v] > m ? row[v] : m;
     return m;
 }
 
-static double row_sumexp(const float *row, int V, float m)
+/* e (V) = exp(row - m) (float exponentials of non-positive arguments);
+ * returns their sum, added in double: lane j of four holds the terms
+ * v = j (mod 4), and the lanes are added in order at the end. */
+static double row_exp_sum(float *e, const float *row, int V, float m)
 {
+    vd4 sum4 = {0, 0, 0, 0};
     double sum = 0.0;
-    for (int v = 0; v < V; v++)
-        sum += expf(row[v] - m);
-    return sum;
+    int v = 0;
+    for (; v + 4 <= V; v += 4) {
+        vf4 x = exp4(vf4_load(row + v) - vf4_splat(m));
+        vf4_store(e + v, x);
+        sum4 += __builtin_convertvector(x, vd4);
+    }
+    if (v < V) { /* the tail, padded to four lanes */
+        float x[4] = {0}, y[4];
+        memcpy(x, row + v, (size_t)(V - v) * sizeof(float));
+        vf4_store(y, exp4(vf4_load(x) - vf4_splat(m)));
+        memcpy(e + v, y, (size_t)(V - v) * sizeof(float));
+        for (int j = 0; j < V - v; j++)
+            sum += y[j];
+    }
+    return ((sum4[0] + sum4[1]) + (sum4[2] + sum4[3])) + sum;
 }
 
-void crossentropy_forward(float *losses, float *lse, const float *logits, const int *targets,
+void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
                           size_t N, int V)
 {
     for (size_t n = 0; n < N; n++) {
         const float *row = logits + n * V;
+        float *prow = probs + n * V;
         if (targets[n] < 0) {
             losses[n] = 0.0f;
-            lse[n] = 0.0f;
             continue;
         }
         assert(targets[n] < V);
         float m = row_max(row, V);
-        double l = log(row_sumexp(row, V, m));
+        double sum = row_exp_sum(prow, row, V, m);
         /* -log p = log sum exp(row - m) - (row[target] - m) */
-        losses[n] = (float)(l - ((double)row[targets[n]] - m));
-        lse[n] = (float)(l + m);
+        losses[n] = (float)(log(sum) - ((double)row[targets[n]] - m));
+        float inv = (float)(1.0 / sum);
+        int v = 0;
+        for (; v + 4 <= V; v += 4)
+            vf4_store(prow + v, vf4_load(prow + v) * vf4_splat(inv));
+        for (; v < V; v++)
+            prow[v] *= inv;
     }
 }
 
-void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const float *logits,
-                                   const float *lse, const int *targets, size_t N, int V)
+void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const float *probs,
+                                   const int *targets, size_t N, int V)
 {
     for (size_t n = 0; n < N; n++) {
-        const float *row = logits + n * V;
+        const float *prow = probs + n * V;
         float *drow = dlogits + n * V;
-        if (targets[n] < 0)
+        if (targets[n] < 0) {
+            memset(drow, 0, (size_t)V * sizeof(float));
             continue;
+        }
         float d = dlosses ? dlosses[n] : 1.0f;
-        for (int v = 0; v < V; v++)
-            drow[v] += d * expf(row[v] - lse[n]);
+        if (drow != prow || d != 1.0f)
+            for (int v = 0; v < V; v++)
+                drow[v] = d * prow[v];
         drow[targets[n]] -= d;
     }
 }

@@ -86,16 +86,20 @@ void gelu_backward(float *dinp, const float *inp, const float *sig, const float 
 void residual_forward(float *out, const float *a, const float *b, size_t N);
 void residual_backward(float *da, float *db, const float *dout, size_t N);
 
-/* Softmax cross-entropy per position:
+/* Softmax cross-entropy per position (exponentials by layers.c's exp4):
  *   losses (N): -log softmax(logits[i])[targets[i]], 0 where targets[i] < 0
- *   lse (N): log sum exp(logits[i]) (0 where targets[i] < 0), for the backward
+ *   probs (N, V): softmax(logits[i]), for the backward; rows with
+ *          targets[i] < 0 are left as they were
  *   logits (N, V), targets (N) in -1..V-1 */
-void crossentropy_forward(float *losses, float *lse, const float *logits, const int *targets,
+void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
                           size_t N, int V);
-/* dlogits (N, V) += dlosses[i] * (softmax(logits[i]) - onehot(targets[i]))
- * at positions with targets[i] >= 0; dlosses NULL means 1 everywhere (the
- * gradient of the summed loss).  lse is the forward's. */
-void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const float *logits,
-                                   const float *lse, const int *targets, size_t N, int V);
+/* dlogits (N, V) = dlosses[i] * (probs[i] - onehot(targets[i])) at positions
+ * with targets[i] >= 0, 0 at the others; dlosses NULL means 1 everywhere
+ * (the gradient of the summed loss).  probs is the forward's.  Unlike the
+ * other backwards this one writes dlogits instead of adding to it, so that
+ * dlogits may be probs itself: the gradient of the summed loss then takes
+ * one subtraction per row. */
+void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const float *probs,
+                                   const int *targets, size_t N, int V);
 
 #endif

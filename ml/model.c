@@ -48,7 +48,6 @@ typedef struct model_acts {
     float *lm_in;      /* (n_lm, C) lnf of each row */
     float *logits;     /* (n_lm, V) */
     float *losses;     /* (n_lm) */
-    float *lse;        /* (n_lm) log sum exp of each logits row */
     float *proj;       /* (B, T, C) projection output before its residual add */
     /* backward scratch, reused layer after layer */
     float *dresidual;  /* (B, T, C) gradient of the residual stream */
@@ -58,7 +57,7 @@ typedef struct model_acts {
     float *dfch;       /* (B, T, R*C) */
     float *dfch_gelu;  /* (B, T, R*C) */
     float *dlm_in;     /* (n_target, C) gradient of lm_in */
-    float *dlogits;    /* (n_target, V) */
+    float *dlogits;    /* (n_target, V) made by the forward (see model_forward) */
     float *datt;       /* (T, T) one head's attention gradient */
 } model_acts;
 
@@ -297,7 +296,6 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(lm_in, float, BT * C);
     CARVE(logits, float, BT * V);
     CARVE(losses, float, BT);
-    CARVE(lse, float, BT);
     CARVE(proj, float, BT * C);
     CARVE(dresidual, float, BT * C);
     CARVE(dln, float, BT * C);
@@ -445,7 +443,12 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
         memcpy(a->lm_in + (size_t)r * C, a->lnf + (size_t)a->lm_pos[r] * C,
                (size_t)C * sizeof(float));
     matmul_forward(a->logits, a->lm_in, p->wte, NULL, (size_t)n_lm, C, V);
-    crossentropy_forward(a->losses, a->lse, a->logits, a->lm_targets, (size_t)n_target, V);
+    /* The gradient of the summed loss in the logits needs nothing but the
+     * softmax: turn the probabilities into it here, in place, while they are
+     * in memory, and model_backward (however often it runs) starts below. */
+    crossentropy_forward(a->losses, a->dlogits, a->logits, a->lm_targets, (size_t)n_target, V);
+    crossentropy_softmax_backward(a->dlogits, NULL, a->dlogits, a->lm_targets, (size_t)n_target,
+                                  V);
 
     double sum = 0.0;
     for (int r = 0; r < n_target; r++)
@@ -476,9 +479,8 @@ int model_backward(model *m, migr_err *err)
     size_t NT = (size_t)m->n_target;
 
     memset(m->grads_mem, 0, m->num_params * sizeof(float));
-    /* the LM head, on the rows with a target; dlnf is 0 at the others */
-    memset(a->dlogits, 0, NT * V * sizeof(float));
-    crossentropy_softmax_backward(a->dlogits, NULL, a->logits, a->lse, a->lm_targets, NT, V);
+    /* the LM head, on the rows with a target (dlogits is the forward's);
+     * dlnf is 0 at the others */
     memset(a->dlm_in, 0, NT * C * sizeof(float));
     matmul_backward(a->dlm_in, g->wte, NULL, a->dlogits, a->lm_in, p->wte, NT, C, V);
     memset(a->dln, 0, BTC * sizeof(float));

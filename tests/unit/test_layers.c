@@ -302,40 +302,68 @@ TEST(residual_backward_passes_dout_to_both_inputs)
 
 enum { CE_N = 5, CE_V = 6 };
 typedef struct {
-    float logits[CE_N * CE_V], losses[CE_N], lse[CE_N], w[CE_N];
+    float logits[CE_N * CE_V], losses[CE_N], probs[CE_N * CE_V], w[CE_N];
     int targets[CE_N];
 } ce_ctx;
 
 static double ce_loss(void *p)
 {
     ce_ctx *c = p;
-    crossentropy_forward(c->losses, c->lse, c->logits, c->targets, CE_N, CE_V);
+    crossentropy_forward(c->losses, c->probs, c->logits, c->targets, CE_N, CE_V);
     return dot_w(c->losses, c->w, CE_N);
 }
 
 TEST(crossentropy_backward_matches_finite_differences_and_skips_negative_targets)
 {
     ce_ctx c = {.targets = {2, -1, 0, 5, -1}};
-    float dl[CE_N * CE_V] = {0}, dsum[CE_N * CE_V] = {0};
+    float dl[CE_N * CE_V], dsum[CE_N * CE_V];
     uint64_t rng = 7;
     fill_uniform(c.logits, CE_N * CE_V, -3, 3, &rng);
     fill_uniform(c.w, CE_N, 0.5f, 2, &rng);
     ce_loss(&c);
     CHECK(c.losses[1] == 0.0f && c.losses[4] == 0.0f);
-    crossentropy_softmax_backward(dl, c.w, c.logits, c.lse, c.targets, CE_N, CE_V);
+    memset(dl, 0xff, sizeof dl); /* written, not added to */
+    crossentropy_softmax_backward(dl, c.w, c.probs, c.targets, CE_N, CE_V);
     CHECK_FD("ce.dlogits", c.logits, dl, CE_N * CE_V, ce_loss, &c);
     for (int v = 0; v < CE_V; v++)
         CHECK(dl[1 * CE_V + v] == 0.0f && dl[4 * CE_V + v] == 0.0f);
     /* NULL dlosses is the summed loss: weight 1 everywhere. */
     for (int n = 0; n < CE_N; n++)
         c.w[n] = 1.0f;
-    crossentropy_softmax_backward(dsum, NULL, c.logits, c.lse, c.targets, CE_N, CE_V);
+    ce_loss(&c);
+    crossentropy_softmax_backward(dsum, NULL, c.probs, c.targets, CE_N, CE_V);
+    /* in place, as the model does it: the same bits at the rows with a target */
+    crossentropy_softmax_backward(c.probs, NULL, c.probs, c.targets, CE_N, CE_V);
+    CHECK(memcmp(c.probs, dsum, sizeof dsum) == 0);
     CHECK_FD("ce.sum", c.logits, dsum, CE_N * CE_V, ce_loss, &c);
     /* -log softmax of a uniform row is log V */
-    float flat[CE_V] = {0}, loss, lse;
+    float flat[CE_V] = {0}, loss, probs[CE_V];
     int target = 3;
-    crossentropy_forward(&loss, &lse, flat, &target, 1, CE_V);
+    crossentropy_forward(&loss, probs, flat, &target, 1, CE_V);
     CHECK_NEAR(log(CE_V), loss, 1e-6);
+}
+
+/* A vocabulary-sized row (not a multiple of four) against the softmax in
+ * double of the same float differences logit - max: loss to 1e-6 relative,
+ * each probability to 1e-6 relative. */
+TEST(crossentropy_matches_the_double_softmax_on_a_wide_row)
+{
+    enum { V = 2003 };
+    static float logits[V], probs[V];
+    double ref[V], sum = 0, worst = 0;
+    float loss;
+    int target = 1234;
+    uint64_t rng = 8;
+    fill_uniform(logits, V, -20, 12, &rng);
+    logits[2002] = 15.0f; /* the maximum, in the tail */
+    crossentropy_forward(&loss, probs, logits, &target, 1, V);
+    for (int v = 0; v < V; v++)
+        sum += ref[v] = exp((double)(logits[v] - 15.0f));
+    for (int v = 0; v < V; v++)
+        worst = fmax(worst, fabs(probs[v] - ref[v] / sum) / (ref[v] / sum));
+    double ref_loss = log(sum) - ((double)logits[target] - 15.0);
+    CHECK_NEAR(ref_loss, loss, 1e-6 * ref_loss);
+    CHECK_MSG(worst <= 1e-6, "a probability is off by %g (relative)", worst);
 }
 
 /* ---- encoder ----------------------------------------------------------------- */
