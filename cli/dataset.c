@@ -10,6 +10,7 @@
 static const char dataset_usage[] =
     "usage: migr dataset synth NAME --clips N [--seed S] [--config FILE] [--wait]\n"
     "       migr dataset add NAME --manifest FILE [--annotations FILE] [--wait]\n"
+    "       migr dataset mi NAME [--tau T] [--folds K] [--seed S] [--wait]\n"
     "       migr dataset list [--json]\n"
     "       migr dataset show NAME [--json]\n"
     "\n"
@@ -17,7 +18,11 @@ static const char dataset_usage[] =
     "       the store and ingest it; FILE is a YAML generator config (see examples/).\n"
     "add    ingest a DFEW-style manifest: CSV rows \"clip path,label[,subtitle]\", paths\n"
     "       relative to the manifest; annotations are JSON lines keyed by \"clip\".\n"
-    "--wait follow featurization to the end, with a progress bar on a terminal.\n";
+    "mi     modality importance of every clip: probes trained with modality dropout,\n"
+    "       cross-fitted over K folds (default 5), score p(label | only m) for visual,\n"
+    "       audio and text; the dominant modality beats the runner-up by tau (default\n"
+    "       0.1), else the clip is multimodal.  `show` reports the distribution.\n"
+    "--wait follow the work to the end, with a progress bar on a terminal.\n";
 
 static void print_datasets(json_t *list)
 {
@@ -46,6 +51,23 @@ static void print_counts(const char *title, json_t *obj)
     putchar('\n');
 }
 
+static void print_mi(json_t *mi)
+{
+    const char *state = json_string_value(json_object_get(mi, "state"));
+    if (!state || !strcmp(state, "none"))
+        return;
+    printf("modality importance: %s", state);
+    json_t *err = json_object_get(mi, "error");
+    if (json_is_string(err) && strcmp(state, "failed") == 0)
+        printf(" (%s)", json_string_value(err));
+    putchar('\n');
+    print_counts("dominant modality (MI)", json_object_get(mi, "dominant"));
+    json_t *agree = json_object_get(mi, "generator_agreement");
+    if (json_is_number(agree))
+        printf("MI agrees with the generator's dominant modality on %.1f%% of %lld clips\n",
+               100 * json_number_value(agree), (long long)json_integer_value(json_object_get(mi, "generator_compared")));
+}
+
 static void print_dataset(json_t *d)
 {
     size_t i;
@@ -60,6 +82,7 @@ static void print_dataset(json_t *d)
     printf("manifest: %s\n", json_string_value(json_object_get(d, "manifest")));
     print_counts("labels", json_object_get(d, "labels"));
     print_counts("dominant modality (generator)", json_object_get(d, "generator_dominant"));
+    print_mi(json_object_get(d, "mi"));
     json_array_foreach(json_object_get(d, "failures"), i, f) {
         printf("failed clip %lld %s: %s\n", (long long)json_integer_value(json_object_get(f, "clip")),
                json_string_value(json_object_get(f, "path")), json_string_value(json_object_get(f, "reason")));
@@ -190,6 +213,70 @@ static int ingest(const migr_home *home, const char *verb, int argc, char **argv
     return wait ? wait_dataset(home, argv[0]) : EXIT_OK;
 }
 
+/* Follow a dataset's MI job until it is done or failed. */
+static int wait_mi(const migr_home *home, const char *name)
+{
+    for (;;) {
+        int status;
+        migr_err err;
+        json_t *d = cli_request(home, "dataset.show", json_pack("{s:s}", "name", name), 10000, &status, &err);
+        if (!d) {
+            fprintf(stderr, "migr: %s\n", err.msg);
+            return status;
+        }
+        const char *state = json_string_value(json_object_get(json_object_get(d, "mi"), "state"));
+        if (state && (!strcmp(state, "done") || !strcmp(state, "failed"))) {
+            print_dataset(d);
+            int rc = strcmp(state, "done") == 0 ? EXIT_OK : EXIT_FAIL;
+            json_decref(d);
+            return rc;
+        }
+        json_decref(d);
+        usleep(250 * 1000);
+    }
+}
+
+/* migr dataset mi NAME [--tau T] [--folds K] [--seed S] [--wait] */
+static int dataset_mi(const migr_home *home, int argc, char **argv)
+{
+    double tau = 0.1;
+    long long folds = 5, seed = 1;
+    int wait = 0, status;
+    migr_err err;
+
+    if (argc < 1 || argv[0][0] == '-') {
+        fputs(dataset_usage, stderr);
+        return EXIT_USAGE;
+    }
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(argv[i], "--wait"))
+            wait = 1;
+        else if (!strcmp(argv[i], "--tau") && v)
+            tau = strtod(argv[++i], &end);
+        else if (!strcmp(argv[i], "--folds") && v)
+            folds = strtoll(argv[++i], &end, 10);
+        else if (!strcmp(argv[i], "--seed") && v)
+            seed = strtoll(argv[++i], &end, 10);
+        else
+            end = argv[i];
+        if (end && *end) {
+            fprintf(stderr, "migr dataset mi: bad or incomplete argument \"%s\"\n\n%s", argv[i], dataset_usage);
+            return EXIT_USAGE;
+        }
+    }
+    json_t *r = cli_request(home, "dataset.mi", json_pack("{s:s, s:f, s:I, s:I}", "name", argv[0], "tau", tau,
+                            "folds", (json_int_t)folds, "seed", (json_int_t)seed), 60000, &status, &err);
+    if (!r) {
+        fprintf(stderr, "migr: %s\n", err.msg);
+        return status;
+    }
+    json_decref(r);
+    printf("dataset %s: modality importance queued\n", argv[0]);
+    return wait ? wait_mi(home, argv[0]) : EXIT_OK;
+}
+
 int cmd_dataset(const migr_home *home, int argc, char **argv)
 {
     static const char *const synth_flags[] = {"--clips", "--seed", "--config", NULL};
@@ -204,6 +291,8 @@ int cmd_dataset(const migr_home *home, int argc, char **argv)
         return ingest(home, "dataset.synth", argc - 1, argv + 1, synth_flags, "clips");
     if (!strcmp(argv[0], "add"))
         return ingest(home, "dataset.add", argc - 1, argv + 1, add_flags, "manifest");
+    if (!strcmp(argv[0], "mi"))
+        return dataset_mi(home, argc - 1, argv + 1);
     if (!strcmp(argv[0], "list") && argc == 1 + json)
         return cli_show(home, "dataset.list", json_object(), json, print_datasets);
     if (!strcmp(argv[0], "show") && argc == 2 + json && argv[1][0] != '-')

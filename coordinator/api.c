@@ -177,6 +177,7 @@ static const struct {
     {"dataset.list", verb_dataset_list},
     {"dataset.show", verb_dataset_show},
     {"dataset.clip", verb_dataset_clip},
+    {"dataset.mi", datasets_mi},
     {"run.submit", runs_submit},
     {"run.metrics", verb_run_metrics},
     {"run.logs", verb_run_logs},

@@ -471,3 +471,109 @@ int datasets_task_exhausted(coord *c, const task_row *t, const char *reason, mig
         return -1;
     return maybe_finish(c, t->owner_id, err);
 }
+
+/* ---- modality importance ---- */
+
+json_t *datasets_mi(coord *c, json_t *args, int *status, migr_err *err)
+{
+    const char *name = json_string_value(json_object_get(args, "name"));
+    double tau = json_number_value(json_object_get(args, "tau"));
+    json_int_t folds = json_integer_value(json_object_get(args, "folds"));
+    json_int_t seed = json_integer_value(json_object_get(args, "seed"));
+    int64_t id, pending;
+    char rel[160];
+
+    if (!name || tau < 0 || tau >= 1 || folds < 2 || folds > 20 || seed < 0) {
+        usage(status, err, "dataset.mi needs a name, 0 <= tau < 1, 2..20 folds and a seed >= 0");
+        return NULL;
+    }
+    *status = 1;
+    if (db_int(c->db, err, &id, -1, "SELECT id FROM datasets WHERE name = ? AND state = 'ready'", "s",
+               name) < 0)
+        return NULL;
+    if (id < 0) {
+        migr_errf(err, "no ready dataset named %s (see `migr dataset list`)", name);
+        return NULL;
+    }
+    if (db_int(c->db, err, &pending, 0, "SELECT COUNT(*) FROM tasks WHERE owner = 'dataset' AND "
+               "owner_id = ? AND kind = 'mi' AND state IN ('queued', 'leased')", "i", id) < 0)
+        return NULL;
+    if (pending > 0) {
+        migr_errf(err, "modality importance of %s is already being computed", name);
+        return NULL;
+    }
+    sqlite3_stmt *st = db_prepare(c->db, err,
+        "SELECT id, features, label, subtitle FROM clips WHERE dataset_id = ? AND state = 'featurized' "
+        "ORDER BY idx", "i", id);
+    if (!st)
+        return NULL;
+    json_t *clips = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_array_append_new(clips, json_pack("{s:I, s:s, s:s, s:s}", "clip",
+            (json_int_t)sqlite3_column_int64(st, 0), "features", db_text(st, 1), "label", db_text(st, 2),
+            "subtitle", db_text(st, 3)));
+    sqlite3_finalize(st);
+    if ((json_int_t)json_array_size(clips) < 2 * folds) {
+        migr_errf(err, "%s has %zu featurized clips; %lld-fold modality importance needs at least %lld",
+                  name, json_array_size(clips), (long long)folds, (long long)(2 * folds));
+        json_decref(clips);
+        return NULL;
+    }
+    /* The clip list goes through the store, not through the task's params. */
+    snprintf(rel, sizeof rel, "datasets/%s/mi-input.json", name);
+    json_t *input = json_pack("{s:o}", "clips", clips);
+    char *text = json_dumps(input, JSON_COMPACT);
+    json_decref(input);
+    int rc = text ? store_put(&c->st, rel, text, strlen(text), NULL, err) : migr_errf(err, "out of memory");
+    free(text);
+    if (rc < 0)
+        return NULL;
+    json_t *params = json_pack("{s:s, s:s, s:f, s:I, s:I}", "dataset", name, "input", rel, "tau", tau,
+                               "folds", folds, "seed", seed);
+    char *ptext = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(params);
+    if (!ptext || db_begin(c->db, err) < 0) {
+        free(ptext);
+        return NULL;
+    }
+    if (queue_add(c->db, "dataset", id, "mi", 0, ptext, c->cfg.max_attempts, err) < 0 ||
+        db_run(c->db, err, "UPDATE datasets SET mi_tau = ? WHERE id = ?", "di", tau, id) < 0 ||
+        db_commit(c->db, err) < 0) {
+        db_rollback(c->db);
+        free(ptext);
+        return NULL;
+    }
+    free(ptext);
+    *status = 0;
+    log_info("dataset %s: modality importance queued (tau %.3f, %lld folds)", name, tau, (long long)folds);
+    return json_pack("{s:s, s:s}", "name", name, "mi", "queued");
+}
+
+/* output: {"clips": [[clip id, mi visual, mi audio, mi text, dominant], ...]} */
+int datasets_mi_done(coord *c, const task_row *t, json_t *output, migr_err *err)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(json_object_get(output, "clips"), i, row) {
+        const char *dom = modality_name((int)json_integer_value(json_array_get(row, 4)));
+        if (json_array_size(row) != 5 || !dom)
+            return migr_errf(err, "mi output row %zu is not [clip, visual, audio, text, dominant]", i);
+        if (db_run(c->db, err,
+                   "UPDATE clips SET mi_visual = ?, mi_audio = ?, mi_text = ?, mi_dominant = ? "
+                   "WHERE id = ? AND dataset_id = ?", "dddsii",
+                   json_number_value(json_array_get(row, 1)), json_number_value(json_array_get(row, 2)),
+                   json_number_value(json_array_get(row, 3)), dom,
+                   (int64_t)json_integer_value(json_array_get(row, 0)), t->owner_id) < 0)
+            return -1;
+    }
+    log_info("dataset %lld: modality importance of %zu clips recorded", (long long)t->owner_id,
+             json_array_size(json_object_get(output, "clips")));
+    return 0;
+}
+
+int datasets_mi_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err)
+{
+    (void)c, (void)err;
+    log_warn("dataset %lld: modality importance failed: %s", (long long)t->owner_id, reason);
+    return 0;  /* the task row keeps the reason; dataset show reports it */
+}

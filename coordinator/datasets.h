@@ -10,10 +10,15 @@
  * body is returned (the caller's), else NULL with *status (1 failure, 2 usage). */
 json_t *datasets_add(coord *c, json_t *args, int *status, migr_err *err);
 json_t *datasets_synth(coord *c, json_t *args, int *status, migr_err *err);
+/* Modality importance of every featurized clip: one "mi" task that trains
+ * cross-fitted probes and scores each clip (args: name, tau, folds, seed). */
+json_t *datasets_mi(coord *c, json_t *args, int *status, migr_err *err);
 
 /* Task kinds "synth" and "featurize" (see kinds.c). */
 int datasets_synth_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int datasets_featurize_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int datasets_task_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err);
+int datasets_mi_done(coord *c, const task_row *t, json_t *output, migr_err *err);
+int datasets_mi_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err);
 
 #endif

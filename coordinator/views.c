@@ -91,6 +91,42 @@ static json_t *counts(sqlite3 *db, migr_err *err, const char *sql, const char *n
     return out;
 }
 
+/* The dataset's modality importance: the state of its latest MI job, the
+ * distribution of dominant modalities and, on synthetic data, how often it
+ * agrees with the generator's recorded dominant modality. */
+static json_t *view_dataset_mi(sqlite3 *db, const char *name, migr_err *err)
+{
+    json_t *job = rows(db, err,
+        "SELECT t.state, t.error, d.mi_tau AS tau FROM datasets d LEFT JOIN tasks t ON t.owner = 'dataset' "
+        "AND t.owner_id = d.id AND t.kind = 'mi' WHERE d.name = ? ORDER BY t.id DESC LIMIT 1", "s", name, 0);
+    json_t *dominant = counts(db, err,
+        "SELECT c.mi_dominant AS k, COUNT(*) AS n FROM clips c JOIN datasets d ON d.id = c.dataset_id "
+        "WHERE d.name = ? AND c.mi_dominant IS NOT NULL GROUP BY k ORDER BY k", name);
+    json_t *agree = rows(db, err,
+        "SELECT COUNT(*) AS compared, COALESCE(SUM(c.mi_dominant = json_extract(c.annotation, '$.dominant')), 0) "
+        "AS agreed FROM clips c JOIN datasets d ON d.id = c.dataset_id WHERE d.name = ? "
+        "AND c.mi_dominant IS NOT NULL AND json_extract(c.annotation, '$.dominant') IS NOT NULL", "s", name, 0);
+    if (!job || !dominant || !agree) {
+        json_decref(job);
+        json_decref(dominant);
+        json_decref(agree);
+        return NULL;
+    }
+    json_t *j = json_array_get(job, 0), *a = json_array_get(agree, 0);
+    json_int_t compared = json_integer_value(json_object_get(a, "compared"));
+    json_int_t agreed = json_integer_value(json_object_get(a, "agreed"));
+    json_t *state = json_object_get(j, "state");
+    json_t *out = json_pack("{s:s, s:O, s:O, s:o, s:I, s:o}",
+        "state", json_is_string(state) ? json_string_value(state) : "none",
+        "error", json_object_get(j, "error") ? json_object_get(j, "error") : json_null(),
+        "tau", json_object_get(j, "tau") ? json_object_get(j, "tau") : json_null(),
+        "dominant", dominant, "generator_compared", compared,
+        "generator_agreement", compared > 0 ? json_real((double)agreed / (double)compared) : json_null());
+    json_decref(job);
+    json_decref(agree);
+    return out;
+}
+
 json_t *view_dataset(sqlite3 *db, const char *name, int *missing, migr_err *err)
 {
     json_t *list = rows(db, err, DATASET_COLUMNS "WHERE d.name = ?", "s", name, 0);
@@ -127,6 +163,12 @@ json_t *view_dataset(sqlite3 *db, const char *name, int *missing, migr_err *err)
     json_object_set_new(d, "failures", failures);
     json_object_set_new(d, "labels", labels);
     json_object_set_new(d, "generator_dominant", dominant);
+    json_t *mi = view_dataset_mi(db, name, err);
+    if (!mi) {
+        json_decref(d);
+        return NULL;
+    }
+    json_object_set_new(d, "mi", mi);
     return d;
 }
 
