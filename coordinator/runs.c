@@ -80,8 +80,9 @@ static void shuffle(int64_t *idx, int64_t n, uint64_t seed, int index, int purpo
 static json_t *usable_clips(coord *c, int64_t dataset_id, migr_err *err)
 {
     sqlite3_stmt *st = db_prepare(c->db, err,
-        "SELECT id, features, label, subtitle, annotation FROM clips WHERE dataset_id = ? "
-        "AND state = 'featurized' AND annotation IS NOT NULL ORDER BY idx", "i", dataset_id);
+        "SELECT id, features, label, subtitle, annotation, mi_visual, mi_audio, mi_text FROM clips "
+        "WHERE dataset_id = ? AND state = 'featurized' AND annotation IS NOT NULL ORDER BY idx", "i",
+        dataset_id);
     json_t *list = json_array();
     int rc;
 
@@ -91,10 +92,15 @@ static json_t *usable_clips(coord *c, int64_t dataset_id, migr_err *err)
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *ann = json_loads(db_text(st, 4), 0, NULL);
-        json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:s, s:o}",
+        json_t *clip = json_pack("{s:I, s:s, s:s, s:s, s:o}",
             "clip", (json_int_t)sqlite3_column_int64(st, 0), "features", db_text(st, 1),
             "label", db_text(st, 2), "subtitle", db_text(st, 3), "annotation",
-            ann ? ann : json_object()));
+            ann ? ann : json_object());
+        /* Modality importance, [visual, audio, text], when the dataset has it. */
+        if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+            json_object_set_new(clip, "mi", json_pack("[f, f, f]", sqlite3_column_double(st, 5),
+                                sqlite3_column_double(st, 6), sqlite3_column_double(st, 7)));
+        json_array_append_new(list, clip);
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
@@ -184,6 +190,17 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
     }
     if (!(clips = usable_clips(c, dataset_id, err)))
         return NULL;
+    const char *order = json_string_value(json_object_get(json_object_get(cfg, "reasoning"), "order"));
+    size_t i;
+    json_t *clip;
+    json_array_foreach(clips, i, clip) {
+        if (order && strcmp(order, "mi") == 0 && !json_object_get(clip, "mi")) {
+            json_decref(clips);
+            migr_errf(err, "reasoning.order is mi but dataset %s has no modality importance for every "
+                      "clip; run `migr dataset mi %s --wait` first", dataset, dataset);
+            return NULL;
+        }
+    }
     if (json_array_size(clips) < 2) {
         json_decref(clips);
         migr_errf(err, "dataset %s has %zu featurized clips with clue annotations; SFT needs at least 2",

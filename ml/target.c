@@ -98,6 +98,18 @@ int target_order_parse(const char *s, target_order *out, migr_err *err)
     return 0;
 }
 
+void target_order_by_scores(const double scores[MODALITY_COUNT], target_order *out)
+{
+    target_order_visual_first(out);
+    for (int i = 1; i < MODALITY_COUNT; i++) {   /* insertion sort: stable */
+        for (int j = i; j > 0 && scores[out->mod[j]] > scores[out->mod[j - 1]]; j--) {
+            int tmp = out->mod[j];
+            out->mod[j] = out->mod[j - 1];
+            out->mod[j - 1] = tmp;
+        }
+    }
+}
+
 int target_order_format(const target_order *o, char *buf, size_t cap)
 {
     if (o->by_mi)

@@ -34,6 +34,10 @@ int target_order_parse(const char *s, target_order *out, migr_err *err);
 /* "mi" or "[vis, aud, txt]"; snprintf's return convention. */
 int target_order_format(const target_order *o, char *buf, size_t cap);
 
+/* The order of a clip under reasoning.order "mi": modalities by decreasing
+ * importance score (scores[MOD_*]), ties kept in the visual-first order. */
+void target_order_by_scores(const double scores[MODALITY_COUNT], target_order *out);
+
 /* What a target is made of: a clip's annotations and its label. */
 typedef struct target_text {
     const char *clue[MODALITY_COUNT];  /* per-modality clue sentences; NULL = empty block */

@@ -237,27 +237,37 @@ static void resume_free(resume *r)
     vocab_free(&r->v);
 }
 
+/* The block order of one clip under reasoning.order "mi". */
+static int mi_order(json_t *clip, target_order *to, migr_err *err)
+{
+    json_t *mi = json_object_get(clip, "mi");
+    double scores[MODALITY_COUNT];
+    if (json_array_size(mi) != MODALITY_COUNT)
+        return migr_errf(err, "a clip of the run has no modality importance");
+    for (int m = 0; m < MODALITY_COUNT; m++)
+        scores[m] = json_number_value(json_array_get(mi, (size_t)m));
+    target_order_by_scores(scores, to);
+    return 0;
+}
+
 /* Build the shard's batch: each clip's features and its explanation in the
- * run's block order. */
+ * run's block order (fixed, or per clip by modality importance). */
 static batch *shard_batch(const store *st, const run_inputs *in, const resume *r, json_t *indices,
                           media_features *feats, int **expl, migr_err *err)
 {
     int n = (int)json_array_size(indices), order[MODALITY_COUNT];
     int cap = r->h.config.max_seq + 1;
     batch_clip *clips = calloc((size_t)n, sizeof *clips);
-    target_order to;
+    int fixed = runconfig_fixed_order(&in->rc, order);
+    target_order to = {0};
     batch *b = NULL;
 
     if (!clips) {
         migr_errf(err, "out of memory");
         return NULL;
     }
-    if (!runconfig_fixed_order(&in->rc, order)) {
-        migr_errf(err, "reasoning.order \"mi\" needs modality importance, which this build does not compute yet");
-        goto end;
-    }
-    memcpy(to.mod, order, sizeof order);
-    to.by_mi = 0;
+    if (fixed)
+        memcpy(to.mod, order, sizeof order);
     for (int i = 0; i < n; i++) {
         json_t *clip = json_array_get(json_object_get(in->clips, "train"),
                                       (size_t)json_integer_value(json_array_get(indices, (size_t)i)));
@@ -265,7 +275,7 @@ static batch *shard_batch(const store *st, const run_inputs *in, const resume *r
             migr_errf(err, "shard clip %d is not in the run's clip list", i);
             goto end;
         }
-        if (load_features(st, clip, &feats[i], err) < 0)
+        if ((!fixed && mi_order(clip, &to, err) < 0) || load_features(st, clip, &feats[i], err) < 0)
             goto end;
         target_text tt = {{ann_text(clip, "vis"), ann_text(clip, "aud"), ann_text(clip, "txt")},
                           ann_text(clip, "think"),

@@ -419,3 +419,25 @@ TEST(target_render_detokenizes_with_plain_label_in_the_answer)
     CHECK_STR("", buf);
     vocab_free(&v);
 }
+
+TEST(target_order_by_scores_puts_the_most_important_modality_first)
+{
+    target_order o;
+    double audio_first[MODALITY_COUNT] = {0.2, 0.7, 0.1};   /* visual, audio, text */
+    target_order_by_scores(audio_first, &o);
+    CHECK_INT(MOD_AUDIO, o.mod[0]);
+    CHECK_INT(MOD_VISUAL, o.mod[1]);
+    CHECK_INT(MOD_TEXT, o.mod[2]);
+    CHECK_INT(0, o.by_mi);
+    double text_first[MODALITY_COUNT] = {0.1, 0.3, 0.6};
+    target_order_by_scores(text_first, &o);
+    CHECK_INT(MOD_TEXT, o.mod[0]);
+    CHECK_INT(MOD_AUDIO, o.mod[1]);
+    CHECK_INT(MOD_VISUAL, o.mod[2]);
+    /* Ties keep the visual-first order. */
+    double tied[MODALITY_COUNT] = {0.3, 0.3, 0.3};
+    target_order_by_scores(tied, &o);
+    CHECK_INT(MOD_VISUAL, o.mod[0]);
+    CHECK_INT(MOD_AUDIO, o.mod[1]);
+    CHECK_INT(MOD_TEXT, o.mod[2]);
+}
