@@ -11,6 +11,7 @@ static const char dataset_usage[] =
     "usage: migr dataset synth NAME --clips N [--seed S] [--config FILE] [--wait]\n"
     "       migr dataset add NAME --manifest FILE [--annotations FILE] [--wait]\n"
     "       migr dataset mi NAME [--tau T] [--folds K] [--seed S] [--wait]\n"
+    "       migr dataset instruments NAME [--seed S] [--wait]\n"
     "       migr dataset list [--json]\n"
     "       migr dataset show NAME [--json]\n"
     "\n"
@@ -22,6 +23,9 @@ static const char dataset_usage[] =
     "       cross-fitted over K folds (default 5), score p(label | only m) for visual,\n"
     "       audio and text; the dominant modality beats the runner-up by tau (default\n"
     "       0.1), else the clip is multimodal.  `show` reports the distribution.\n"
+    "instruments  train the GRPO reward verifier (word n-grams, on clue sentences)\n"
+    "       and the evaluation judge (character n-grams, on <think> texts) on\n"
+    "       disjoint halves of the annotated clips.\n"
     "--wait follow the work to the end, with a progress bar on a terminal.\n";
 
 static void print_datasets(json_t *list)
@@ -68,6 +72,22 @@ static void print_mi(json_t *mi)
                100 * json_number_value(agree), (long long)json_integer_value(json_object_get(mi, "generator_compared")));
 }
 
+static void print_instruments(json_t *inst)
+{
+    const char *state = json_string_value(json_object_get(inst, "state"));
+    json_t *t = json_object_get(inst, "trained");
+    if (!state || !strcmp(state, "none"))
+        return;
+    printf("verifier and judge: %s", state);
+    if (json_is_object(t))
+        printf(" (verifier %.1f%% on %s, judge %.1f%% on held-out think texts)",
+               100 * json_number_value(json_object_get(t, "verifier_accuracy")), "held-out clue sentences",
+               100 * json_number_value(json_object_get(t, "judge_accuracy")));
+    else if (json_is_string(json_object_get(inst, "error")))
+        printf(" (%s)", json_string_value(json_object_get(inst, "error")));
+    putchar('\n');
+}
+
 static void print_dataset(json_t *d)
 {
     size_t i;
@@ -83,6 +103,7 @@ static void print_dataset(json_t *d)
     print_counts("labels", json_object_get(d, "labels"));
     print_counts("dominant modality (generator)", json_object_get(d, "generator_dominant"));
     print_mi(json_object_get(d, "mi"));
+    print_instruments(json_object_get(d, "instruments"));
     json_array_foreach(json_object_get(d, "failures"), i, f) {
         printf("failed clip %lld %s: %s\n", (long long)json_integer_value(json_object_get(f, "clip")),
                json_string_value(json_object_get(f, "path")), json_string_value(json_object_get(f, "reason")));
@@ -213,8 +234,8 @@ static int ingest(const migr_home *home, const char *verb, int argc, char **argv
     return wait ? wait_dataset(home, argv[0]) : EXIT_OK;
 }
 
-/* Follow a dataset's MI job until it is done or failed. */
-static int wait_mi(const migr_home *home, const char *name)
+/* Follow a dataset's job ("mi", "instruments") until it is done or failed. */
+static int wait_job(const migr_home *home, const char *name, const char *job)
 {
     for (;;) {
         int status;
@@ -224,7 +245,7 @@ static int wait_mi(const migr_home *home, const char *name)
             fprintf(stderr, "migr: %s\n", err.msg);
             return status;
         }
-        const char *state = json_string_value(json_object_get(json_object_get(d, "mi"), "state"));
+        const char *state = json_string_value(json_object_get(json_object_get(d, job), "state"));
         if (state && (!strcmp(state, "done") || !strcmp(state, "failed"))) {
             print_dataset(d);
             int rc = strcmp(state, "done") == 0 ? EXIT_OK : EXIT_FAIL;
@@ -274,7 +295,43 @@ static int dataset_mi(const migr_home *home, int argc, char **argv)
     }
     json_decref(r);
     printf("dataset %s: modality importance queued\n", argv[0]);
-    return wait ? wait_mi(home, argv[0]) : EXIT_OK;
+    return wait ? wait_job(home, argv[0], "mi") : EXIT_OK;
+}
+
+/* migr dataset instruments NAME [--seed S] [--wait] */
+static int dataset_instruments(const migr_home *home, int argc, char **argv)
+{
+    long long seed = 1;
+    int wait = 0, status;
+    migr_err err;
+
+    if (argc < 1 || argv[0][0] == '-') {
+        fputs(dataset_usage, stderr);
+        return EXIT_USAGE;
+    }
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        if (!strcmp(argv[i], "--wait"))
+            wait = 1;
+        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
+            seed = strtoll(argv[++i], &end, 10);
+        else
+            end = argv[i];
+        if (end && *end) {
+            fprintf(stderr, "migr dataset instruments: bad or incomplete argument \"%s\"\n\n%s", argv[i],
+                    dataset_usage);
+            return EXIT_USAGE;
+        }
+    }
+    json_t *r = cli_request(home, "dataset.instruments", json_pack("{s:s, s:I}", "name", argv[0], "seed",
+                            (json_int_t)seed), 60000, &status, &err);
+    if (!r) {
+        fprintf(stderr, "migr: %s\n", err.msg);
+        return status;
+    }
+    json_decref(r);
+    printf("dataset %s: verifier and judge training queued\n", argv[0]);
+    return wait ? wait_job(home, argv[0], "instruments") : EXIT_OK;
 }
 
 int cmd_dataset(const migr_home *home, int argc, char **argv)
@@ -293,6 +350,8 @@ int cmd_dataset(const migr_home *home, int argc, char **argv)
         return ingest(home, "dataset.add", argc - 1, argv + 1, add_flags, "manifest");
     if (!strcmp(argv[0], "mi"))
         return dataset_mi(home, argc - 1, argv + 1);
+    if (!strcmp(argv[0], "instruments"))
+        return dataset_instruments(home, argc - 1, argv + 1);
     if (!strcmp(argv[0], "list") && argc == 1 + json)
         return cli_show(home, "dataset.list", json_object(), json, print_datasets);
     if (!strcmp(argv[0], "show") && argc == 2 + json && argv[1][0] != '-')

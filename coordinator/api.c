@@ -178,6 +178,7 @@ static const struct {
     {"dataset.show", verb_dataset_show},
     {"dataset.clip", verb_dataset_clip},
     {"dataset.mi", datasets_mi},
+    {"dataset.instruments", datasets_instruments},
     {"run.submit", runs_submit},
     {"run.metrics", verb_run_metrics},
     {"run.logs", verb_run_logs},

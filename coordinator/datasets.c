@@ -474,79 +474,128 @@ int datasets_task_exhausted(coord *c, const task_row *t, const char *reason, mig
 
 /* ---- modality importance ---- */
 
+/* A dataset-wide job: one task of `kind` on the ready dataset `name`, its
+ * clip list (rows of `select`, which binds the dataset id) written to the
+ * store as datasets/NAME/KIND-input.json, params extended with "input".
+ * Refused while a job of that kind is pending.  Consumes params. */
+static int dataset_job(coord *c, const char *name, const char *kind, const char *select, json_t *params,
+                       int min_clips, migr_err *err)
+{
+    int64_t id, pending;
+    char rel[160];
+    int rc = -1;
+
+    if (db_int(c->db, err, &id, -1, "SELECT id FROM datasets WHERE name = ? AND state = 'ready'", "s",
+               name) < 0)
+        goto end;
+    if (id < 0) {
+        migr_errf(err, "no ready dataset named %s (see `migr dataset list`)", name);
+        goto end;
+    }
+    if (db_int(c->db, err, &pending, 0, "SELECT COUNT(*) FROM tasks WHERE owner = 'dataset' AND "
+               "owner_id = ? AND kind = ? AND state IN ('queued', 'leased')", "is", id, kind) < 0)
+        goto end;
+    if (pending > 0) {
+        migr_errf(err, "a %s job of %s is already under way", kind, name);
+        goto end;
+    }
+    sqlite3_stmt *st = db_prepare(c->db, err, select, "i", id);
+    if (!st)
+        goto end;
+    json_t *clips = json_array();
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        json_t *ann = json_loads(db_text(st, 4), 0, NULL);
+        json_array_append_new(clips, json_pack("{s:I, s:s, s:s, s:s, s:o}", "clip",
+            (json_int_t)sqlite3_column_int64(st, 0), "features", db_text(st, 1), "label", db_text(st, 2),
+            "subtitle", db_text(st, 3), "annotation", ann ? ann : json_null()));
+    }
+    sqlite3_finalize(st);
+    if ((int)json_array_size(clips) < min_clips) {
+        migr_errf(err, "%s has %zu usable clips; its %s job needs at least %d", name, json_array_size(clips),
+                  kind, min_clips);
+        json_decref(clips);
+        goto end;
+    }
+    /* The clip list goes through the store, not through the task's params. */
+    snprintf(rel, sizeof rel, "datasets/%s/%s-input.json", name, kind);
+    json_t *input = json_pack("{s:o}", "clips", clips);
+    char *text = json_dumps(input, JSON_COMPACT);
+    json_decref(input);
+    rc = text ? store_put(&c->st, rel, text, strlen(text), NULL, err) : migr_errf(err, "out of memory");
+    free(text);
+    if (rc < 0)
+        goto end;
+    json_object_set_new(params, "input", json_string(rel));
+    char *ptext = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+    rc = ptext ? queue_add(c->db, "dataset", id, kind, 0, ptext, c->cfg.max_attempts, err)
+               : migr_errf(err, "out of memory");
+    free(ptext);
+end:
+    json_decref(params);
+    return rc;
+}
+
+#define JOB_CLIPS "SELECT id, features, label, subtitle, annotation FROM clips WHERE dataset_id = ? "
+
 json_t *datasets_mi(coord *c, json_t *args, int *status, migr_err *err)
 {
     const char *name = json_string_value(json_object_get(args, "name"));
     double tau = json_number_value(json_object_get(args, "tau"));
     json_int_t folds = json_integer_value(json_object_get(args, "folds"));
     json_int_t seed = json_integer_value(json_object_get(args, "seed"));
-    int64_t id, pending;
-    char rel[160];
 
     if (!name || tau < 0 || tau >= 1 || folds < 2 || folds > 20 || seed < 0) {
         usage(status, err, "dataset.mi needs a name, 0 <= tau < 1, 2..20 folds and a seed >= 0");
         return NULL;
     }
     *status = 1;
-    if (db_int(c->db, err, &id, -1, "SELECT id FROM datasets WHERE name = ? AND state = 'ready'", "s",
-               name) < 0)
+    if (db_begin(c->db, err) < 0)
         return NULL;
-    if (id < 0) {
-        migr_errf(err, "no ready dataset named %s (see `migr dataset list`)", name);
-        return NULL;
-    }
-    if (db_int(c->db, err, &pending, 0, "SELECT COUNT(*) FROM tasks WHERE owner = 'dataset' AND "
-               "owner_id = ? AND kind = 'mi' AND state IN ('queued', 'leased')", "i", id) < 0)
-        return NULL;
-    if (pending > 0) {
-        migr_errf(err, "modality importance of %s is already being computed", name);
-        return NULL;
-    }
-    sqlite3_stmt *st = db_prepare(c->db, err,
-        "SELECT id, features, label, subtitle FROM clips WHERE dataset_id = ? AND state = 'featurized' "
-        "ORDER BY idx", "i", id);
-    if (!st)
-        return NULL;
-    json_t *clips = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_array_append_new(clips, json_pack("{s:I, s:s, s:s, s:s}", "clip",
-            (json_int_t)sqlite3_column_int64(st, 0), "features", db_text(st, 1), "label", db_text(st, 2),
-            "subtitle", db_text(st, 3)));
-    sqlite3_finalize(st);
-    if ((json_int_t)json_array_size(clips) < 2 * folds) {
-        migr_errf(err, "%s has %zu featurized clips; %lld-fold modality importance needs at least %lld",
-                  name, json_array_size(clips), (long long)folds, (long long)(2 * folds));
-        json_decref(clips);
-        return NULL;
-    }
-    /* The clip list goes through the store, not through the task's params. */
-    snprintf(rel, sizeof rel, "datasets/%s/mi-input.json", name);
-    json_t *input = json_pack("{s:o}", "clips", clips);
-    char *text = json_dumps(input, JSON_COMPACT);
-    json_decref(input);
-    int rc = text ? store_put(&c->st, rel, text, strlen(text), NULL, err) : migr_errf(err, "out of memory");
-    free(text);
-    if (rc < 0)
-        return NULL;
-    json_t *params = json_pack("{s:s, s:s, s:f, s:I, s:I}", "dataset", name, "input", rel, "tau", tau,
-                               "folds", folds, "seed", seed);
-    char *ptext = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(params);
-    if (!ptext || db_begin(c->db, err) < 0) {
-        free(ptext);
-        return NULL;
-    }
-    if (queue_add(c->db, "dataset", id, "mi", 0, ptext, c->cfg.max_attempts, err) < 0 ||
-        db_run(c->db, err, "UPDATE datasets SET mi_tau = ? WHERE id = ?", "di", tau, id) < 0 ||
+    if (dataset_job(c, name, "mi", JOB_CLIPS "AND state = 'featurized' ORDER BY idx",
+                    json_pack("{s:s, s:f, s:I, s:I}", "dataset", name, "tau", tau, "folds", folds, "seed", seed),
+                    (int)(2 * folds), err) < 0 ||
+        db_run(c->db, err, "UPDATE datasets SET mi_tau = ? WHERE name = ?", "ds", tau, name) < 0 ||
         db_commit(c->db, err) < 0) {
         db_rollback(c->db);
-        free(ptext);
         return NULL;
     }
-    free(ptext);
     *status = 0;
     log_info("dataset %s: modality importance queued (tau %.3f, %lld folds)", name, tau, (long long)folds);
     return json_pack("{s:s, s:s}", "name", name, "mi", "queued");
+}
+
+json_t *datasets_instruments(coord *c, json_t *args, int *status, migr_err *err)
+{
+    const char *name = json_string_value(json_object_get(args, "name"));
+    json_int_t seed = json_integer_value(json_object_get(args, "seed"));
+    char verifier[160], judge[160];
+
+    if (!name || seed < 0) {
+        usage(status, err, "dataset.instruments needs a name and a seed >= 0");
+        return NULL;
+    }
+    *status = 1;
+    snprintf(verifier, sizeof verifier, "datasets/%s/verifier.clf", name);
+    snprintf(judge, sizeof judge, "datasets/%s/judge.clf", name);
+    if (db_begin(c->db, err) < 0)
+        return NULL;
+    if (dataset_job(c, name, "instruments", JOB_CLIPS "AND annotation IS NOT NULL ORDER BY idx",
+                    json_pack("{s:s, s:I, s:s, s:s}", "dataset", name, "seed", seed, "verifier", verifier,
+                              "judge", judge), 4, err) < 0 ||
+        db_commit(c->db, err) < 0) {
+        db_rollback(c->db);
+        return NULL;
+    }
+    *status = 0;
+    log_info("dataset %s: verifier and judge training queued", name);
+    return json_pack("{s:s, s:s}", "name", name, "instruments", "queued");
+}
+
+int datasets_job_done(coord *c, const task_row *t, json_t *output, migr_err *err)
+{
+    (void)c, (void)output, (void)err;
+    log_info("dataset %lld: %s job done", (long long)t->owner_id, t->kind);
+    return 0;
 }
 
 /* output: {"clips": [[clip id, mi visual, mi audio, mi text, dominant], ...]} */
@@ -571,9 +620,9 @@ int datasets_mi_done(coord *c, const task_row *t, json_t *output, migr_err *err)
     return 0;
 }
 
-int datasets_mi_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err)
+int datasets_job_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err)
 {
     (void)c, (void)err;
-    log_warn("dataset %lld: modality importance failed: %s", (long long)t->owner_id, reason);
+    log_warn("dataset %lld: %s job failed: %s", (long long)t->owner_id, t->kind, reason);
     return 0;  /* the task row keeps the reason; dataset show reports it */
 }

@@ -18,7 +18,12 @@ json_t *datasets_mi(coord *c, json_t *args, int *status, migr_err *err);
 int datasets_synth_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int datasets_featurize_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int datasets_task_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err);
+/* The reward verifier and the evaluation judge of a dataset: one
+ * "instruments" task (args: name, seed). */
+json_t *datasets_instruments(coord *c, json_t *args, int *status, migr_err *err);
 int datasets_mi_done(coord *c, const task_row *t, json_t *output, migr_err *err);
-int datasets_mi_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err);
+int datasets_job_done(coord *c, const task_row *t, json_t *output, migr_err *err);
+/* A dataset job (mi, instruments) that used up its attempts. */
+int datasets_job_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err);
 
 #endif

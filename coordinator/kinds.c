@@ -9,7 +9,8 @@
 static const task_kind kinds[] = {
     {"synth", datasets_synth_done, datasets_task_exhausted},
     {"featurize", datasets_featurize_done, datasets_task_exhausted},
-    {"mi", datasets_mi_done, datasets_mi_exhausted},
+    {"mi", datasets_mi_done, datasets_job_exhausted},
+    {"instruments", datasets_job_done, datasets_job_exhausted},
     {"init", runs_init_done, runs_task_exhausted},
     {"grad", runs_grad_done, runs_task_exhausted},
     {"apply", runs_apply_done, runs_task_exhausted},

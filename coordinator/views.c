@@ -169,6 +169,21 @@ json_t *view_dataset(sqlite3 *db, const char *name, int *missing, migr_err *err)
         return NULL;
     }
     json_object_set_new(d, "mi", mi);
+    json_t *inst = rows(db, err,
+        "SELECT t.state, t.error, t.output FROM tasks t JOIN datasets d ON t.owner = 'dataset' AND "
+        "t.owner_id = d.id WHERE d.name = ? AND t.kind = 'instruments' ORDER BY t.id DESC LIMIT 1", "s", name, 0);
+    if (!inst) {
+        json_decref(d);
+        return NULL;
+    }
+    json_t *row = json_array_get(inst, 0);
+    const char *out = json_string_value(json_object_get(row, "output"));
+    json_t *o = out ? json_loads(out, 0, NULL) : NULL;
+    json_object_set_new(d, "instruments", json_pack("{s:s, s:O, s:o}",
+        "state", row ? json_string_value(json_object_get(row, "state")) : "none",
+        "error", row && json_object_get(row, "error") ? json_object_get(row, "error") : json_null(),
+        "trained", o ? o : json_null()));
+    json_decref(inst);
     return d;
 }
 

@@ -26,5 +26,7 @@ json_t *task_grad(const store *st, json_t *params, migr_err *err);
 json_t *task_apply(const store *st, json_t *params, migr_err *err);
 /* Modality importance (mi.c): cross-fitted probes score every clip. */
 json_t *task_mi(const store *st, json_t *params, migr_err *err);
+/* The reward verifier and the evaluation judge (instruments.c). */
+json_t *task_instruments(const store *st, json_t *params, migr_err *err);
 
 #endif

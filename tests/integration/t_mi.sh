@@ -19,6 +19,18 @@ expect_eq "clips with MI scores in [0, 1]" 60 "$n"
 migr dataset mi nope >/dev/null 2>&1; expect_eq "mi of a missing dataset" 1 "$?"
 migr dataset mi m --folds 1 >/dev/null 2>&1; expect_eq "mi with 1 fold" 2 "$?"
 
+# The reward verifier and the evaluation judge, on disjoint halves.
+migr dataset instruments m --wait >/dev/null || fail "dataset instruments"
+expect_eq "instruments state" done "$(jqr .instruments.state dataset show m)"
+for k in verifier_accuracy judge_accuracy; do
+    v=$(jqr ".instruments.trained.$k" dataset show m)
+    awk "BEGIN { exit !($v >= 0 && $v <= 1) }" || fail "$k is not a fraction: $v"
+done
+[ -s "$MIGR_HOME/store/datasets/m/verifier.clf" ] || fail "no verifier in the store"
+[ -s "$MIGR_HOME/store/datasets/m/judge.clf" ] || fail "no judge in the store"
+cmp -s "$MIGR_HOME/store/datasets/m/verifier.clf" "$MIGR_HOME/store/datasets/m/judge.clf" &&
+    fail "the verifier and the judge are the same file"
+
 # MI-ordered SFT.
 out=$(migr run submit "$here/examples/sft.yaml" --set dataset=plain --set reasoning.order=mi 2>&1)
 expect_eq "mi order without MI" 1 "$?"
