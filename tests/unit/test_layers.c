@@ -236,6 +236,54 @@ TEST(attention_cached_gives_the_same_bits_as_the_full_attention)
     CHECK(memcmp(out, c.out, sizeof out) == 0);
 }
 
+/* A sequence longer than attention's blocks of query rows (layers.c takes
+ * 32 at a time): gradients against finite differences, causality, rows
+ * that sum to one, and the cached attention's bits, prefix 45 then one
+ * position at a time. */
+enum { AL_T = 70, AL_C = 8, AL_NH = 2 };
+typedef struct {
+    float inp[AL_T * 3 * AL_C], out[AL_T * AL_C], att[AL_NH * AL_T * AL_T], dout[AL_T * AL_C];
+} al_ctx;
+
+static double al_loss(void *p)
+{
+    al_ctx *c = p;
+    attention_forward(c->out, c->att, c->inp, 1, AL_T, AL_C, AL_NH);
+    return dot_w(c->out, c->dout, AL_T * AL_C);
+}
+
+TEST(attention_longer_than_a_block_of_rows_is_causal_differentiable_and_cacheable)
+{
+    static al_ctx c;
+    static float dinp[AL_T * 3 * AL_C], scratch[AL_T * AL_T];
+    static float kc[AL_T * AL_C], vc[AL_T * AL_C], out[AL_T * AL_C];
+    uint64_t rng = 9;
+    fill_uniform(c.inp, AL_T * 3 * AL_C, -1.5f, 1.5f, &rng);
+    fill_uniform(c.dout, AL_T * AL_C, -1, 1, &rng);
+    al_loss(&c);
+    for (int r = 0; r < AL_NH * AL_T; r++) {
+        double s = 0;
+        for (int t2 = 0; t2 < AL_T; t2++) {
+            s += c.att[r * AL_T + t2];
+            if (t2 > r % AL_T)
+                CHECK_MSG(c.att[r * AL_T + t2] == 0.0f, "att row %d sees future key %d", r, t2);
+        }
+        CHECK_NEAR(1.0, s, 1e-5);
+    }
+    attention_backward(dinp, scratch, c.dout, c.inp, c.att, 1, AL_T, AL_C, AL_NH);
+    CHECK_FD("att.long.dinp", c.inp, dinp, AL_T * 3 * AL_C, al_loss, &c);
+    al_loss(&c);
+    for (int t = 0; t < AL_T; t++) {
+        memcpy(kc + t * AL_C, c.inp + t * 3 * AL_C + AL_C, AL_C * sizeof(float));
+        memcpy(vc + t * AL_C, c.inp + t * 3 * AL_C + 2 * AL_C, AL_C * sizeof(float));
+    }
+    attention_forward_cached(out, scratch, c.inp, kc, vc, 0, 45, AL_C, AL_NH);
+    for (int t = 45; t < AL_T; t++)
+        attention_forward_cached(out + t * AL_C, scratch, c.inp + t * 3 * AL_C, kc, vc, t, 1,
+                                 AL_C, AL_NH);
+    CHECK(memcmp(out, c.out, sizeof out) == 0);
+}
+
 /* ---- gelu, residual ------------------------------------------------------- */
 
 enum { GE_N = 24 };
