@@ -58,12 +58,37 @@ static void print_runs(json_t *list)
         print_run(run);
 }
 
+static void print_rate(const char *name, json_t *m)
+{
+    json_t *v = json_object_get(m, name);
+    if (json_is_number(v))
+        printf("  %-22s %6.2f%%\n", name, 100 * json_number_value(v));
+    else
+        printf("  %-22s %7s\n", name, "n/a");
+}
+
+static void print_eval(json_t *e)
+{
+    static const char *rates[] = {"war", "uar", "format_rate", "correct_consistent", "correct_inconsistent",
+                                  "wrong_consistent", "wrong_inconsistent", "mi_order_agreement", "grounding"};
+    json_t *m = json_object_get(e, "metrics");
+    printf("checkpoint %s (step %lld), %lld clips\n", json_string_value(json_object_get(e, "ckpt_path")),
+           (long long)json_integer_value(json_object_get(e, "ckpt_step")),
+           (long long)json_integer_value(json_object_get(e, "clips")));
+    if (!json_is_object(m))
+        return;
+    for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
+        print_rate(rates[i], m);
+}
+
 static void print_run_detail(json_t *r)
 {
     print_run(r);
-    json_t *m = json_object_get(r, "metrics");
+    json_t *m = json_object_get(r, "metrics"), *e = json_object_get(r, "eval");
     if (json_object_get(m, "step"))
         print_step(m);
+    if (json_is_object(e))
+        print_eval(e);
 }
 
 static void print_checkpoints(json_t *list)

@@ -1,16 +1,13 @@
 /* sample.c -- migr sample: one generated explanation and answer for a clip,
  * computed here from a checkpoint in the store. */
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "common/fs.h"
 #include "common/store.h"
 #include "ml/batch.h"
-#include "ml/ckpt.h"
+#include "ml/policy.h"
 #include "ml/runconfig.h"
 #include "ml/sample.h"
 #include "ml/target.h"
@@ -67,49 +64,6 @@ static int parse_args(int argc, char **argv, sample_args *a)
     return a->ckpt && a->dataset && a->clip >= 0 && a->max_new >= 1 ? 0 : -1;
 }
 
-static int read_config(const char *path, runconfig *rc, migr_err *err)
-{
-    uint8_t *text;
-    size_t len;
-    json_error_t jerr;
-    if (fs_read_file(path, &text, &len, err) < 0)
-        return -1;
-    json_t *j = json_loadb((const char *)text, len, 0, &jerr);
-    free(text);
-    if (!j)
-        return migr_errf(err, "%s: %s", path, jerr.text);
-    int rc_ = runconfig_from_json(j, rc, err);
-    json_decref(j);
-    return rc_ < 0 ? migr_err_wrap(err, "%s", path) : 0;
-}
-
-/* The checkpoint, its run's vocabulary and config (runs/ID/{vocab.txt,
- * config.json} beside runs/ID/ckpt/), and a model holding its weights. */
-static model *load_model(const char *ckpt, vocab **v, runconfig *rc, migr_err *err)
-{
-    char dir[PATH_MAX], copy[PATH_MAX], path[PATH_MAX + 16], sha[STORE_SHA_HEX];
-    ckpt_header h;
-    float *state = NULL;
-    model *m = NULL;
-
-    snprintf(copy, sizeof copy, "%s", ckpt);
-    snprintf(dir, sizeof dir, "%s", dirname(dirname(copy)));
-    if (ckpt_load(ckpt, &h, &state, NULL, err) < 0)
-        return NULL;
-    snprintf(path, sizeof path, "%s/vocab.txt", dir);
-    if (!(*v = vocab_load(path, err)))
-        goto end;
-    vocab_hash(*v, sha);
-    snprintf(path, sizeof path, "%s/config.json", dir);
-    if (ckpt_match(&h, NULL, sha, err) < 0 || read_config(path, rc, err) < 0)
-        goto end;
-    if ((m = model_new(&h.config, h.seed, err)))
-        memcpy(model_params_flat(m), state, h.num_params * sizeof(float));
-end:
-    free(state);
-    return m;
-}
-
 static int load_clip_features(json_t *clip, media_features *f, migr_err *err)
 {
     store st;
@@ -149,8 +103,7 @@ int cmd_sample(const migr_home *home, int argc, char **argv)
     sample_args a;
     migr_err err;
     int status, rc = EXIT_FAIL, n = 0;
-    vocab *v = NULL;
-    runconfig cfg;
+    policy pol = {0};
     media_features f = {0};
     batch *b = NULL;
     int *out = NULL;
@@ -169,9 +122,8 @@ int cmd_sample(const migr_home *home, int argc, char **argv)
         fprintf(stderr, "migr sample: %s\n", err.msg);
         return status;
     }
-    model *m = load_model(a.ckpt, &v, &cfg, &err);
-    if (!m || load_clip_features(clip, &f, &err) < 0 ||
-        !(b = batch_prefix(model_cfg(m), v, cfg.model.subtitle_max, &f,
+    if (policy_load(a.ckpt, &pol, &err) < 0 || load_clip_features(clip, &f, &err) < 0 ||
+        !(b = batch_prefix(model_cfg(pol.m), pol.v, pol.rc.model.subtitle_max, &f,
                            json_string_value(json_object_get(clip, "subtitle")), &err)))
         goto end;
     sample_config sc = {(float)a.temperature, (int)a.top_k, (int)a.max_new, VOCAB_EOS, a.seed};
@@ -179,9 +131,9 @@ int cmd_sample(const migr_home *home, int argc, char **argv)
         migr_errf(&err, "out of memory");
         goto end;
     }
-    if (model_generate(m, &b->mb, &sc, out, &n, 1, &err) < 0)
+    if (model_generate(pol.m, &b->mb, &sc, out, &n, 1, &err) < 0)
         goto end;
-    print_result(&a, clip, v, out, n);
+    print_result(&a, clip, pol.v, out, n);
     rc = EXIT_OK;
 end:
     if (rc != EXIT_OK)
@@ -189,8 +141,7 @@ end:
     free(out);
     batch_free(&b);
     media_features_free(&f);
-    model_free(&m);
-    vocab_free(&v);
+    policy_free(&pol);
     json_decref(clip);
     return rc;
 }

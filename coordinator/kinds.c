@@ -4,6 +4,7 @@
 
 #include "coordinator/coord.h"
 #include "coordinator/datasets.h"
+#include "coordinator/evals.h"
 #include "coordinator/runs.h"
 
 static const task_kind kinds[] = {
@@ -14,6 +15,7 @@ static const task_kind kinds[] = {
     {"init", runs_init_done, runs_task_exhausted},
     {"grad", runs_grad_done, runs_task_exhausted},
     {"apply", runs_apply_done, runs_task_exhausted},
+    {"evaluate", evals_shard_done, runs_task_exhausted},
 };
 
 const task_kind *task_kind_find(const char *name)

@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "common/rng.h"
 #include "coordinator/db.h"
+#include "coordinator/evals.h"
 #include "coordinator/views.h"
 #include "ml/runconfig.h"
 
@@ -181,6 +182,12 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
     dataset = json_string_value(json_object_get(cfg, "dataset"));
     name = json_string_value(json_object_get(cfg, "name"));
     kind = json_string_value(json_object_get(cfg, "kind"));
+    if (strcmp(kind, "eval") == 0)
+        return evals_submit(c, cfg, status, err);
+    if (strcmp(kind, "sft") != 0) {
+        migr_errf(err, "runs of kind %s are not implemented yet", kind);
+        return NULL;
+    }
     if (db_int(c->db, err, &dataset_id, -1, "SELECT id FROM datasets WHERE name = ? AND state = 'ready'",
                "s", dataset) < 0)
         return NULL;

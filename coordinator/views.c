@@ -237,6 +237,20 @@ json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err)
         json_array_append(idx, json_object_get(row, "idx"));
     json_decref(holdout);
     json_object_set_new(r, "holdout_clips", idx);
+    json_t *ev = rows(db, err, "SELECT source_run, ckpt_step, ckpt_path, ckpt_sha256, clips, metrics FROM evals "
+                      "WHERE run_id = ?", "i", NULL, id);
+    if (!ev) {
+        json_decref(r);
+        return NULL;
+    }
+    json_t *e = json_array_get(ev, 0);
+    if (e) {
+        const char *mtext = json_string_value(json_object_get(e, "metrics"));
+        json_t *m = mtext ? json_loads(mtext, 0, NULL) : NULL;
+        json_object_set_new(e, "metrics", m ? m : json_null());
+        json_object_set(r, "eval", e);
+    }
+    json_decref(ev);
     return r;
 }
 

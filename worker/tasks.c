@@ -21,6 +21,7 @@ task_handler task_handler_find(const char *kind)
         {"apply", task_apply},
         {"mi", task_mi},
         {"instruments", task_instruments},
+        {"evaluate", task_evaluate},
     };
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (strcmp(table[i].kind, kind) == 0)

@@ -28,5 +28,7 @@ json_t *task_apply(const store *st, json_t *params, migr_err *err);
 json_t *task_mi(const store *st, json_t *params, migr_err *err);
 /* The reward verifier and the evaluation judge (instruments.c). */
 json_t *task_instruments(const store *st, json_t *params, migr_err *err);
+/* One shard of an eval run (evaluate.c). */
+json_t *task_evaluate(const store *st, json_t *params, migr_err *err);
 
 #endif
