@@ -450,8 +450,6 @@ void residual_backward(float *da, float *db, const float *dout, size_t N)
 
 /* ---- softmax cross-entropy ---------------------------------------------- */
 
-typedef double vd4 __attribute__((vector_size(32)));
-
 /* The row's maximum (exact, so the lane order does not matter). */
 static float row_max(const float *row, int V)
 {
@@ -472,17 +470,21 @@ static float row_max(const float *row, int V)
 }
 
 /* e (V) = exp(row - m) (float exponentials of non-positive arguments);
- * returns their sum, added in double: lane j of four holds the terms
- * v = j (mod 4), and the lanes are added in order at the end. */
+ * returns their sum: float partial sums of four lanes over 64 values at a
+ * time, each added to a double, in order. */
 static double row_exp_sum(float *e, const float *row, int V, float m)
 {
-    vd4 sum4 = {0, 0, 0, 0};
     double sum = 0.0;
     int v = 0;
-    for (; v + 4 <= V; v += 4) {
-        vf4 x = exp4(vf4_load(row + v) - vf4_splat(m));
-        vf4_store(e + v, x);
-        sum4 += __builtin_convertvector(x, vd4);
+    while (v + 4 <= V) {
+        int end = v + 64 <= V ? v + 64 : V & ~3;
+        vf4 part = vf4_splat(0.0f);
+        for (; v < end; v += 4) {
+            vf4 x = exp4(vf4_load(row + v) - vf4_splat(m));
+            vf4_store(e + v, x);
+            part += x;
+        }
+        sum += ((double)part[0] + part[1]) + ((double)part[2] + part[3]);
     }
     if (v < V) { /* the tail, padded to four lanes */
         float x[4] = {0}, y[4];
@@ -492,7 +494,7 @@ static double row_exp_sum(float *e, const float *row, int V, float m)
         for (int j = 0; j < V - v; j++)
             sum += y[j];
     }
-    return ((sum4[0] + sum4[1]) + (sum4[2] + sum4[3])) + sum;
+    return sum;
 }
 
 void crossentropy_forward(float *losses, float *probs, const float *logits, const int *targets,
