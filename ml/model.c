@@ -57,6 +57,7 @@ typedef struct model_acts {
     float *dfch;       /* (B, T, R*C) */
     float *dfch_gelu;  /* (B, T, R*C) */
     float *dlm_in;     /* (n_target, C) gradient of lm_in */
+    float *lm_in_w;    /* (n_target, C) lm_in rows times their loss weight */
     float *dlogits;    /* (n_target, V) made by the forward (see model_forward) */
     float *datt;       /* (T, T) one head's attention gradient */
 } model_acts;
@@ -304,6 +305,7 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(dfch, float, BT * RC);
     CARVE(dfch_gelu, float, BT * RC);
     CARVE(dlm_in, float, BT * C);
+    CARVE(lm_in_w, float, BT * C);
     CARVE(dlogits, float, BT * V);
     CARVE(datt, float, (size_t)T * T);
 #undef CARVE
@@ -464,7 +466,29 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
     return 0;
 }
 
+/* Backward of sum_r w[r] * loss_r over the target rows of the last forward
+ * (w NULL: every weight 1).  The forward left d loss_r / d logits_r in
+ * dlogits; weighting row r scales both products it feeds, so the weights
+ * go into a copy of lm_in (for dwte) and onto dlm_in (for everything below),
+ * and dlogits stays as the forward left it. */
+static int backward(model *m, const float *w, migr_err *err);
+
 int model_backward(model *m, migr_err *err)
+{
+    return backward(m, NULL, err);
+}
+
+int model_backward_weighted(model *m, const float *weights, migr_err *err)
+{
+    return backward(m, weights, err);
+}
+
+const float *model_token_losses(const model *m)
+{
+    return m->B ? m->acts.losses : NULL;
+}
+
+static int backward(model *m, const float *w, migr_err *err)
 {
     const model_config *c = &m->cfg;
     const model_params *p = &m->params, *g = &m->grads;
@@ -482,7 +506,18 @@ int model_backward(model *m, migr_err *err)
     /* the LM head, on the rows with a target (dlogits is the forward's);
      * dlnf is 0 at the others */
     memset(a->dlm_in, 0, NT * C * sizeof(float));
-    matmul_backward(a->dlm_in, g->wte, NULL, a->dlogits, a->lm_in, p->wte, NT, C, V);
+    const float *lm_in = a->lm_in;
+    if (w) {
+        for (size_t r = 0; r < NT; r++)
+            for (int i = 0; i < C; i++)
+                a->lm_in_w[r * C + i] = w[r] * a->lm_in[r * C + i];
+        lm_in = a->lm_in_w;
+    }
+    matmul_backward(a->dlm_in, g->wte, NULL, a->dlogits, lm_in, p->wte, NT, C, V);
+    if (w)
+        for (size_t r = 0; r < NT; r++)
+            for (int i = 0; i < C; i++)
+                a->dlm_in[r * C + i] *= w[r];
     memset(a->dln, 0, BTC * sizeof(float));
     for (size_t r = 0; r < NT; r++)
         memcpy(a->dln + (size_t)a->lm_pos[r] * C, a->dlm_in + r * C, (size_t)C * sizeof(float));

@@ -124,4 +124,13 @@ const float *model_logits_row(const model *m, int b, int t);
  * gradients of every parameter. */
 int model_backward(model *m, migr_err *err);
 
+/* The loss (cross-entropy, -log p(target)) of each position of the last
+ * forward that has a target, in (b, t) order: ntokens values.  NULL before
+ * a forward. */
+const float *model_token_losses(const model *m);
+
+/* Backward of sum_r weights[r] * loss_r (weights in model_token_losses'
+ * order) -- the policy gradient of GRPO; model_backward is every weight 1. */
+int model_backward_weighted(model *m, const float *weights, migr_err *err);
+
 #endif

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/rng.h"
 #include "ml/model.h"
@@ -366,4 +367,60 @@ TEST(model_gradients_are_the_same_bits_at_1_and_2_blas_threads)
     model_free(&m);
     CHECK_MSG(ok, "%s", err.msg);
     CHECK_MSG(ndiff == 0, "%zu of %zu gradient values differ between 1 and 2 BLAS threads", ndiff, n);
+}
+
+/* The GRPO backward: weighting each target position's loss.  Weights of 1
+ * give model_backward's bits; a one-hot weight gives the gradient of that
+ * position's loss alone (the forward with only that target); and the
+ * per-position losses add up to the summed loss. */
+TEST(model_backward_weighted_is_the_gradient_of_the_weighted_token_losses)
+{
+    migr_err err;
+    batch_data d, only;
+    model_batch b = make_batch(&d, MB, 5), b1;
+    model *m = model_new(&small, 3, &err);
+    size_t n = m ? model_num_params(m) : 0;
+    float *ref = malloc(n * sizeof *ref), *w = NULL;
+    double loss, sum = 0;
+    int ntok = 0, ok = 1;
+
+    CHECK(m && ref);
+    CHECK(model_forward(m, &b, &loss, &ntok, &err) == 0 && model_backward(m, &err) == 0);
+    memcpy(ref, model_grads_flat(m), n * sizeof *ref);
+    const float *losses = model_token_losses(m);
+    for (int r = 0; r < ntok; r++)
+        sum += losses[r];
+    CHECK_NEAR(loss, sum, 1e-4 * fabs(loss));
+    w = malloc((size_t)ntok * sizeof *w);
+    CHECK(w);
+    for (int r = 0; r < ntok; r++)
+        w[r] = 1.0f;
+    CHECK(model_backward_weighted(m, w, &err) == 0);
+    ok = memcmp(ref, model_grads_flat(m), n * sizeof *ref) == 0;
+    CHECK_MSG(ok, "weights of 1 changed the gradient");
+
+    /* One-hot on the third target position, found in (b, t) order. */
+    int third = -1;
+    for (int i = 0, r = 0; i < MB * MT; i++)
+        if (d.targets[i] >= 0 && r++ == 2)
+            third = i;
+    for (int r = 0; r < ntok; r++)
+        w[r] = r == 2 ? 1.0f : 0.0f;
+    CHECK(model_backward_weighted(m, w, &err) == 0);
+    memcpy(ref, model_grads_flat(m), n * sizeof *ref);
+    b1 = make_batch(&only, MB, 5);
+    for (int i = 0; i < MB * MT; i++)
+        if (i != third)
+            only.targets[i] = -1;
+    CHECK(model_forward(m, &b1, &loss, &ntok, &err) == 0 && model_backward(m, &err) == 0);
+    CHECK_INT(1, ntok);
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        worst = fmax(worst, fabs(ref[i] - model_grads_flat(m)[i]));
+        scale = fmax(scale, fabs(ref[i]));
+    }
+    free(ref);
+    free(w);
+    model_free(&m);
+    CHECK_MSG(worst <= 1e-5 * scale, "one-hot weighted gradient differs by %g (scale %g)", worst, scale);
 }
