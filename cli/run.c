@@ -42,11 +42,21 @@ static void print_run(json_t *r)
            json_is_string(err) ? json_string_value(err) : "");
 }
 
+/* One step's metrics: SFT's four, then GRPO's rewards and KL when present. */
 static void print_step(json_t *m)
 {
-    printf("step %5lld  loss %.4f  grad_norm %.4f  lr %.2e  %.0f tokens/s\n",
+    const char *name;
+    json_t *v;
+    printf("step %5lld  loss %.4f  grad_norm %.4f  lr %.2e  %.0f tokens/s",
            (long long)json_integer_value(json_object_get(m, "step")), metric(m, "loss"),
            metric(m, "grad_norm"), metric(m, "lr"), metric(m, "tokens_per_s"));
+    if (json_object_get(m, "reward_mean"))
+        printf("  reward %.3f +- %.3f  zero-var %.2f  kl %.4f", metric(m, "reward_mean"), metric(m, "reward_std"),
+               metric(m, "zero_variance_share"), metric(m, "kl"));
+    json_object_foreach(m, name, v)
+        if (strncmp(name, "reward_", 7) == 0 && strcmp(name, "reward_mean") != 0 && strcmp(name, "reward_std") != 0)
+            printf("  %s %.3f", name + 7, json_number_value(v));
+    putchar('\n');
 }
 
 static void print_runs(json_t *list)

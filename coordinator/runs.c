@@ -13,6 +13,7 @@
 #include "coordinator/runs.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,8 @@ static void ckpt_rel(char *out, size_t cap, int64_t run, int64_t step)
 
 /* ---- submission ---- */
 
+static json_t *run_config(coord *c, int64_t run, migr_err *err);
+
 /* Fisher-Yates over idx[0..n) with a stream of seed. */
 static void shuffle(int64_t *idx, int64_t n, uint64_t seed, int index, int purpose)
 {
@@ -76,14 +79,17 @@ static void shuffle(int64_t *idx, int64_t n, uint64_t seed, int index, int purpo
     }
 }
 
-/* The dataset's usable clips (featurized, annotated) as JSON records, in
- * manifest order. */
-static json_t *usable_clips(coord *c, int64_t dataset_id, migr_err *err)
+/* The dataset's usable clips as JSON records, in manifest order: featurized,
+ * and annotated when SFT needs the clue texts (GRPO needs only labels). */
+static json_t *usable_clips(coord *c, int64_t dataset_id, int annotated, migr_err *err)
 {
-    sqlite3_stmt *st = db_prepare(c->db, err,
-        "SELECT id, features, label, subtitle, annotation, mi_visual, mi_audio, mi_text FROM clips "
-        "WHERE dataset_id = ? AND state = 'featurized' AND annotation IS NOT NULL ORDER BY idx", "i",
-        dataset_id);
+    sqlite3_stmt *st = db_prepare(c->db, err, annotated
+        ? "SELECT id, features, label, subtitle, annotation, mi_visual, mi_audio, mi_text, "
+          "COALESCE(mi_dominant, json_extract(annotation, '$.dominant')) FROM clips "
+          "WHERE dataset_id = ? AND state = 'featurized' AND annotation IS NOT NULL ORDER BY idx"
+        : "SELECT id, features, label, subtitle, annotation, mi_visual, mi_audio, mi_text, "
+          "COALESCE(mi_dominant, json_extract(annotation, '$.dominant')) FROM clips "
+          "WHERE dataset_id = ? AND state = 'featurized' ORDER BY idx", "i", dataset_id);
     json_t *list = json_array();
     int rc;
 
@@ -101,6 +107,9 @@ static json_t *usable_clips(coord *c, int64_t dataset_id, migr_err *err)
         if (sqlite3_column_type(st, 5) != SQLITE_NULL)
             json_object_set_new(clip, "mi", json_pack("[f, f, f]", sqlite3_column_double(st, 5),
                                 sqlite3_column_double(st, 6), sqlite3_column_double(st, 7)));
+        /* The dominant modality for the mi_order reward and the evaluation. */
+        if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+            json_object_set_new(clip, "dominant", json_string(db_text(st, 8)));
         json_array_append_new(list, clip);
     }
     sqlite3_finalize(st);
@@ -115,7 +124,7 @@ static json_t *usable_clips(coord *c, int64_t dataset_id, migr_err *err)
 /* Split clips into holdout (the first `holdout` share of a seeded
  * permutation) and train; write runs/ID/clips.json and run_clips. */
 static int write_split(coord *c, int64_t run, json_t *clips, uint64_t seed, double holdout,
-                       int64_t *ntrain, migr_err *err)
+                       json_t *extra, int64_t *ntrain, migr_err *err)
 {
     int64_t n = (int64_t)json_array_size(clips);
     int64_t nhold = (int64_t)(holdout * (double)n + 0.5);
@@ -144,6 +153,7 @@ static int write_split(coord *c, int64_t run, json_t *clips, uint64_t seed, doub
     free(perm);
     *ntrain = (int64_t)json_array_size(train);
     json_t *doc = json_pack("{s:o, s:o}", "train", train, "holdout", hold);
+    json_object_update(doc, extra);
     char *text = dumps(doc);
     json_decref(doc);
     snprintf(rel, sizeof rel, "runs/%lld/clips.json", (long long)run);
@@ -161,6 +171,50 @@ static int check_config(json_t *cfg, int *status, migr_err *err)
         *status = 2;
         return -1;
     }
+    return 0;
+}
+
+/* The rewards a GRPO config weights that read text with the verifier. */
+static int needs_verifier(json_t *cfg)
+{
+    const char *name;
+    json_t *w;
+    json_object_foreach(json_object_get(cfg, "rewards"), name, w)
+        if ((strcmp(name, "consistency") == 0 || strcmp(name, "grounding") == 0) && json_number_value(w) != 0)
+            return 1;
+    return 0;
+}
+
+/* A GRPO run starts from (and is held near) an SFT checkpoint: resolve it,
+ * take the model section of its run's config (the model is that
+ * checkpoint's), and find the verifier if a reward needs one.  extra gets
+ * "init" (the checkpoint path) and "verifier" (store path or null), which
+ * go into the run's clip list for its tasks. */
+static int grpo_prepare(coord *c, json_t *cfg, json_t *extra, migr_err *err)
+{
+    json_t *g = json_object_get(cfg, "grpo");
+    const char *inst = json_string_value(json_object_get(g, "instruments"));
+    const char *dataset = json_string_value(json_object_get(cfg, "dataset"));
+    char path[PATH_MAX], sha[80], verifier[256], judge[256];
+    int64_t source, step;
+
+    if (evals_resolve_ckpt(c, json_string_value(json_object_get(g, "init")), path, sizeof path, &source, &step,
+                           sha, sizeof sha, err) < 0)
+        return -1;
+    json_t *scfg = source ? run_config(c, source, err) : NULL;
+    if (source && !scfg)
+        return -1;
+    if (scfg)
+        json_object_set(cfg, "model", json_object_get(scfg, "model"));
+    json_decref(scfg);
+    json_object_set_new(extra, "init", json_string(path));
+    if (!needs_verifier(cfg)) {
+        json_object_set_new(extra, "verifier", json_null());
+        return 0;
+    }
+    if (evals_instruments(c, inst && *inst ? inst : dataset, verifier, judge, sizeof verifier, err) < 0)
+        return -1;
+    json_object_set_new(extra, "verifier", json_string(verifier));
     return 0;
 }
 
@@ -184,8 +238,10 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
     kind = json_string_value(json_object_get(cfg, "kind"));
     if (strcmp(kind, "eval") == 0)
         return evals_submit(c, cfg, status, err);
-    if (strcmp(kind, "sft") != 0) {
-        migr_errf(err, "runs of kind %s are not implemented yet", kind);
+    int grpo = strcmp(kind, "grpo") == 0;
+    json_t *extra = json_object();
+    if (grpo && grpo_prepare(c, cfg, extra, err) < 0) {
+        json_decref(extra);
         return NULL;
     }
     if (db_int(c->db, err, &dataset_id, -1, "SELECT id FROM datasets WHERE name = ? AND state = 'ready'",
@@ -193,16 +249,20 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
         return NULL;
     if (dataset_id < 0) {
         migr_errf(err, "no ready dataset named %s (see `migr dataset list`; wait for it to be ready)", dataset);
+        json_decref(extra);
         return NULL;
     }
-    if (!(clips = usable_clips(c, dataset_id, err)))
+    if (!(clips = usable_clips(c, dataset_id, !grpo, err))) {
+        json_decref(extra);
         return NULL;
+    }
     const char *order = json_string_value(json_object_get(json_object_get(cfg, "reasoning"), "order"));
     size_t i;
     json_t *clip;
     json_array_foreach(clips, i, clip) {
-        if (order && strcmp(order, "mi") == 0 && !json_object_get(clip, "mi")) {
+        if (!grpo && order && strcmp(order, "mi") == 0 && !json_object_get(clip, "mi")) {
             json_decref(clips);
+            json_decref(extra);
             migr_errf(err, "reasoning.order is mi but dataset %s has no modality importance for every "
                       "clip; run `migr dataset mi %s --wait` first", dataset, dataset);
             return NULL;
@@ -210,8 +270,9 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
     }
     if (json_array_size(clips) < 2) {
         json_decref(clips);
-        migr_errf(err, "dataset %s has %zu featurized clips with clue annotations; SFT needs at least 2",
-                  dataset, json_array_size(clips));
+        json_decref(extra);
+        migr_errf(err, "dataset %s has %zu usable clips%s; a run needs at least 2", dataset,
+                  json_array_size(clips), grpo ? "" : " with clue annotations");
         return NULL;
     }
     char *config_text = dumps(cfg);
@@ -219,6 +280,7 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
     if (!config_text || db_begin(c->db, err) < 0) {
         free(config_text);
         json_decref(clips);
+        json_decref(extra);
         return NULL;
     }
     if (db_run(c->db, err,
@@ -228,7 +290,7 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
                dataset_id, (int64_t)seed) < 0)
         goto fail;
     run = sqlite3_last_insert_rowid(c->db);
-    if (write_split(c, run, clips, seed, cfg_real(cfg, "train", "holdout"), &ntrain, err) < 0)
+    if (write_split(c, run, clips, seed, cfg_real(cfg, "train", "holdout"), extra, &ntrain, err) < 0)
         goto fail;
     if (ntrain < cfg_int(cfg, "train", "shards")) {
         migr_errf(err, "only %lld training clips for %lld shards; lower train.shards or train.holdout",
@@ -236,12 +298,13 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
         goto fail;
     }
     snprintf(rel, sizeof rel, "runs/%lld", (long long)run);
-    if (add_task(c, run, "init", 0, json_pack("{s:I, s:s, s:O}", "run", (json_int_t)run, "dir", rel,
-                                               "config", cfg), err) < 0 ||
+    if (add_task(c, run, grpo ? "grpo_init" : "init", 0, json_pack("{s:I, s:s, s:O, s:O?}", "run",
+                 (json_int_t)run, "dir", rel, "config", cfg, "init", json_object_get(extra, "init")), err) < 0 ||
         queue_event(c->db, "run.submitted", "run", run, 0, name, err) < 0 || db_commit(c->db, err) < 0)
         goto fail;
     free(config_text);
     json_decref(clips);
+    json_decref(extra);
     *status = 0;
     log_info("run %lld (%s, %s) submitted on dataset %s: %lld training clips", (long long)run, name,
              kind, dataset, (long long)ntrain);
@@ -250,6 +313,7 @@ fail:
     db_rollback(c->db);
     free(config_text);
     json_decref(clips);
+    json_decref(extra);
     return NULL;
 }
 
@@ -290,7 +354,21 @@ static json_t *step_batch(int64_t step, int64_t batch, int64_t ntrain, uint64_t 
     return out;
 }
 
-/* Queue the grad tasks of step (1-based), one per shard. */
+/* A run's shard file of a step: runs/ID/WHAT/SSSSSS-KK.EXT. */
+static void shard_rel(char *out, size_t cap, int64_t run, const char *what, int64_t step, int64_t shard,
+                      const char *ext)
+{
+    snprintf(out, cap, "runs/%lld/%s/%06lld-%02lld.%s", (long long)run, what, (long long)step,
+             (long long)shard, ext);
+}
+
+static int is_grpo(json_t *cfg)
+{
+    return strcmp(json_string_value(json_object_get(cfg, "kind")), "grpo") == 0;
+}
+
+/* Queue the first task of each shard of step (1-based): SFT's grad tasks,
+ * GRPO's rollout tasks (each followed by its reward and grad tasks). */
 static int schedule_step(coord *c, int64_t run, json_t *cfg, int64_t step, migr_err *err)
 {
     int64_t ntrain, batch = cfg_int(cfg, "train", "batch_size"), shards = cfg_int(cfg, "train", "shards");
@@ -310,13 +388,13 @@ static int schedule_step(coord *c, int64_t run, json_t *cfg, int64_t step, migr_
         json_t *mine = json_array();
         for (int64_t i = lo; i < hi; i++)
             json_array_append(mine, json_array_get(all, (size_t)i));
-        char grad[128], dir[64];
-        snprintf(grad, sizeof grad, "runs/%lld/grads/%06lld-%02lld.grad", (long long)run, (long long)step,
-                 (long long)k);
+        char out[128], dir[64];
+        int grpo = is_grpo(cfg);
+        shard_rel(out, sizeof out, run, grpo ? "rollouts" : "grads", step, k, grpo ? "json" : "grad");
         snprintf(dir, sizeof dir, "runs/%lld", (long long)run);
-        if (add_task(c, run, "grad", step, json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:o, s:O}",
+        if (add_task(c, run, grpo ? "rollout" : "grad", step, json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:o, s:O}",
                      "run", (json_int_t)run, "step", (json_int_t)step, "shard", (json_int_t)k,
-                     "dir", dir, "ckpt", ckpt, "out", grad, "clips", mine, "config", cfg), err) < 0) {
+                     "dir", dir, "ckpt", ckpt, "out", out, "clips", mine, "config", cfg), err) < 0) {
             json_decref(all);
             return -1;
         }
@@ -365,6 +443,47 @@ int runs_init_done(coord *c, const task_row *t, json_t *output, migr_err *err)
     return rc;
 }
 
+/* The params of a finished task, for the next task of its shard. */
+static json_t *task_params(coord *c, int64_t task, migr_err *err)
+{
+    json_t *p = NULL;
+    sqlite3_stmt *st = db_prepare(c->db, err, "SELECT params FROM tasks WHERE id = ?", "i", task);
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        p = json_loads(db_text(st, 0), 0, NULL);
+    sqlite3_finalize(st);
+    if (st && !p)
+        migr_errf(err, "task %lld has no readable params", (long long)task);
+    return p;
+}
+
+/* GRPO: a shard's rollouts are in; score them. */
+int runs_rollout_done(coord *c, const task_row *t, json_t *output, migr_err *err)
+{
+    json_t *p = task_params(c, t->id, err);
+    char out[128];
+    if (!p)
+        return -1;
+    int64_t shard = json_integer_value(json_object_get(p, "shard"));
+    shard_rel(out, sizeof out, t->owner_id, "rewards", t->subject, shard, "json");
+    json_object_set(p, "rollouts", json_object_get(output, "rollouts"));
+    json_object_set_new(p, "out", json_string(out));
+    return add_task(c, t->owner_id, "reward", t->subject, p, err);
+}
+
+/* GRPO: a shard's completions are scored; its gradient comes next. */
+int runs_reward_done(coord *c, const task_row *t, json_t *output, migr_err *err)
+{
+    json_t *p = task_params(c, t->id, err);
+    char out[128];
+    if (!p)
+        return -1;
+    int64_t shard = json_integer_value(json_object_get(p, "shard"));
+    shard_rel(out, sizeof out, t->owner_id, "grads", t->subject, shard, "grad");
+    json_object_set(p, "rewards", json_object_get(output, "rewards"));
+    json_object_set_new(p, "out", json_string(out));
+    return add_task(c, t->owner_id, "grad", t->subject, p, err);
+}
+
 int runs_grad_done(coord *c, const task_row *t, json_t *output, migr_err *err)
 {
     int64_t done, shards, step = t->subject, run = t->owner_id;
@@ -386,25 +505,30 @@ int runs_grad_done(coord *c, const task_row *t, json_t *output, migr_err *err)
     /* Every shard is in: sum them in shard order. */
     sqlite3_stmt *st = db_prepare(c->db, err,
         "SELECT json_extract(output, '$.grad'), json_extract(output, '$.tokens'), "
-        "json_extract(output, '$.loss_sum') FROM tasks WHERE owner = 'run' AND owner_id = ? "
+        "json_extract(output, '$.loss_sum'), json_extract(output, '$.divisor') FROM tasks "
+        "WHERE owner = 'run' AND owner_id = ? "
         "AND kind = 'grad' AND subject = ? AND state = 'done' "
         "ORDER BY json_extract(params, '$.shard')", "ii", run, step);
     json_t *grads = json_array();
-    int64_t tokens = 0;
+    int64_t tokens = 0, divisor = 0;
     double loss_sum = 0;
     while (st && sqlite3_step(st) == SQLITE_ROW) {
         json_array_append_new(grads, json_string(db_text(st, 0)));
         tokens += sqlite3_column_int64(st, 1);
         loss_sum += sqlite3_column_double(st, 2);
+        divisor += sqlite3_column_int64(st, 3);
     }
     sqlite3_finalize(st);
     char in[128], out[128], dir[64];
     ckpt_rel(in, sizeof in, run, step - 1);
     ckpt_rel(out, sizeof out, run, step);
     snprintf(dir, sizeof dir, "runs/%lld", (long long)run);
-    int rc = st ? add_task(c, run, "apply", step, json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:f, s:O}",
+    /* The summed shard gradients are divided by the step's divisor: its
+     * target tokens in SFT, its completions in GRPO (per-sequence means). */
+    int rc = st ? add_task(c, run, "apply", step, json_pack("{s:I, s:I, s:s, s:s, s:s, s:o, s:I, s:I, s:f, s:O}",
                   "run", (json_int_t)run, "step", (json_int_t)step, "dir", dir, "ckpt", in, "out", out,
-                  "grads", grads, "tokens", (json_int_t)tokens, "loss_sum", loss_sum, "config", cfg), err)
+                  "grads", grads, "tokens", (json_int_t)tokens, "divisor", (json_int_t)divisor,
+                  "loss_sum", loss_sum, "config", cfg), err)
                 : -1;
     if (!st)
         json_decref(grads);
@@ -445,11 +569,78 @@ static double step_seconds(coord *c, int64_t run, int64_t step, migr_err *err)
     int64_t started;
     if (db_int(c->db, err, &started, 0,
                "SELECT MAX(finished_ms) FROM tasks WHERE owner = 'run' AND owner_id = ? AND state = 'done' "
-               "AND ((kind = 'apply' AND subject = ?) OR (kind = 'init' AND ? = 0))",
+               "AND ((kind = 'apply' AND subject = ?) OR (kind IN ('init', 'grpo_init') AND ? = 0))",
                "iii", run, step - 1, step - 1) < 0)
         return -1;
     double s = (double)(clock_wall_ms() - started) / 1000.0;
     return s > 1e-3 ? s : 1e-3;
+}
+
+/* GRPO's per-step records, from its shards' reward and grad tasks: the
+ * group reward mean and std, the share of groups with zero reward
+ * variance, each reward's mean, the KL and clip fraction, and a sampled
+ * completion (as an event, for `migr run logs`).  The shards' rollout and
+ * reward files are discarded. */
+static int grpo_step_metrics(coord *c, int64_t run, int64_t step, migr_err *err)
+{
+    sqlite3_stmt *st = db_prepare(c->db, err,
+        "SELECT kind, output, params FROM tasks WHERE owner = 'run' AND owner_id = ? AND subject = ? "
+        "AND state = 'done' AND kind IN ('reward', 'grad') ORDER BY id", "ii", run, step);
+    double n = 0, sum = 0, sumsq = 0, groups = 0, zero = 0, kl = 0, kl_tokens = 0, clipped = 0;
+    json_t *per = json_object();
+    int rc = st ? 0 : -1;
+
+    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+        json_t *o = json_loads(db_text(st, 1), 0, NULL), *p = json_loads(db_text(st, 2), 0, NULL);
+        if (strcmp(db_text(st, 0), "reward") == 0) {
+            const char *name;
+            json_t *v;
+            n += json_number_value(json_object_get(o, "n"));
+            sum += json_number_value(json_object_get(o, "sum"));
+            sumsq += json_number_value(json_object_get(o, "sumsq"));
+            groups += json_number_value(json_object_get(o, "groups"));
+            zero += json_number_value(json_object_get(o, "zero_variance"));
+            json_object_foreach(json_object_get(o, "per_reward"), name, v) {
+                json_t *acc = json_object_get(per, name);
+                json_object_set_new(per, name, json_real(json_number_value(acc) + json_number_value(v)));
+            }
+            const char *sample = json_string_value(json_object_get(o, "sample"));
+            if (sample && queue_event(c->db, "grpo.sample", "run", run, 0, sample, err) < 0)
+                rc = -1;
+            if (rc == 0 && (coord_discard(c, json_string_value(json_object_get(o, "rewards")), err) < 0 ||
+                            coord_discard(c, json_string_value(json_object_get(p, "rollouts")), err) < 0))
+                rc = -1;
+        } else {
+            kl += json_number_value(json_object_get(o, "kl_sum"));
+            kl_tokens += json_number_value(json_object_get(o, "tokens"));
+            clipped += json_number_value(json_object_get(o, "clipped"));
+        }
+        json_decref(o);
+        json_decref(p);
+    }
+    sqlite3_finalize(st);
+    if (rc == 0 && n > 0) {
+        double mean = sum / n, var = sumsq / n - mean * mean;
+        const char *name;
+        json_t *v;
+        rc = put_metric(c, run, step, "reward_mean", mean, err);
+        if (rc == 0)
+            rc = put_metric(c, run, step, "reward_std", var > 0 ? sqrt(var) : 0, err);
+        if (rc == 0)
+            rc = put_metric(c, run, step, "zero_variance_share", groups > 0 ? zero / groups : 0, err);
+        if (rc == 0)
+            rc = put_metric(c, run, step, "kl", kl_tokens > 0 ? kl / kl_tokens : 0, err);
+        if (rc == 0)
+            rc = put_metric(c, run, step, "clip_frac", kl_tokens > 0 ? clipped / kl_tokens : 0, err);
+        json_object_foreach(per, name, v) {
+            char key[64];
+            snprintf(key, sizeof key, "reward_%s", name);
+            if (rc == 0)
+                rc = put_metric(c, run, step, key, json_number_value(v) / n, err);
+        }
+    }
+    json_decref(per);
+    return rc;
 }
 
 int runs_apply_done(coord *c, const task_row *t, json_t *output, migr_err *err)
@@ -467,6 +658,7 @@ int runs_apply_done(coord *c, const task_row *t, json_t *output, migr_err *err)
     if (rc == 0 && !params)
         rc = migr_errf(err, "apply task %lld has no readable params", (long long)t->id);
     int64_t tokens = rc == 0 ? cfg_int(params, NULL, "tokens") : 0;
+    int64_t divisor = rc == 0 ? cfg_int(params, NULL, "divisor") : 0;
     double seconds = rc == 0 ? step_seconds(c, run, step, err) : 0;
     if (rc == 0 && seconds < 0)
         rc = -1;
@@ -474,7 +666,9 @@ int runs_apply_done(coord *c, const task_row *t, json_t *output, migr_err *err)
         rc = record_checkpoint(c, run, step, output, err);
     if (rc == 0)
         rc = put_metric(c, run, step, "loss", json_number_value(json_object_get(params, "loss_sum")) /
-                        (double)(tokens > 0 ? tokens : 1), err);
+                        (double)(divisor > 0 ? divisor : 1), err);
+    if (rc == 0 && is_grpo(cfg))
+        rc = grpo_step_metrics(c, run, step, err);
     if (rc == 0)
         rc = put_metric(c, run, step, "grad_norm", json_number_value(json_object_get(output, "grad_norm")), err);
     if (rc == 0)

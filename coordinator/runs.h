@@ -6,6 +6,12 @@
  *   grad  x shards  step s: each shard's summed gradient at checkpoint s-1
  *   apply           sum the shard gradients in shard order, AdamW, checkpoint s
  *
+ * A GRPO run starts from an SFT checkpoint (grpo_init copies it, with its
+ * vocabulary, as checkpoint 0, which stays as the KL reference); each shard
+ * of a step is a chain rollout -> reward -> grad (completions sampled at
+ * checkpoint s-1 with their old log-probs; their rewards and group
+ * advantages; the GRPO gradient), and apply works as in SFT.
+ *
  * All of it is derived from the tasks table, so a restarted coordinator
  * picks up where it was. */
 #ifndef MIGR_RUNS_H
@@ -19,6 +25,8 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err);
 
 int runs_init_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int runs_grad_done(coord *c, const task_row *t, json_t *output, migr_err *err);
+int runs_rollout_done(coord *c, const task_row *t, json_t *output, migr_err *err);
+int runs_reward_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int runs_apply_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int runs_task_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err);
 

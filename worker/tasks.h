@@ -24,6 +24,13 @@ json_t *task_synth(const store *st, json_t *params, migr_err *err);
 json_t *task_init(const store *st, json_t *params, migr_err *err);
 json_t *task_grad(const store *st, json_t *params, migr_err *err);
 json_t *task_apply(const store *st, json_t *params, migr_err *err);
+/* GRPO (grpo.c): checkpoint 0 from the SFT checkpoint; G completions per
+ * clip with their old log-probs; their rewards and group advantages; the
+ * policy gradient (called by task_grad for runs of kind grpo). */
+json_t *task_grpo_init(const store *st, json_t *params, migr_err *err);
+json_t *task_rollout(const store *st, json_t *params, migr_err *err);
+json_t *task_reward(const store *st, json_t *params, migr_err *err);
+json_t *grpo_grad(const store *st, json_t *params, migr_err *err);
 /* Modality importance (mi.c): cross-fitted probes score every clip. */
 json_t *task_mi(const store *st, json_t *params, migr_err *err);
 /* The reward verifier and the evaluation judge (instruments.c). */

@@ -3,13 +3,11 @@
  * Every task reads what it needs from the store (the run's clip list, its
  * vocabulary, the checkpoint it starts from) and writes what it makes back
  * there; the coordinator only sees paths, checksums and a few numbers. */
-#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/fs.h"
 #include "media/features.h"
 #include "ml/batch.h"
 #include "ml/ckpt.h"
@@ -18,78 +16,8 @@
 #include "ml/runconfig.h"
 #include "ml/target.h"
 #include "ml/vocab.h"
+#include "worker/runfiles.h"
 #include "worker/tasks.h"
-
-/* What every training task starts from. */
-typedef struct run_inputs {
-    runconfig rc;
-    const char *dir;       /* runs/ID, store-relative */
-    json_t *clips;         /* runs/ID/clips.json: {"train": [...], "holdout": [...]} */
-} run_inputs;
-
-static int inputs_load(const store *st, json_t *params, run_inputs *in, migr_err *err)
-{
-    char rel[PATH_MAX];
-    uint8_t *text;
-    size_t len;
-    json_error_t jerr;
-
-    memset(in, 0, sizeof *in);
-    in->dir = json_string_value(json_object_get(params, "dir"));
-    if (!in->dir)
-        return migr_errf(err, "task parameter \"dir\" is missing");
-    if (runconfig_from_json(json_object_get(params, "config"), &in->rc, err) < 0)
-        return -1;
-    snprintf(rel, sizeof rel, "%s/clips.json", in->dir);
-    if (store_get(st, rel, &text, &len, NULL, err) < 0)
-        return -1;
-    in->clips = json_loadb((const char *)text, len, 0, &jerr);
-    free(text);
-    if (!json_is_array(json_object_get(in->clips, "train")))
-        return migr_errf(err, "%s is not a run clip list: %s", rel, jerr.text);
-    return 0;
-}
-
-static void inputs_free(run_inputs *in)
-{
-    json_decref(in->clips);
-    in->clips = NULL;
-}
-
-static const char *ann_text(json_t *clip, const char *key)
-{
-    return json_string_value(json_object_get(json_object_get(clip, "annotation"), key));
-}
-
-static int load_features(const store *st, json_t *clip, media_features *f, migr_err *err)
-{
-    uint8_t *buf;
-    size_t len;
-    const char *rel = json_string_value(json_object_get(clip, "features"));
-    if (!rel)
-        return migr_errf(err, "a clip of the run has no features path");
-    if (store_get(st, rel, &buf, &len, NULL, err) < 0)
-        return -1;
-    int rc = features_decode(buf, len, f, err);
-    free(buf);
-    return rc;
-}
-
-/* An absolute store path for a file the ml/ modules write themselves. */
-static int abs_path(const store *st, const char *dir, const char *name, char *out, size_t cap, migr_err *err)
-{
-    char rel[PATH_MAX];
-    if (snprintf(rel, sizeof rel, "%s/%s", dir, name) >= (int)sizeof rel)
-        return migr_errf(err, "path too long: %s/%s", dir, name);
-    return store_path(st, rel, out, cap, err);
-}
-
-static int mkdirs_for(const char *path, migr_err *err)
-{
-    char copy[PATH_MAX];
-    snprintf(copy, sizeof copy, "%s", path);
-    return fs_mkdirs(dirname(copy), err);
-}
 
 /* ---- init ---- */
 
@@ -107,7 +35,7 @@ static vocab *build_vocab(const run_inputs *in, migr_err *err)
     }
     json_array_foreach(json_object_get(in->clips, "train"), i, clip) {
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
-            if (ann_text(clip, keys[k]) && vocab_builder_add_text(b, ann_text(clip, keys[k]), err) < 0)
+            if (runfiles_ann(clip, keys[k]) && vocab_builder_add_text(b, runfiles_ann(clip, keys[k]), err) < 0)
                 goto end;
         const char *sub = json_string_value(json_object_get(clip, "subtitle"));
         if (sub && vocab_builder_add_text(b, sub, err) < 0)
@@ -125,7 +53,7 @@ static int shape_model(const store *st, const run_inputs *in, const vocab *v, mo
                        migr_err *err)
 {
     media_features f;
-    if (load_features(st, json_array_get(json_object_get(in->clips, "train"), 0), &f, err) < 0)
+    if (runfiles_features(st, json_array_get(json_object_get(in->clips, "train"), 0), &f, err) < 0)
         return -1;
     featurize_config fc;
     featurize_config_default(&fc);
@@ -146,24 +74,6 @@ static int shape_model(const store *st, const run_inputs *in, const vocab *v, mo
     return model_config_check(mc, err);
 }
 
-/* runs/ID/config.json: the resolved config beside the checkpoints, for
- * readers that hold only a checkpoint path (migr sample). */
-static int save_config(const store *st, const run_inputs *in, migr_err *err)
-{
-    char path[PATH_MAX];
-    json_t *j = runconfig_to_json(&in->rc);
-    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
-    json_decref(j);
-    if (!text)
-        return migr_errf(err, "out of memory");
-    size_t len = strlen(text);
-    const void *bufs[1] = {text};
-    int rc = abs_path(st, in->dir, "config.json", path, sizeof path, err) < 0 ? -1
-             : fs_write_atomic(path, bufs, &len, 1, err);
-    free(text);
-    return rc;
-}
-
 json_t *task_init(const store *st, json_t *params, migr_err *err)
 {
     run_inputs in;
@@ -175,15 +85,15 @@ json_t *task_init(const store *st, json_t *params, migr_err *err)
     float *zeros = NULL;
     json_t *out = NULL;
 
-    if (inputs_load(st, params, &in, err) < 0)
+    if (runfiles_load(st, params, &in, err) < 0)
         goto end;
     if (!(v = build_vocab(&in, err)) || shape_model(st, &in, v, &mc, err) < 0 ||
         !(m = model_new(&mc, in.rc.seed, err)))
         goto end;
-    if (abs_path(st, in.dir, "vocab.txt", vocab_path, sizeof vocab_path, err) < 0 ||
-        abs_path(st, in.dir, "ckpt/000000.ckpt", ckpt_path, sizeof ckpt_path, err) < 0 ||
-        mkdirs_for(ckpt_path, err) < 0 || vocab_save(v, vocab_path, err) < 0 ||
-        save_config(st, &in, err) < 0)
+    if (runfiles_path(st, in.dir, "vocab.txt", vocab_path, sizeof vocab_path, err) < 0 ||
+        runfiles_path(st, in.dir, "ckpt/000000.ckpt", ckpt_path, sizeof ckpt_path, err) < 0 ||
+        runfiles_mkdirs_for(ckpt_path, err) < 0 || vocab_save(v, vocab_path, err) < 0 ||
+        runfiles_save_config(st, &in, err) < 0)
         goto end;
     if (!(zeros = calloc(model_num_params(m), sizeof *zeros))) {
         migr_errf(err, "out of memory");
@@ -204,7 +114,7 @@ end:
     free(zeros);
     model_free(&m);
     vocab_free(&v);
-    inputs_free(&in);
+    runfiles_free(&in);
     return out;
 }
 
@@ -225,7 +135,7 @@ static int resume_load(const store *st, const run_inputs *in, const char *ckpt_r
     if (store_path(st, ckpt_rel, path, sizeof path, err) < 0 ||
         ckpt_load(path, &r->h, &r->state, NULL, err) < 0)
         return -1;
-    if (abs_path(st, in->dir, "vocab.txt", vpath, sizeof vpath, err) < 0 || !(r->v = vocab_load(vpath, err)))
+    if (runfiles_path(st, in->dir, "vocab.txt", vpath, sizeof vpath, err) < 0 || !(r->v = vocab_load(vpath, err)))
         return -1;
     vocab_hash(r->v, sha);
     return ckpt_match(&r->h, NULL, sha, err);
@@ -275,10 +185,10 @@ static batch *shard_batch(const store *st, const run_inputs *in, const resume *r
             migr_errf(err, "shard clip %d is not in the run's clip list", i);
             goto end;
         }
-        if ((!fixed && mi_order(clip, &to, err) < 0) || load_features(st, clip, &feats[i], err) < 0)
+        if ((!fixed && mi_order(clip, &to, err) < 0) || runfiles_features(st, clip, &feats[i], err) < 0)
             goto end;
-        target_text tt = {{ann_text(clip, "vis"), ann_text(clip, "aud"), ann_text(clip, "txt")},
-                          ann_text(clip, "think"),
+        target_text tt = {{runfiles_ann(clip, "vis"), runfiles_ann(clip, "aud"), runfiles_ann(clip, "txt")},
+                          runfiles_ann(clip, "think"),
                           emotion_parse(json_string_value(json_object_get(clip, "label")))};
         if (!(expl[i] = malloc((size_t)cap * sizeof **expl))) {
             migr_errf(err, "out of memory");
@@ -295,7 +205,7 @@ end:
     return b;
 }
 
-json_t *task_grad(const store *st, json_t *params, migr_err *err)
+static json_t *sft_grad(const store *st, json_t *params, migr_err *err)
 {
     run_inputs in;
     resume r = {0};
@@ -313,7 +223,7 @@ json_t *task_grad(const store *st, json_t *params, migr_err *err)
         migr_errf(err, feats && expl ? "grad task parameters need ckpt, out and clips" : "out of memory");
         goto end;
     }
-    if (inputs_load(st, params, &in, err) < 0 || resume_load(st, &in, ckpt, &r, err) < 0 ||
+    if (runfiles_load(st, params, &in, err) < 0 || resume_load(st, &in, ckpt, &r, err) < 0 ||
         !(m = model_new(&r.h.config, r.h.seed, err)))
         goto end;
     memcpy(model_params_flat(m), r.state, model_num_params(m) * sizeof(float));
@@ -322,7 +232,8 @@ json_t *task_grad(const store *st, json_t *params, migr_err *err)
         goto end;
     if (store_put(st, grad, model_grads_flat(m), model_num_params(m) * sizeof(float), NULL, err) < 0)
         goto end;
-    out = json_pack("{s:s, s:i, s:f}", "grad", grad, "tokens", ntokens, "loss_sum", loss);
+    out = json_pack("{s:s, s:i, s:i, s:f}", "grad", grad, "tokens", ntokens, "divisor", ntokens,
+                    "loss_sum", loss);
 end:
     for (int i = 0; feats && expl && i < n; i++) {
         media_features_free(&feats[i]);
@@ -333,8 +244,15 @@ end:
     batch_free(&b);
     model_free(&m);
     resume_free(&r);
-    inputs_free(&in);
+    runfiles_free(&in);
     return out;
+}
+
+/* A shard's gradient: of the SFT loss, or of the GRPO objective. */
+json_t *task_grad(const store *st, json_t *params, migr_err *err)
+{
+    const char *kind = json_string_value(json_object_get(json_object_get(params, "config"), "kind"));
+    return kind && strcmp(kind, "grpo") == 0 ? grpo_grad(st, params, err) : sft_grad(st, params, err);
 }
 
 /* ---- apply ---- */
@@ -372,14 +290,17 @@ json_t *task_apply(const store *st, json_t *params, migr_err *err)
     const char *ckpt = json_string_value(json_object_get(params, "ckpt"));
     const char *dest = json_string_value(json_object_get(params, "out"));
     json_int_t step = json_integer_value(json_object_get(params, "step"));
-    json_int_t tokens = json_integer_value(json_object_get(params, "tokens"));
+    /* The summed gradients' divisor: the step's target tokens (SFT) or
+     * completions (GRPO); older apply tasks carry only "tokens". */
+    json_int_t tokens = json_integer_value(json_object_get(params, json_object_get(params, "divisor")
+                                                                       ? "divisor" : "tokens"));
     char path[PATH_MAX], sha[STORE_SHA_HEX];
 
     if (!ckpt || !dest || step < 1 || tokens < 1) {
-        migr_errf(err, "apply task parameters need ckpt, out, step >= 1 and tokens >= 1");
+        migr_errf(err, "apply task parameters need ckpt, out, step >= 1 and a divisor >= 1");
         return NULL;
     }
-    if (inputs_load(st, params, &in, err) < 0 || resume_load(st, &in, ckpt, &r, err) < 0)
+    if (runfiles_load(st, params, &in, err) < 0 || resume_load(st, &in, ckpt, &r, err) < 0)
         goto end;
     size_t n = r.h.num_params;
     if (!(grad = malloc(n * sizeof *grad))) {
@@ -402,13 +323,13 @@ json_t *task_apply(const store *st, json_t *params, migr_err *err)
     adamw_config ac = optim_adamw_config(&in.rc.train);
     optim_adamw(r.state, grad, r.state + n, r.state + 2 * n, n, (int)step, lr, &ac);
     r.h.step = step;
-    if (store_path(st, dest, path, sizeof path, err) < 0 || mkdirs_for(path, err) < 0 ||
+    if (store_path(st, dest, path, sizeof path, err) < 0 || runfiles_mkdirs_for(path, err) < 0 ||
         ckpt_save(path, &r.h, r.state, r.state + n, r.state + 2 * n, sha, err) < 0)
         goto end;
     out = json_pack("{s:s, s:s, s:f, s:f}", "ckpt", dest, "sha256", sha, "grad_norm", norm, "lr", lr);
 end:
     free(grad);
     resume_free(&r);
-    inputs_free(&in);
+    runfiles_free(&in);
     return out;
 }
