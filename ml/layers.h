@@ -74,7 +74,7 @@ void attention_forward_cached(float *out, float *scratch, const float *q, const 
                               const float *vcache, int t0, int n, int C, int NH);
 
 /* GELU, tanh approximation: 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3),
- * computed as x * sigmoid(2u) (the same function) with layers.c's exp4.
+ * computed as x * sigmoid(2u) (the same function) with layers.c's exp8.
  *   out (N), inp (N)
  *   sig (N): sigmoid(2u) = (1 + tanh(u)) / 2 of each input, kept for the
  *            backward; NULL when no backward follows
@@ -86,7 +86,7 @@ void gelu_backward(float *dinp, const float *inp, const float *sig, const float 
 void residual_forward(float *out, const float *a, const float *b, size_t N);
 void residual_backward(float *da, float *db, const float *dout, size_t N);
 
-/* Softmax cross-entropy per position (exponentials by layers.c's exp4):
+/* Softmax cross-entropy per position (exponentials by layers.c's exp8):
  *   losses (N): -log softmax(logits[i])[targets[i]], 0 where targets[i] < 0
  *   probs (N, V): softmax(logits[i]), for the backward; rows with
  *          targets[i] < 0 are left as they were

@@ -412,6 +412,13 @@ TEST(crossentropy_matches_the_double_softmax_on_a_wide_row)
     double ref_loss = log(sum) - ((double)logits[target] - 15.0);
     CHECK_NEAR(ref_loss, loss, 1e-6 * ref_loss);
     CHECK_MSG(worst <= 1e-6, "a probability is off by %g (relative)", worst);
+    /* a NaN logit (a diverged model) shows in the loss, whatever its sign bit */
+    logits[7] = -NAN;
+    crossentropy_forward(&loss, probs, logits, &target, 1, V);
+    CHECK_MSG(isnan(loss), "loss %g with a -NaN logit", loss);
+    logits[7] = NAN;
+    crossentropy_forward(&loss, probs, logits, &target, 1, V);
+    CHECK_MSG(isnan(loss), "loss %g with a NaN logit", loss);
 }
 
 /* ---- encoder ----------------------------------------------------------------- */
