@@ -1,75 +1,279 @@
-/* demo.c -- migr demo: the data stage of the MIGR pipeline on a local cluster.
+/* demo.c -- migr demo: the paper's experiment on a local cluster.
  *
- * Starts migrd and two workers when none is running, synthesizes a dataset,
- * featurizes it and shows it; stops what it started.  (Modality importance,
- * SFT, GRPO and evaluation join this command as they are built.) */
+ * Synthetic data -> modality importance -> verifier and judge -> for the
+ * baseline (visual-first SFT, GRPO on accuracy + format) and for MIGR
+ * (MI-ordered SFT, GRPO on accuracy + format + mi_order + consistency),
+ * from the same seed and budget -> evaluation of both on the held-out
+ * clips -> the side-by-side table.  Starts migrd and two workers when none
+ * is running, and stops what it started. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "ml/runconfig.h"
 
-/* Synthesize (or reuse) the demo dataset and return its summary. */
-static json_t *demo_dataset(const migr_home *home, int quick, int *rc)
+/* The sizes of one demo: --quick for tests, the default for the README. */
+typedef struct demo_plan {
+    int clips;
+    const char *sft[8];    /* --set assignments on top of the defaults of each kind */
+    const char *grpo[10];
+    const char *eval[4];
+} demo_plan;
+
+static const demo_plan full = {
+    200,
+    {"train.steps=200", NULL},
+    {"train.steps=30", "train.warmup=3", "grpo.group_size=8", "train.batch_size=8", "train.shards=4",
+     "grpo.max_new=120", NULL},
+    {"eval.max_new=160", NULL},
+};
+
+static const demo_plan quick = {
+    40,
+    {"train.steps=150", "train.batch_size=8", "train.shards=2", "train.warmup=5", "train.lr=0.01",
+     "model.channels=32", "model.layers=1", NULL},
+    {"train.steps=2", "train.warmup=1", "grpo.group_size=3", "train.batch_size=4", "train.shards=2",
+     "grpo.max_new=100", NULL},
+    {"eval.max_new=100", "eval.shards=2", NULL},
+};
+
+static const char *const rows[] = {"war", "uar", "format_rate", "correct_consistent", "correct_inconsistent",
+                                   "wrong_consistent", "wrong_inconsistent", "mi_order_agreement", "grounding"};
+
+static void stage(const char *fmt, const char *a)
 {
-    char name[64], clips[16];
+    fprintf(stderr, "migr demo: ");
+    fprintf(stderr, fmt, a);
+    fputc('\n', stderr);
+}
+
+/* Apply NULL-terminated --set assignments. */
+static int set_all(runconfig *rc, const char *const *sets, migr_err *err)
+{
+    for (; *sets; sets++)
+        if (runconfig_set(rc, *sets, err) < 0)
+            return migr_err_wrap(err, "%s", *sets);
+    return 0;
+}
+
+/* Submit a run built from the defaults of its kind and the assignments,
+ * wait for it to end, and return its id (0 on failure, reported). */
+static long long run(const migr_home *home, const char *const *base, const char *const *plan,
+                     const char *const *extra)
+{
+    runconfig rc;
+    migr_err err;
+    int status;
+
+    runconfig_defaults(&rc);
+    if (set_all(&rc, base, &err) < 0 || set_all(&rc, plan, &err) < 0 || set_all(&rc, extra, &err) < 0 ||
+        runconfig_check(&rc, &err) < 0) {
+        fprintf(stderr, "migr demo: %s\n", err.msg);
+        return 0;
+    }
+    json_t *cfg = runconfig_to_json(&rc);
+    json_t *r = cfg ? cli_request(home, "run.submit", json_pack("{s:o}", "config", cfg), 60000, &status, &err) : NULL;
+    long long id = r ? json_integer_value(json_object_get(r, "id")) : 0;
+    json_decref(r);
+    if (!id) {
+        fprintf(stderr, "migr demo: submitting %s: %s\n", rc.name, cfg ? err.msg : "out of memory");
+        return 0;
+    }
+    for (;;) {
+        json_t *show = cli_request(home, "run.show", json_pack("{s:I}", "id", (json_int_t)id), 10000, &status, &err);
+        const char *state = show ? json_string_value(json_object_get(show, "state")) : NULL;
+        if (!state) {
+            fprintf(stderr, "migr demo: following run %lld: %s\n", id, err.msg);
+            json_decref(show);
+            return 0;
+        }
+        cli_progress(rc.name, (long)json_integer_value(json_object_get(show, "step")),
+                     (long)json_integer_value(json_object_get(show, "steps")));
+        if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0) {
+            cli_progress_end();
+            int ok = strcmp(state, "succeeded") == 0;
+            const char *why = json_string_value(json_object_get(show, "error"));
+            if (!ok)
+                fprintf(stderr, "migr demo: run %lld (%s) %s: %s\n", id, rc.name, state, why ? why : "");
+            json_decref(show);
+            return ok ? id : 0;
+        }
+        json_decref(show);
+        usleep(300 * 1000);
+    }
+}
+
+/* The first and last step's mean reward of a GRPO run. */
+static void reward_trend(const migr_home *home, long long id, json_t *out)
+{
     int status;
     migr_err err;
+    json_t *logs = cli_request(home, "run.logs", json_pack("{s:I}", "id", (json_int_t)id), 10000, &status, &err);
+    json_t *m = json_object_get(logs, "metrics");
+    size_t n = json_array_size(m);
+    if (n > 0) {
+        json_object_set(out, "grpo_reward_first", json_object_get(json_array_get(m, 0), "reward_mean"));
+        json_object_set(out, "grpo_reward_last", json_object_get(json_array_get(m, n - 1), "reward_mean"));
+    }
+    json_decref(logs);
+}
 
-    snprintf(clips, sizeof clips, "%d", quick ? 24 : 200);
-    snprintf(name, sizeof name, "demo-%s", clips);
-    json_t *d = cli_request(home, "dataset.show", json_pack("{s:s}", "name", name), 5000, &status, &err);
-    if (!d) {
-        char *synth_argv[] = {"synth", name, "--clips", clips, "--seed", "7", "--wait"};
-        if ((*rc = cmd_dataset(home, 7, synth_argv)) != EXIT_OK)
-            return NULL;
-        d = cli_request(home, "dataset.show", json_pack("{s:s}", "name", name), 5000, &status, &err);
+/* One arm of the experiment: SFT, GRPO from it, evaluation of the GRPO
+ * checkpoint on the SFT run's held-out clips.  Returns its result object. */
+static json_t *arm(const migr_home *home, const demo_plan *plan, const char *dataset, int migr)
+{
+    char ds[96], sft_name[64], init[48], ckpt[48];
+    snprintf(ds, sizeof ds, "dataset=%s", dataset);
+    snprintf(sft_name, sizeof sft_name, "name=%s-sft", migr ? "migr" : "baseline");
+    const char *sft_base[] = {"kind=sft", ds, sft_name, migr ? "reasoning.order=mi" : "reasoning.order=visual-first",
+                              NULL};
+    stage("%s: supervised fine-tuning", migr ? "MIGR (MI-ordered explanations)" : "baseline (visual-first)");
+    long long sft = run(home, sft_base, plan->sft, (const char *const[]){NULL});
+    if (!sft)
+        return NULL;
+    snprintf(init, sizeof init, "grpo.init=run:%lld", sft);
+    const char *grpo_base[] = {"kind=grpo", ds, init, migr ? "name=migr-grpo" : "name=baseline-grpo",
+                               "rewards.accuracy=1", "rewards.format=1", NULL};
+    const char *migr_rewards[] = {"rewards.mi_order=1", "rewards.consistency=1", NULL};
+    stage("%s: GRPO", migr ? "MIGR (accuracy, format, mi_order, consistency)" : "baseline (accuracy, format)");
+    long long grpo = run(home, grpo_base, plan->grpo, migr ? migr_rewards : (const char *const[]){NULL});
+    if (!grpo)
+        return NULL;
+    snprintf(ckpt, sizeof ckpt, "eval.ckpt=run:%lld", grpo);
+    /* Held-out clips of the SFT run: GRPO splits the same way (same seed). */
+    const char *eval_base[] = {"kind=eval", ds, ckpt, migr ? "name=migr-eval" : "name=baseline-eval",
+                               "eval.clips=holdout", NULL};
+    stage("%s: evaluation on the held-out clips", migr ? "MIGR" : "baseline");
+    long long ev = run(home, eval_base, plan->eval, (const char *const[]){NULL});
+    if (!ev)
+        return NULL;
+    int status;
+    migr_err err;
+    json_t *show = cli_request(home, "run.show", json_pack("{s:I}", "id", (json_int_t)ev), 10000, &status, &err);
+    json_t *metrics = json_object_get(json_object_get(show, "eval"), "metrics");
+    json_t *out = json_pack("{s:I, s:I, s:I, s:O?}", "sft_run", (json_int_t)sft, "grpo_run", (json_int_t)grpo,
+                            "eval_run", (json_int_t)ev, "clips", json_object_get(json_object_get(show, "eval"), "clips"));
+    for (size_t i = 0; metrics && i < sizeof rows / sizeof rows[0]; i++)
+        json_object_set(out, rows[i], json_object_get(metrics, rows[i]));
+    reward_trend(home, grpo, out);
+    json_decref(show);
+    return out;
+}
+
+/* Synthetic data, modality importance, verifier and judge. */
+static int prepare(const migr_home *home, const demo_plan *plan, const char *name)
+{
+    int status;
+    migr_err err;
+    char clips[16];
+    snprintf(clips, sizeof clips, "%d", plan->clips);
+    json_t *have = cli_request(home, "dataset.show", json_pack("{s:s}", "name", name), 5000, &status, &err);
+    int fresh = !have;
+    json_decref(have);
+    if (fresh) {
+        stage("synthesizing and featurizing %s clips", clips);
+        char *synth[] = {"synth", (char *)name, "--clips", clips, "--seed", "7", "--wait"};
+        if (cmd_dataset(home, 7, synth) != EXIT_OK)
+            return -1;
+        stage("%s", "modality importance (cross-fitted probes)");
+        char *mi[] = {"mi", (char *)name, "--wait"};
+        if (cmd_dataset(home, 3, mi) != EXIT_OK)
+            return -1;
+        stage("%s", "the reward verifier and the evaluation judge");
+        char *inst[] = {"instruments", (char *)name, "--wait"};
+        if (cmd_dataset(home, 3, inst) != EXIT_OK)
+            return -1;
     }
-    if (!d) {
-        fprintf(stderr, "migr demo: %s\n", err.msg);
-        *rc = status;
+    return 0;
+}
+
+static void print_cell(json_t *v)
+{
+    if (json_is_number(v))
+        printf(" %9.2f%%", 100 * json_number_value(v));
+    else
+        printf(" %10s", "n/a");
+}
+
+static void print_table(json_t *result)
+{
+    json_t *b = json_object_get(result, "baseline"), *m = json_object_get(result, "migr");
+    printf("\n%-24s %10s %10s\n", "", "baseline", "MIGR");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        json_t *x = json_object_get(b, rows[i]), *y = json_object_get(m, rows[i]);
+        printf("%-24s", rows[i]);
+        print_cell(x);
+        print_cell(y);
+        putchar('\n');
     }
-    return d;
+    printf("%-24s %10lld %10lld\n", "held-out clips", (long long)json_integer_value(json_object_get(b, "clips")),
+           (long long)json_integer_value(json_object_get(m, "clips")));
+    printf("%-24s %4.2f->%-4.2f %4.2f->%-4.2f\n", "GRPO mean reward", json_number_value(json_object_get(b, "grpo_reward_first")),
+           json_number_value(json_object_get(b, "grpo_reward_last")), json_number_value(json_object_get(m, "grpo_reward_first")),
+           json_number_value(json_object_get(m, "grpo_reward_last")));
 }
 
 int cmd_demo(const migr_home *home, int argc, char **argv)
 {
-    int quick = cli_has_flag(argc, argv, "--quick"), json = cli_has_flag(argc, argv, "--json");
-    int status, rc = EXIT_OK;
+    int is_quick = cli_has_flag(argc, argv, "--quick"), json = cli_has_flag(argc, argv, "--json");
+    int status, rc = EXIT_FAIL;
     migr_err err;
+    const demo_plan *plan = is_quick ? &quick : &full;
+    const char *name = is_quick ? "demo-quick" : "demo";
 
-    if (cli_wants_help(argc, argv) || argc > quick + json) {
+    if (cli_wants_help(argc, argv) || argc > is_quick + json) {
         printf("usage: migr demo [--quick] [--json]\n\n"
-               "Start a local migrd and 2 workers (unless one is running), synthesize a\n"
-               "dataset (200 clips, 24 with --quick), featurize it and show it.  With\n"
-               "--json, stdout carries only the dataset's JSON; progress goes to stderr.\n");
+               "The MIGR experiment on synthetic data: %d clips (%d with --quick), modality\n"
+               "importance, the reward verifier and judge, then the baseline (visual-first SFT,\n"
+               "GRPO on accuracy + format) and MIGR (MI-ordered SFT, GRPO on accuracy + format +\n"
+               "mi_order + consistency) from the same seed and budget, both evaluated on the\n"
+               "held-out clips, printed side by side (--json: {\"baseline\": {...}, \"migr\": {...}}).\n"
+               "Starts migrd and 2 workers unless one is running; progress goes to stderr.\n",
+               full.clips, quick.clips);
         return cli_wants_help(argc, argv) ? EXIT_OK : EXIT_USAGE;
     }
-    /* With --json, everything but the final JSON goes to stderr. */
-    int saved_stdout = json ? dup(STDOUT_FILENO) : -1;
-    if (json && (saved_stdout < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)) {
+    /* Everything but the result goes to stderr. */
+    int saved_stdout = dup(STDOUT_FILENO);
+    if (saved_stdout < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
         perror("migr demo: redirecting output");
         return EXIT_FAIL;
     }
     json_t *ping = cli_request(home, "ping", NULL, 500, &status, &err);
     int started = !ping;
     json_decref(ping);
+    json_t *result = NULL;
     if (started) {
         char *up_argv[] = {"--workers", "2"};
-        rc = cmd_up(home, 2, up_argv);
+        if (cmd_up(home, 2, up_argv) != EXIT_OK)
+            goto stop;
     }
-    json_t *summary = rc == EXIT_OK ? demo_dataset(home, quick, &rc) : NULL;
+    if (prepare(home, plan, name) < 0)
+        goto stop;
+    json_t *base = arm(home, plan, name, 0), *migr = base ? arm(home, plan, name, 1) : NULL;
+    if (base && migr) {
+        result = json_pack("{s:s, s:i, s:i, s:o, s:o}", "dataset", name, "clips", plan->clips, "seed", 7,
+                           "baseline", base, "migr", migr);
+        rc = EXIT_OK;
+    } else {
+        json_decref(base);
+        json_decref(migr);
+    }
+stop:
     if (started) {
         char *down_argv[] = {NULL};
         cmd_down(home, 0, down_argv);
     }
     fflush(stdout);
-    if (json && (dup2(saved_stdout, STDOUT_FILENO) < 0 || close(saved_stdout) < 0)) {
+    if (dup2(saved_stdout, STDOUT_FILENO) < 0 || close(saved_stdout) < 0) {
         perror("migr demo: restoring output");
         rc = EXIT_FAIL;
     }
-    if (summary && json)
-        cli_print_json(summary);
-    json_decref(summary);
+    if (result && json)
+        cli_print_json(result);
+    else if (result)
+        print_table(result);
+    json_decref(result);
     return rc;
 }
