@@ -194,51 +194,80 @@ void encoder_backward(const model_params *dp, const float *dout, const int *toke
 
 /* ---- layernorm -------------------------------------------------------- */
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                       const float *weight, const float *bias, size_t N, int C)
+/* Rows of C run in lanes: the sums as VL float partial sums over the row
+ * (C / VL terms each), added in a fixed order, then the tail; the
+ * elementwise parts lane by lane in the same order of operations as one
+ * float at a time. */
+LAYERS_SIMD void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                                   const float *weight, const float *bias, size_t N, int C)
 {
+    int full = C - C % VL;
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C;
         float *o = out + n * C;
-        double m = 0.0, v = 0.0;
-        for (int i = 0; i < C; i++)
-            m += x[i];
-        m /= C;
-        for (int i = 0; i < C; i++)
-            v += ((double)x[i] - m) * ((double)x[i] - m);
-        v /= C;
-        float s = (float)(1.0 / sqrt(v + 1e-5));
-        float mf = (float)m;
-        for (int i = 0; i < C; i++)
-            o[i] = (x[i] - mf) * s * weight[i] + bias[i];
-        mean[n] = mf;
+        vf8 sum8 = vf8_splat(0.0f);
+        for (int i = 0; i < full; i += VL)
+            sum8 += vf8_load(x + i);
+        float sum = vf8_sum(sum8);
+        for (int i = full; i < C; i++)
+            sum += x[i];
+        float m = sum / C;
+        vf8 var8 = vf8_splat(0.0f), m8 = vf8_splat(m);
+        for (int i = 0; i < full; i += VL) {
+            vf8 d = vf8_load(x + i) - m8;
+            var8 += d * d;
+        }
+        float var = vf8_sum(var8);
+        for (int i = full; i < C; i++)
+            var += (x[i] - m) * (x[i] - m);
+        float s = (float)(1.0 / sqrt((double)var / C + 1e-5));
+        vf8 s8 = vf8_splat(s);
+        for (int i = 0; i < full; i += VL)
+            vf8_store(o + i, (vf8_load(x + i) - m8) * s8 * vf8_load(weight + i) +
+                                 vf8_load(bias + i));
+        for (int i = full; i < C; i++)
+            o[i] = (x[i] - m) * s * weight[i] + bias[i];
+        mean[n] = m;
         rstd[n] = s;
     }
 }
 
-void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                        const float *inp, const float *weight, const float *mean,
-                        const float *rstd, size_t N, int C)
+LAYERS_SIMD void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                                    const float *inp, const float *weight, const float *mean,
+                                    const float *rstd, size_t N, int C)
 {
+    int full = C - C % VL;
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C, *d = dout + n * C;
         float *dx = dinp + n * C;
-        float m = mean[n], s = rstd[n];
+        vf8 m8 = vf8_splat(mean[n]), s8 = vf8_splat(rstd[n]);
         /* dnorm = weight * dout; dx = s * (dnorm - mean(dnorm) - norm * mean(dnorm * norm)) */
-        double dnorm_mean = 0.0, dnorm_norm_mean = 0.0;
-        for (int i = 0; i < C; i++) {
-            float norm = (x[i] - m) * s;
-            float dnorm = weight[i] * d[i];
-            dnorm_mean += dnorm;
-            dnorm_norm_mean += (double)dnorm * norm;
+        vf8 dn8 = vf8_splat(0.0f), dnn8 = vf8_splat(0.0f);
+        for (int i = 0; i < full; i += VL) {
+            vf8 norm = (vf8_load(x + i) - m8) * s8, dnorm = vf8_load(weight + i) * vf8_load(d + i);
+            dn8 += dnorm;
+            dnn8 += dnorm * norm;
         }
-        float dm = (float)(dnorm_mean / C), dnm = (float)(dnorm_norm_mean / C);
-        for (int i = 0; i < C; i++) {
-            float norm = (x[i] - m) * s;
-            float dnorm = weight[i] * d[i];
+        float dnorm_sum = vf8_sum(dn8), dnorm_norm_sum = vf8_sum(dnn8);
+        for (int i = full; i < C; i++) {
+            float norm = (x[i] - mean[n]) * rstd[n], dnorm = weight[i] * d[i];
+            dnorm_sum += dnorm;
+            dnorm_norm_sum += dnorm * norm;
+        }
+        float dm = dnorm_sum / C, dnm = dnorm_norm_sum / C;
+        vf8 dm8 = vf8_splat(dm), dnm8 = vf8_splat(dnm);
+        for (int i = 0; i < full; i += VL) {
+            vf8 norm = (vf8_load(x + i) - m8) * s8, di = vf8_load(d + i);
+            vf8 dnorm = vf8_load(weight + i) * di;
+            vf8_store(dbias + i, vf8_load(dbias + i) + di);
+            vf8_store(dweight + i, vf8_load(dweight + i) + norm * di);
+            vf8_store(dx + i, vf8_load(dx + i) + (dnorm - dm8 - norm * dnm8) * s8);
+        }
+        for (int i = full; i < C; i++) {
+            float norm = (x[i] - mean[n]) * rstd[n], dnorm = weight[i] * d[i];
             dbias[i] += d[i];
             dweight[i] += norm * d[i];
-            dx[i] += (dnorm - dm - norm * dnm) * s;
+            dx[i] += (dnorm - dm - norm * dnm) * rstd[n];
         }
     }
 }
