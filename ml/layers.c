@@ -301,6 +301,20 @@ static void sgemm_blocked(int ta, int tb, int M, int N, int K, float alpha, cons
     }
 }
 
+/* acc (W) += the N rows of x (N, W), row after row (so each element adds
+ * in the same order as one float at a time). */
+LAYERS_SIMD static void sum_rows(float *acc, const float *x, size_t N, int W)
+{
+    int full = W - W % VL;
+    for (size_t n = 0; n < N; n++) {
+        const float *row = x + n * W;
+        for (int o = 0; o < full; o += VL)
+            vf8_store(acc + o, vf8_load(acc + o) + vf8_load(row + o));
+        for (int o = full; o < W; o++)
+            acc[o] += row[o];
+    }
+}
+
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
                     size_t N, int C, int OC)
 {
@@ -324,9 +338,7 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
     /* dweight (OC, C) += dout^T (OC, N) @ inp (N, C) */
     sgemm_blocked(1, 0, OC, C, (int)N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C);
     if (dbias)
-        for (size_t n = 0; n < N; n++)
-            for (int o = 0; o < OC; o++)
-                dbias[o] += dout[n * OC + o];
+        sum_rows(dbias, dout, N, OC);
 }
 
 /* ---- attention --------------------------------------------------------- */
@@ -541,9 +553,12 @@ LAYERS_SIMD void gelu_backward(float *dinp, const float *inp, const float *sig,
     }
 }
 
-void residual_forward(float *out, const float *a, const float *b, size_t N)
+LAYERS_SIMD void residual_forward(float *out, const float *a, const float *b, size_t N)
 {
-    for (size_t i = 0; i < N; i++)
+    size_t i = 0;
+    for (; i + VL <= N; i += VL)
+        vf8_store(out + i, vf8_load(a + i) + vf8_load(b + i));
+    for (; i < N; i++)
         out[i] = a[i] + b[i];
 }
 
