@@ -3,14 +3,16 @@
  * from one clip's prefix until max_seq; and whether both made the same
  * tokens.  Driven by bench/generate.sh.
  *
- *   generate [NEW REPS V]        defaults 97 3 2000
+ *   generate [NEW REPS V TOPK]   defaults 97 3 2000 40
  *
  * The model is runconfig's default (C=64, L=2, NH=4, mlp_ratio 4,
  * max_seq 160) on featurization's default media (8 frames of 32x32, 30
  * audio tokens of 10 x 40 log-mel); the prefix is 8 + 30 media positions,
  * 24 subtitle words and <bos> (63 positions), so up to 97 new tokens.
  * Parameters are random at 10x the init scale so that sampling is not
- * near-uniform; sampling at temperature 1, top_k 40, no eos. */
+ * near-uniform; sampling at temperature 1 from the TOPK largest logits
+ * (TOPK 1: greedy), no eos.  bench/generate.sh runs it beside the same
+ * generation in PyTorch (bench/generate.py). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,14 +33,14 @@ static double now(void)
 int main(int argc, char **argv)
 {
     int want = argc > 1 ? atoi(argv[1]) : 97, reps = argc > 2 ? atoi(argv[2]) : 3;
-    int V = argc > 3 ? atoi(argv[3]) : 2000;
+    int V = argc > 3 ? atoi(argv[3]) : 2000, top_k = argc > 4 ? atoi(argv[4]) : 40;
     model_config cfg = {.vocab = V, .max_seq = 160, .channels = 64, .layers = 2, .heads = 4,
                         .mlp_ratio = 4, .n_frames = 8, .frame_pixels = 1024, .audio_tokens = 30,
                         .audio_window = 10, .n_mel = 40};
     enum { PREFIX = 8 + 30 + 24 + 1 };
     migr_err err;
-    if (want < 1 || reps < 1 || V < 8) {
-        fprintf(stderr, "usage: generate [NEW REPS V]\n");
+    if (want < 1 || reps < 1 || V < 8 || top_k < 1) {
+        fprintf(stderr, "usage: generate [NEW REPS V TOPK]\n");
         return 2;
     }
     model *m = model_new(&cfg, 1, &err);
@@ -62,7 +64,8 @@ int main(int argc, char **argv)
     }
     model_batch prefix = {.B = 1, .T = PREFIX, .frames = frames, .mel = mel, .tokens = tokens,
                           .types = types};
-    sample_config sc = {.temperature = 1.0f, .top_k = 40, .max_new = want, .eos = -1, .seed = 11};
+    sample_config sc = {.temperature = 1.0f, .top_k = top_k, .max_new = want, .eos = -1,
+                        .seed = 11};
     int *out[2], nout[2] = {0, 0};
     double best[2] = {1e30, 1e30};
     out[0] = malloc((size_t)want * sizeof(int));
@@ -87,10 +90,10 @@ int main(int argc, char **argv)
             seen |= out[1][j] == out[1][i];
         distinct += !seen;
     }
-    printf("prefix=%d new=%d distinct=%d cached_tokens_per_s=%.0f uncached_tokens_per_s=%.0f "
-           "speedup=%.1f same_tokens=%s\n",
-           PREFIX, nout[1], distinct, nout[1] / best[1], nout[0] / best[0], best[0] / best[1],
-           same ? "yes" : "NO");
+    printf("prefix=%d new=%d distinct=%d top_k=%d cached_tokens_per_s=%.0f "
+           "uncached_tokens_per_s=%.0f speedup=%.1f same_tokens=%s\n",
+           PREFIX, nout[1], distinct, top_k, nout[1] / best[1], nout[0] / best[0],
+           best[0] / best[1], same ? "yes" : "NO");
     free(out[0]);
     free(out[1]);
     model_free(&m);
