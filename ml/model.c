@@ -35,17 +35,21 @@ typedef struct model_acts {
     float *fch_gelu;   /* (L, B, T, R*C) */
     float *fch_sig;    /* (L, B, T, R*C) GELU's sigmoid(2u), for its backward */
     float *residual3;  /* (L, B, T, C) */
-    float *lnf;        /* (B, T, C) */
-    float *lnf_mean;   /* (B, T) */
-    float *lnf_rstd;   /* (B, T) */
-    /* The LM head runs on rows gathered from lnf (n_lm of the B*T): first
-     * the n_target positions with a target, in (b, t) order, then, when the
+    /* The LM head runs on n_lm of the B*T positions, its rows: first the
+     * n_target positions with a target, in (b, t) order, then, when the
      * batch asks for all logits, every other position in (b, t) order.  The
-     * backward only needs the first n_target rows. */
+     * backward only needs the first n_target rows.  Only the LM head reads
+     * the last block's output, so that block, past its attention (whose
+     * keys and values every position needs), runs on these rows alone: its
+     * slices of residual2 .. residual3 hold n_lm rows in this order. */
     int *lm_pos;       /* (n_lm) position b*T + t of each LM-head row */
     int *lm_row;       /* (B, T) LM-head row of each position, or -1 */
     int *lm_targets;   /* (n_lm) the target of each row (-1 past n_target) */
-    float *lm_in;      /* (n_lm, C) lnf of each row */
+    float *lm_x;       /* (n_lm, C) the last block's input residual at each row */
+    float *lm_atty;    /* (n_lm, C) the last block's attention output at each row */
+    float *lnf_mean;   /* (n_lm) */
+    float *lnf_rstd;   /* (n_lm) */
+    float *lm_in;      /* (n_lm, C) the final LayerNorm's output at each row */
     float *logits;     /* (n_lm, V) */
     float *losses;     /* (n_lm) */
     float *proj;       /* (B, T, C) projection output before its residual add */
@@ -57,6 +61,8 @@ typedef struct model_acts {
     float *dfch;       /* (B, T, R*C) */
     float *dfch_gelu;  /* (B, T, R*C) */
     float *dlm_in;     /* (n_target, C) gradient of lm_in */
+    float *dlm_x;      /* (n_target, C) gradient of residual3, then of lm_x, at the LM-head rows */
+    float *dlm_atty;   /* (n_target, C) gradient of lm_atty */
     float *lm_in_w;    /* (n_target, C) lm_in rows times their loss weight */
     float *dlogits;    /* (n_target, V) made by the forward (see model_forward) */
     float *datt;       /* (T, T) one head's attention gradient */
@@ -288,12 +294,13 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(fch_gelu, float, L * BT * RC);
     CARVE(fch_sig, float, L * BT * RC);
     CARVE(residual3, float, L * BT * C);
-    CARVE(lnf, float, BT * C);
-    CARVE(lnf_mean, float, BT);
-    CARVE(lnf_rstd, float, BT);
     CARVE(lm_pos, int, BT);
     CARVE(lm_row, int, BT);
     CARVE(lm_targets, int, BT);
+    CARVE(lm_x, float, BT * C);
+    CARVE(lm_atty, float, BT * C);
+    CARVE(lnf_mean, float, BT);
+    CARVE(lnf_rstd, float, BT);
     CARVE(lm_in, float, BT * C);
     CARVE(logits, float, BT * V);
     CARVE(losses, float, BT);
@@ -305,6 +312,8 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(dfch, float, BT * RC);
     CARVE(dfch_gelu, float, BT * RC);
     CARVE(dlm_in, float, BT * C);
+    CARVE(dlm_x, float, BT * C);
+    CARVE(dlm_atty, float, BT * C);
     CARVE(lm_in_w, float, BT * C);
     CARVE(dlogits, float, BT * V);
     CARVE(datt, float, (size_t)T * T);
@@ -385,6 +394,63 @@ static int lm_rows_pick(model_acts *a, size_t BT, int all)
 /* Per-layer slices of the parameters and activations. */
 #define PL(ptr, l, n) ((ptr) + (size_t)(l) * (n))
 
+/* Block l past its attention, on N rows: x (N, C) is the block's input
+ * residual and atty (N, C) its attention output; fills the first N rows of
+ * the layer's residual2, ln2, fch, fch_gelu, fch_sig and residual3 slices
+ * (which step by BT rows). */
+static void block_tail_forward(model *m, int l, size_t BT, size_t N, const float *x,
+                               const float *atty)
+{
+    const model_config *c = &m->cfg;
+    const model_params *p = &m->params;
+    model_acts *a = &m->acts;
+    int C = c->channels, RC = c->mlp_ratio * c->channels;
+    size_t BTC = BT * C, NC = N * C;
+    float *res2 = PL(a->residual2, l, BTC), *ln2 = PL(a->ln2, l, BTC);
+    float *fch = PL(a->fch, l, BT * RC), *fchg = PL(a->fch_gelu, l, BT * RC);
+
+    matmul_forward(a->proj, atty, PL(p->attprojw, l, (size_t)C * C), PL(p->attprojb, l, C), N,
+                   C, C);
+    residual_forward(res2, x, a->proj, NC);
+    layernorm_forward(ln2, PL(a->ln2_mean, l, BT), PL(a->ln2_rstd, l, BT), res2,
+                      PL(p->ln2w, l, C), PL(p->ln2b, l, C), N, C);
+    matmul_forward(fch, ln2, PL(p->fcw, l, (size_t)RC * C), PL(p->fcb, l, RC), N, C, RC);
+    gelu_forward(fchg, PL(a->fch_sig, l, BT * RC), fch, N * RC);
+    matmul_forward(a->proj, fchg, PL(p->fcprojw, l, (size_t)C * RC), PL(p->fcprojb, l, C), N,
+                   RC, C);
+    residual_forward(PL(a->residual3, l, BTC), res2, a->proj, NC);
+}
+
+/* The backward of block_tail_forward on its N rows.  dres (N, C) comes in
+ * as the gradient of residual3 and leaves as that of x (the residual adds
+ * pass it on unchanged, LayerNorm adds its part); datty (N, C) gets the
+ * attention output's gradient. */
+static void block_tail_backward(model *m, int l, size_t BT, size_t N, float *dres,
+                                const float *atty, float *datty)
+{
+    const model_config *c = &m->cfg;
+    const model_params *p = &m->params, *g = &m->grads;
+    model_acts *a = &m->acts;
+    int C = c->channels, RC = c->mlp_ratio * c->channels;
+    size_t BTC = BT * C;
+
+    memset(a->dfch_gelu, 0, N * RC * sizeof(float));
+    matmul_backward(a->dfch_gelu, PL(g->fcprojw, l, (size_t)C * RC), PL(g->fcprojb, l, C), dres,
+                    PL(a->fch_gelu, l, BT * RC), PL(p->fcprojw, l, (size_t)C * RC), N, RC, C);
+    memset(a->dfch, 0, N * RC * sizeof(float));
+    gelu_backward(a->dfch, PL(a->fch, l, BT * RC), PL(a->fch_sig, l, BT * RC), a->dfch_gelu,
+                  N * RC);
+    memset(a->dln, 0, N * C * sizeof(float));
+    matmul_backward(a->dln, PL(g->fcw, l, (size_t)RC * C), PL(g->fcb, l, RC), a->dfch,
+                    PL(a->ln2, l, BTC), PL(p->fcw, l, (size_t)RC * C), N, C, RC);
+    layernorm_backward(dres, PL(g->ln2w, l, C), PL(g->ln2b, l, C), a->dln,
+                       PL(a->residual2, l, BTC), PL(p->ln2w, l, C), PL(a->ln2_mean, l, BT),
+                       PL(a->ln2_rstd, l, BT), N, C);
+    memset(datty, 0, N * C * sizeof(float));
+    matmul_backward(datty, PL(g->attprojw, l, (size_t)C * C), PL(g->attprojb, l, C), dres, atty,
+                    PL(p->attprojw, l, (size_t)C * C), N, C, C);
+}
+
 int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens, migr_err *err)
 {
     const model_config *c = &m->cfg;
@@ -395,7 +461,7 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
     if (batch_check(c, batch, err) != 0)
         return -1;
     int B = batch->B, T = batch->T, C = c->channels, NH = c->heads, V = c->vocab;
-    int L = c->layers, RC = c->mlp_ratio * c->channels;
+    int L = c->layers;
     size_t BT = (size_t)B * T, BTC = BT * C;
     m->B = 0; /* no valid forward until this one completes */
     if (acts_ensure(m, B, T, err) != 0)
@@ -413,37 +479,33 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
     else if (nmel)
         memset(a->mel, 0, nmel * sizeof(float));
 
+    int n_target = lm_rows_pick(a, BT, batch->all_logits);
+    int n_lm = batch->all_logits ? (int)BT : n_target;
+
     encoder_forward(a->encoded, a->tokens, a->types, a->frames, a->mel, p, B, T, c);
     for (int l = 0; l < L; l++) {
         const float *residual = l == 0 ? a->encoded : PL(a->residual3, l - 1, BTC);
         float *ln1 = PL(a->ln1, l, BTC), *qkv = PL(a->qkv, l, 3 * BTC);
-        float *atty = PL(a->atty, l, BTC), *res2 = PL(a->residual2, l, BTC);
-        float *ln2 = PL(a->ln2, l, BTC), *fch = PL(a->fch, l, BT * RC);
-        float *fchg = PL(a->fch_gelu, l, BT * RC), *res3 = PL(a->residual3, l, BTC);
+        float *atty = PL(a->atty, l, BTC);
 
         layernorm_forward(ln1, PL(a->ln1_mean, l, BT), PL(a->ln1_rstd, l, BT), residual,
                           PL(p->ln1w, l, C), PL(p->ln1b, l, C), BT, C);
         matmul_forward(qkv, ln1, PL(p->qkvw, l, (size_t)3 * C * C), PL(p->qkvb, l, 3 * C), BT, C,
                        3 * C);
         attention_forward(atty, PL(a->att, l, BT * NH * T), qkv, B, T, C, NH);
-        matmul_forward(a->proj, atty, PL(p->attprojw, l, (size_t)C * C), PL(p->attprojb, l, C),
-                       BT, C, C);
-        residual_forward(res2, residual, a->proj, BTC);
-        layernorm_forward(ln2, PL(a->ln2_mean, l, BT), PL(a->ln2_rstd, l, BT), res2,
-                          PL(p->ln2w, l, C), PL(p->ln2b, l, C), BT, C);
-        matmul_forward(fch, ln2, PL(p->fcw, l, (size_t)RC * C), PL(p->fcb, l, RC), BT, C, RC);
-        gelu_forward(fchg, PL(a->fch_sig, l, BT * RC), fch, BT * RC);
-        matmul_forward(a->proj, fchg, PL(p->fcprojw, l, (size_t)C * RC), PL(p->fcprojb, l, C),
-                       BT, RC, C);
-        residual_forward(res3, res2, a->proj, BTC);
+        if (l < L - 1) {
+            block_tail_forward(m, l, BT, BT, residual, atty);
+            continue;
+        }
+        for (int r = 0; r < n_lm; r++) { /* the last block: the LM-head rows only */
+            size_t pos = (size_t)a->lm_pos[r];
+            memcpy(a->lm_x + (size_t)r * C, residual + pos * C, (size_t)C * sizeof(float));
+            memcpy(a->lm_atty + (size_t)r * C, atty + pos * C, (size_t)C * sizeof(float));
+        }
+        block_tail_forward(m, l, BT, (size_t)n_lm, a->lm_x, a->lm_atty);
     }
-    layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, PL(a->residual3, L - 1, BTC), p->lnfw,
-                      p->lnfb, BT, C);
-    int n_target = lm_rows_pick(a, BT, batch->all_logits);
-    int n_lm = batch->all_logits ? (int)BT : n_target;
-    for (int r = 0; r < n_lm; r++)
-        memcpy(a->lm_in + (size_t)r * C, a->lnf + (size_t)a->lm_pos[r] * C,
-               (size_t)C * sizeof(float));
+    layernorm_forward(a->lm_in, a->lnf_mean, a->lnf_rstd, PL(a->residual3, L - 1, BTC), p->lnfw,
+                      p->lnfb, (size_t)n_lm, C);
     matmul_forward(a->logits, a->lm_in, p->wte, NULL, (size_t)n_lm, C, V);
     /* The gradient of the summed loss in the logits needs nothing but the
      * softmax: turn the probabilities into it here, in place, while they are
@@ -497,7 +559,7 @@ static int backward(model *m, const float *w, migr_err *err)
     if (m->B == 0)
         return migr_errf(err, "model_backward: no forward to differentiate");
     int B = m->B, T = m->T, C = c->channels, NH = c->heads, V = c->vocab;
-    int L = c->layers, RC = c->mlp_ratio * c->channels;
+    int L = c->layers;
     size_t BT = (size_t)B * T, BTC = BT * C;
 
     size_t NT = (size_t)m->n_target;
@@ -518,12 +580,19 @@ static int backward(model *m, const float *w, migr_err *err)
         for (size_t r = 0; r < NT; r++)
             for (int i = 0; i < C; i++)
                 a->dlm_in[r * C + i] *= w[r];
-    memset(a->dln, 0, BTC * sizeof(float));
-    for (size_t r = 0; r < NT; r++)
-        memcpy(a->dln + (size_t)a->lm_pos[r] * C, a->dlm_in + r * C, (size_t)C * sizeof(float));
+    /* the final LayerNorm and the last block past its attention, on the
+     * target rows alone (the others' gradients are 0) */
+    memset(a->dlm_x, 0, NT * C * sizeof(float));
+    layernorm_backward(a->dlm_x, g->lnfw, g->lnfb, a->dlm_in, PL(a->residual3, L - 1, BTC),
+                       p->lnfw, a->lnf_mean, a->lnf_rstd, NT, C);
+    block_tail_backward(m, L - 1, BT, NT, a->dlm_x, a->lm_atty, a->dlm_atty);
     memset(a->dresidual, 0, BTC * sizeof(float));
-    layernorm_backward(a->dresidual, g->lnfw, g->lnfb, a->dln, PL(a->residual3, L - 1, BTC),
-                       p->lnfw, a->lnf_mean, a->lnf_rstd, BT, C);
+    memset(a->datty, 0, BTC * sizeof(float));
+    for (size_t r = 0; r < NT; r++) {
+        size_t pos = (size_t)a->lm_pos[r];
+        memcpy(a->dresidual + pos * C, a->dlm_x + r * C, (size_t)C * sizeof(float));
+        memcpy(a->datty + pos * C, a->dlm_atty + r * C, (size_t)C * sizeof(float));
+    }
 
     /* a->dresidual is the gradient of the residual stream; the residual adds
      * pass it through unchanged to both of their inputs, so it is both the
@@ -531,24 +600,9 @@ static int backward(model *m, const float *w, migr_err *err)
     for (int l = L - 1; l >= 0; l--) {
         const float *residual = l == 0 ? a->encoded : PL(a->residual3, l - 1, BTC);
         float *ln1 = PL(a->ln1, l, BTC), *qkv = PL(a->qkv, l, 3 * BTC);
-        float *atty = PL(a->atty, l, BTC), *res2 = PL(a->residual2, l, BTC);
-        float *ln2 = PL(a->ln2, l, BTC), *fch = PL(a->fch, l, BT * RC);
-        float *fchg = PL(a->fch_gelu, l, BT * RC);
 
-        memset(a->dfch_gelu, 0, BT * RC * sizeof(float));
-        matmul_backward(a->dfch_gelu, PL(g->fcprojw, l, (size_t)C * RC), PL(g->fcprojb, l, C),
-                        a->dresidual, fchg, PL(p->fcprojw, l, (size_t)C * RC), BT, RC, C);
-        memset(a->dfch, 0, BT * RC * sizeof(float));
-        gelu_backward(a->dfch, fch, PL(a->fch_sig, l, BT * RC), a->dfch_gelu, BT * RC);
-        memset(a->dln, 0, BTC * sizeof(float));
-        matmul_backward(a->dln, PL(g->fcw, l, (size_t)RC * C), PL(g->fcb, l, RC), a->dfch, ln2,
-                        PL(p->fcw, l, (size_t)RC * C), BT, C, RC);
-        layernorm_backward(a->dresidual, PL(g->ln2w, l, C), PL(g->ln2b, l, C), a->dln, res2,
-                           PL(p->ln2w, l, C), PL(a->ln2_mean, l, BT), PL(a->ln2_rstd, l, BT), BT,
-                           C);
-        memset(a->datty, 0, BTC * sizeof(float));
-        matmul_backward(a->datty, PL(g->attprojw, l, (size_t)C * C), PL(g->attprojb, l, C),
-                        a->dresidual, atty, PL(p->attprojw, l, (size_t)C * C), BT, C, C);
+        if (l < L - 1) /* the last block's tail ran above, on its rows */
+            block_tail_backward(m, l, BT, BT, a->dresidual, PL(a->atty, l, BTC), a->datty);
         memset(a->dqkv, 0, 3 * BTC * sizeof(float));
         attention_backward(a->dqkv, a->datt, a->datty, qkv, PL(a->att, l, BT * NH * T), B, T,
                            C, NH);
