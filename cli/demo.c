@@ -22,6 +22,7 @@ typedef struct demo_plan {
     const char *eval[4];
 } demo_plan;
 
+
 static const demo_plan full = {
     200,
     {"train.steps=200", NULL},
@@ -134,8 +135,12 @@ static json_t *arm(const migr_home *home, const demo_plan *plan, const char *dat
     if (!sft)
         return NULL;
     snprintf(init, sizeof init, "grpo.init=run:%lld", sft);
+    /* GRPO's optimizer as in examples/grpo.yaml: the policy starts trained,
+     * so a small learning rate and no weight decay (the KL to the reference
+     * anchors it); SFT's default lr would wreck it in one step. */
     const char *grpo_base[] = {"kind=grpo", ds, init, migr ? "name=migr-grpo" : "name=baseline-grpo",
-                               "rewards.accuracy=1", "rewards.format=1", NULL};
+                               "rewards.accuracy=1", "rewards.format=1", "train.lr=1e-4",
+                               "train.weight_decay=0", "train.beta2=0.99", NULL};
     const char *migr_rewards[] = {"rewards.mi_order=1", "rewards.consistency=1", NULL};
     stage("%s: GRPO", migr ? "MIGR (accuracy, format, mi_order, consistency)" : "baseline (accuracy, format)");
     long long grpo = run(home, grpo_base, plan->grpo, migr ? migr_rewards : (const char *const[]){NULL});
