@@ -378,11 +378,11 @@ LAYERS_SIMD static void softmax_causal_row(float *row, int nkeys, int width)
         for (t2 = full; t2 < nkeys; t2++)
             sum += row[t2];
     }
-    vf8 inv = vf8_splat(1.0f / sum);
+    float inv = 1.0f / sum;
     for (t2 = 0; t2 < full; t2 += VL)
-        vf8_store(row + t2, vf8_load(row + t2) * inv);
+        vf8_store(row + t2, vf8_load(row + t2) * vf8_splat(inv));
     for (t2 = full; t2 < nkeys; t2++)
-        row[t2] *= inv[0];
+        row[t2] *= inv;
     memset(row + nkeys, 0, (size_t)(width - nkeys) * sizeof(float));
 }
 

@@ -75,11 +75,12 @@ typedef struct model_params {
  * ml/batch.c.  All arrays are the caller's.
  *
  * Training needs the logits only where there is a loss, so by default the
- * forward computes the LM head (logits, softmax) only at positions with a
- * target >= 0: in an SFT batch the media/subtitle prefix and the padding
- * (about 40% of the positions) skip the largest matmul.  all_logits = 1
- * asks for the logits of every position (checking, uncached generation);
- * the loss and the gradients are the same bits either way. */
+ * forward computes the LM head (logits, softmax), and the last block past
+ * its attention, only at positions with a target >= 0: in an SFT batch the
+ * media/subtitle prefix and the padding (about 40% of the positions) skip
+ * the largest matmul.  all_logits = 1 asks for the logits of every
+ * position (checking, uncached generation); the loss and the gradients are
+ * the same bits either way. */
 typedef struct model_batch {
     int B, T;
     const float *frames;  /* (B, F, F_PIX) */
