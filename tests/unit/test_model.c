@@ -250,6 +250,30 @@ TEST(model_all_logits_adds_rows_but_changes_no_loss_or_gradient_bit)
     CHECK(same);
 }
 
+TEST(model_batch_without_targets_has_zero_loss_and_zero_gradients)
+{
+    migr_err err;
+    batch_data d;
+    double loss = -1;
+    int ntok = -1;
+    model *m = model_new(&small, 11, &err);
+    CHECK(m != NULL);
+    model_batch bt = make_batch(&d, MB, 12);
+    for (int i = 0; i < MB * MT; i++)
+        d.targets[i] = -1;
+    int ok = model_forward(m, &bt, &loss, &ntok, &err) == 0 && model_backward(m, &err) == 0;
+    size_t n = model_num_params(m), nonzero = 0;
+    for (size_t i = 0; ok && i < n; i++)
+        nonzero += model_grads_flat(m)[i] != 0.0f;
+    int no_rows = model_logits_row(m, 0, 5) == NULL;
+    model_free(&m);
+    CHECK_MSG(ok, "%s", err.msg);
+    CHECK_INT(0, ntok);
+    CHECK(loss == 0.0);
+    CHECK_INT(0, nonzero);
+    CHECK(no_rows);
+}
+
 TEST(model_forward_backward_is_bitwise_deterministic_and_survives_regrowth)
 {
     migr_err err;
