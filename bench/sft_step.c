@@ -47,17 +47,20 @@ static uint64_t fnv1a(const void *p, size_t n)
 /* FLOPs of one forward + backward: matmuls 2*N*in*out forward and twice that
  * backward (dinp and dweight; the media projections have no dinp), causal
  * attention 4*hs per (query, key<=query) pair forward and 8*hs backward.
- * The LM head counts only the ntok positions with a target, the only ones
- * our model computes it for (PyTorch's side computes it at all B*T). */
+ * The LM head and the last block past its attention count only the ntok
+ * positions with a target, the only ones our model computes them for
+ * (PyTorch's side computes them at all B*T). */
 static double step_flops(const model_config *c, int B, int T, int ntok)
 {
     double N = (double)B * T, C = c->channels, RC = (double)c->mlp_ratio * C;
-    double layer = 2 * N * (3 * C * C + C * C + 2 * RC * C);
+    double qkv = 2 * N * 3 * C * C, tail = 2 * (C * C + 2 * RC * C);
+    double layer = qkv + N * tail, last = qkv + ntok * tail;
     double logits = 2.0 * ntok * C * c->vocab;
     double media = 2.0 * B * C * ((double)c->n_frames * c->frame_pixels +
                                   (double)c->audio_tokens * c->audio_window * c->n_mel);
     double pairs = (double)B * c->heads * T * (T + 1) / 2.0, hs = C / c->heads;
-    return 3 * (c->layers * layer + logits) + 2 * media + 12 * pairs * hs * c->layers;
+    return 3 * ((c->layers - 1) * layer + last + logits) + 2 * media +
+           12 * pairs * hs * c->layers;
 }
 
 /* Best GFLOP/s of an n x n x n sgemm over reps runs; *hash gets its result's. */

@@ -13,14 +13,16 @@
 # counts.  loss/token differs between the two sides because each draws its
 # own initial parameters and batch (same distributions); that the two
 # compute the same function is the golden test's job, not this one's.
-# Step GF/s counts useful FLOPs (causal attention pairs only, the LM head
-# only at positions with a target).  Both sides train the same function,
-# but not with the same work: our forward computes the LM head (logits,
-# softmax, their backward) only at the positions with a target (97 of 160
-# by default: no logits for the media/subtitle prefix), PyTorch's, as
-# tests/golden/make_golden.py writes it, at all B*T.  tokens/s counts all
-# B*T positions on both sides.  On a busy machine the multi-thread rows
-# mostly measure the other load.
+# Step GF/s counts useful FLOPs (causal attention pairs only; the LM head
+# and the last block past its attention only at positions with a target).
+# Both sides train the same function, but not with the same work: our
+# forward computes the LM head (logits, softmax, their backward) and the
+# last block's projection, MLP and final LayerNorm only at the positions
+# with a target (97 of 160 by default: none for the media/subtitle prefix),
+# PyTorch's, as tests/golden/make_golden.py writes it, at all B*T.
+# tokens/s counts all B*T positions on both sides.  ms/step is wall-clock
+# time: on a busy machine both sides are slowed by the other load, and the
+# multi-thread rows mostly measure it.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mktemp -d /tmp/sft-step-bench.XXXXXX)
@@ -53,4 +55,4 @@ for n in $threads; do
     fi
 done
 [ "$have_torch" = 1 ] || echo "(PyTorch rows skipped: $python cannot import torch)"
-echo "(ours computes the LM head only at positions with a target; PyTorch at every position)"
+echo "(ours computes the LM head and the last block's tail only at positions with a target; PyTorch at every position)"
