@@ -133,6 +133,18 @@ int fs_read_file(const char *path, uint8_t **data, size_t *len, migr_err *err)
     return 0;
 }
 
+int fs_copy(const char *from, const char *to, migr_err *err)
+{
+    uint8_t *data;
+    size_t len;
+    if (fs_read_file(from, &data, &len, err) < 0)
+        return -1;
+    const void *bufs[1] = {data};
+    int rc = fs_write_atomic(to, bufs, &len, 1, err);
+    free(data);
+    return rc;
+}
+
 int fs_join(char *dst, size_t cap, const char *dir, const char *name)
 {
     int n = name[0] == '/' ? snprintf(dst, cap, "%s", name) : snprintf(dst, cap, "%s/%s", dir, name);

@@ -15,6 +15,9 @@ int fs_mkdirs(const char *path, migr_err *err);
 int fs_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int nbufs,
                     migr_err *err);
 
+/* Copy the file at from to to, atomically as fs_write_atomic writes. */
+int fs_copy(const char *from, const char *to, migr_err *err);
+
 /* Read a whole file into a malloc'd buffer (NUL-terminated, not counted in
  * *len) that the caller owns. */
 int fs_read_file(const char *path, uint8_t **data, size_t *len, migr_err *err);

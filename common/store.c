@@ -10,11 +10,12 @@
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "common/le.h"
 
 #define OBJ_MAGIC "MIGROBJ1"
 enum { OBJ_HEADER = 8 + 8 + crypto_hash_sha256_BYTES };
 
-static void to_hex(const unsigned char *bin, size_t n, char *out)
+void hex_encode(const uint8_t *bin, size_t n, char *out)
 {
     static const char digits[] = "0123456789abcdef";
     for (size_t i = 0; i < n; i++) {
@@ -28,7 +29,7 @@ void sha256_hex(const void *data, size_t len, char out[STORE_SHA_HEX])
 {
     unsigned char digest[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(digest, data, len);
-    to_hex(digest, sizeof digest, out);
+    hex_encode(digest, sizeof digest, out);
 }
 
 int sha256_file_hex(const char *path, char out[STORE_SHA_HEX], migr_err *err)
@@ -62,20 +63,6 @@ int store_path(const store *st, const char *relpath, char *out, size_t cap, migr
     return 0;
 }
 
-static void put_u64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 int store_put(const store *st, const char *relpath, const void *data, size_t len,
               char sha_hex[STORE_SHA_HEX], migr_err *err)
 {
@@ -88,14 +75,14 @@ int store_put(const store *st, const char *relpath, const void *data, size_t len
     if (fs_mkdirs(dirname(dir), err) < 0)
         return -1;
     memcpy(header, OBJ_MAGIC, 8);
-    put_u64(header + 8, len);
+    le_put_u64(header + 8, len);
     crypto_hash_sha256(header + 16, data, len);
     const void *bufs[2] = {header, data};
     size_t lens[2] = {sizeof header, len};
     if (fs_write_atomic(path, bufs, lens, 2, err) < 0)
         return -1;
     if (sha_hex)
-        to_hex(header + 16, crypto_hash_sha256_BYTES, sha_hex);
+        hex_encode(header + 16, crypto_hash_sha256_BYTES, sha_hex);
     return 0;
 }
 
@@ -115,7 +102,7 @@ int store_get(const store *st, const char *relpath, uint8_t **data, size_t *len,
         free(raw);
         return migr_errf(err, "%s is not a store object (bad header); remove it and rerun the task that wrote it", path);
     }
-    uint64_t plen = get_u64(raw + 8);
+    uint64_t plen = le_get_u64(raw + 8);
     if (plen != rawlen - OBJ_HEADER) {
         free(raw);
         return migr_errf(err, "%s is truncated or padded: header says %llu payload bytes, file has %zu",
@@ -127,7 +114,7 @@ int store_get(const store *st, const char *relpath, uint8_t **data, size_t *len,
         return migr_errf(err, "%s failed its checksum: the object is corrupt", path);
     }
     if (sha_hex)
-        to_hex(digest, sizeof digest, sha_hex);
+        hex_encode(digest, sizeof digest, sha_hex);
     memmove(raw, raw + OBJ_HEADER, plen);
     raw[plen] = '\0';
     *data = raw;

@@ -39,6 +39,9 @@ int store_get(const store *st, const char *relpath, uint8_t **data, size_t *len,
 /* Remove an object; a missing one is not an error. */
 int store_remove(const store *st, const char *relpath, migr_err *err);
 
+/* Lowercase hex of n bytes into out (2n + 1 bytes, NUL-terminated). */
+void hex_encode(const uint8_t *bin, size_t n, char *out);
+
 /* Hex SHA-256 of a buffer, and of a whole file. */
 void sha256_hex(const void *data, size_t len, char out[STORE_SHA_HEX]);
 int sha256_file_hex(const char *path, char out[STORE_SHA_HEX], migr_err *err);

@@ -291,18 +291,6 @@ static int write_synth_manifest(const char *dir, const synth_clip *plans, int n,
     return rc;
 }
 
-static int copy_file(const char *from, const char *to, migr_err *err)
-{
-    uint8_t *data;
-    size_t len;
-    if (fs_read_file(from, &data, &len, err) < 0)
-        return -1;
-    const void *bufs[1] = {data};
-    int rc = fs_write_atomic(to, bufs, &len, 1, err);
-    free(data);
-    return rc;
-}
-
 /* Insert the synthetic dataset's clips (pending) and synth tasks. */
 static int add_synth_rows(coord *c, int64_t dataset_id, const char *dir, const synth_clip *plans,
                           int n, uint64_t seed, const char *config, migr_err *err)
@@ -364,7 +352,7 @@ json_t *datasets_synth(coord *c, json_t *args, int *status, migr_err *err)
     if (fs_mkdirs(media, err) < 0)
         return NULL;
     if (config_path && (fs_join(config_copy, sizeof config_copy, dir, "synth.yaml") < 0 ||
-                        copy_file(config_path, config_copy, err) < 0))
+                        fs_copy(config_path, config_copy, err) < 0))
         return NULL;
     if (!(plans = calloc((size_t)clips, sizeof *plans))) {
         migr_errf(err, "out of memory planning %lld clips", (long long)clips);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/le.h"
 enum { FEATURES_VERSION = 1, FEATURES_HEADER = 44 };
 static const char features_magic[8] = {'M', 'I', 'G', 'R', 'F', 'E', 'A', 'T'};
 
@@ -39,47 +40,19 @@ void media_features_free(media_features *f)
     memset(f, 0, sizeof *f);
 }
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 static void put_floats(uint8_t *p, const float *src, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t bits;
         memcpy(&bits, &src[i], 4);
-        put_u32(p + 4 * i, bits);
+        le_put_u32(p + 4 * i, bits);
     }
 }
 
 static void get_floats(float *dst, const uint8_t *p, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        uint32_t bits = get_u32(p + 4 * i);
+        uint32_t bits = le_get_u32(p + 4 * i);
         memcpy(&dst[i], &bits, 4);
     }
 }
@@ -120,15 +93,15 @@ int features_encode(const media_features *f, uint8_t **buf, size_t *len, migr_er
     if (!p)
         return migr_errf(err, "features: out of memory encoding %zu bytes", total);
     memcpy(p, features_magic, 8);
-    put_u32(p + 8, FEATURES_VERSION);
-    put_u32(p + 12, (uint32_t)f->n_frames);
-    put_u32(p + 16, (uint32_t)f->height);
-    put_u32(p + 20, (uint32_t)f->width);
-    put_u32(p + 24, f->has_audio ? 1u : 0u);
-    put_u32(p + 28, (uint32_t)f->n_audio);
-    put_u32(p + 32, (uint32_t)f->n_mel);
+    le_put_u32(p + 8, FEATURES_VERSION);
+    le_put_u32(p + 12, (uint32_t)f->n_frames);
+    le_put_u32(p + 16, (uint32_t)f->height);
+    le_put_u32(p + 20, (uint32_t)f->width);
+    le_put_u32(p + 24, f->has_audio ? 1u : 0u);
+    le_put_u32(p + 28, (uint32_t)f->n_audio);
+    le_put_u32(p + 32, (uint32_t)f->n_mel);
     memcpy(&dur_bits, &f->duration, 8);
-    put_u64(p + 36, dur_bits);
+    le_put_u64(p + 36, dur_bits);
     put_floats(p + FEATURES_HEADER, f->frames, n_pix);
     put_floats(p + FEATURES_HEADER + 4 * n_pix, f->mel, n_mel_vals);
     *buf = p;
@@ -148,12 +121,12 @@ int features_decode(const uint8_t *buf, size_t len, media_features *out, migr_er
                          len, FEATURES_HEADER);
     if (memcmp(buf, features_magic, 8) != 0)
         return migr_errf(err, "features: bad magic (not a MIGRFEAT buffer)");
-    if (get_u32(buf + 8) != FEATURES_VERSION)
+    if (le_get_u32(buf + 8) != FEATURES_VERSION)
         return migr_errf(err, "features: unsupported format version %u (expected %d)",
-                         get_u32(buf + 8), FEATURES_VERSION);
+                         le_get_u32(buf + 8), FEATURES_VERSION);
 
-    uint32_t nf = get_u32(buf + 12), h = get_u32(buf + 16), w = get_u32(buf + 20);
-    uint32_t has_audio = get_u32(buf + 24), na = get_u32(buf + 28), nm = get_u32(buf + 32);
+    uint32_t nf = le_get_u32(buf + 12), h = le_get_u32(buf + 16), w = le_get_u32(buf + 20);
+    uint32_t has_audio = le_get_u32(buf + 24), na = le_get_u32(buf + 28), nm = le_get_u32(buf + 32);
     if (has_audio > 1 || features_counts(nf, h, w, na, nm, &n_pix, &n_mel_vals) < 0)
         return migr_errf(err, "features: header fields out of range");
     size_t want = FEATURES_HEADER + 4 * (n_pix + n_mel_vals);
@@ -166,7 +139,7 @@ int features_decode(const uint8_t *buf, size_t len, media_features *out, migr_er
     f.has_audio = (int)has_audio;
     f.n_audio = (int)na;
     f.n_mel = (int)nm;
-    dur_bits = get_u64(buf + 36);
+    dur_bits = le_get_u64(buf + 36);
     memcpy(&f.duration, &dur_bits, 8);
     f.frames = malloc(n_pix ? 4 * n_pix : 1);
     f.mel = n_mel_vals ? malloc(4 * n_mel_vals) : NULL;

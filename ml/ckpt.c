@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/fs.h"
+#include "common/le.h"
 
 static const uint8_t ckpt_magic[8] = {'M', 'I', 'G', 'R', 'C', 'K', 'P', 'T'};
 
@@ -67,38 +68,6 @@ static int config_value(const model_config *c, int i)
 }
 
 /* ---- bytes ---- */
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
-static void to_hex(const uint8_t *bin, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[bin[i] >> 4];
-        out[2 * i + 1] = digits[bin[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
 
 static int hex_digit(char c)
 {
@@ -167,24 +136,24 @@ static int check_count(const char *path, const ckpt_header *h, migr_err *err)
 static void encode_header(const ckpt_header *h, const uint8_t vocab_raw[32], uint8_t *p)
 {
     memcpy(p, ckpt_magic, sizeof ckpt_magic);
-    put_u32(p + OFF_VERSION, CKPT_VERSION);
+    le_put_u32(p + OFF_VERSION, CKPT_VERSION);
     for (int i = 0; i < NCONFIG; i++)
-        put_u32(p + OFF_CONFIG + 4 * i, (uint32_t)config_value(&h->config, i));
+        le_put_u32(p + OFF_CONFIG + 4 * i, (uint32_t)config_value(&h->config, i));
     memcpy(p + OFF_VOCAB, vocab_raw, 32);
-    put_u64(p + OFF_STEP, (uint64_t)h->step);
-    put_u64(p + OFF_NPARAMS, h->num_params);
-    put_u64(p + OFF_SEED, h->seed);
+    le_put_u64(p + OFF_STEP, (uint64_t)h->step);
+    le_put_u64(p + OFF_NPARAMS, h->num_params);
+    le_put_u64(p + OFF_SEED, h->seed);
 }
 
 static void decode_header(const uint8_t *p, ckpt_header *h)
 {
     memset(h, 0, sizeof *h);
     for (int i = 0; i < NCONFIG; i++)
-        *config_field(&h->config, i) = (int)(int32_t)get_u32(p + OFF_CONFIG + 4 * i);
-    to_hex(p + OFF_VOCAB, 32, h->vocab_sha);
-    h->step = (int64_t)get_u64(p + OFF_STEP);
-    h->num_params = get_u64(p + OFF_NPARAMS);
-    h->seed = get_u64(p + OFF_SEED);
+        *config_field(&h->config, i) = (int)(int32_t)le_get_u32(p + OFF_CONFIG + 4 * i);
+    hex_encode(p + OFF_VOCAB, 32, h->vocab_sha);
+    h->step = (int64_t)le_get_u64(p + OFF_STEP);
+    h->num_params = le_get_u64(p + OFF_NPARAMS);
+    h->seed = le_get_u64(p + OFF_SEED);
 }
 
 /* Check what can be checked from the first min(file_len, header) bytes and
@@ -198,9 +167,9 @@ static int check_header(const char *path, const uint8_t *p, size_t file_len, ckp
 
     if (memcmp(p, ckpt_magic, nmagic) != 0)
         return migr_errf(err, "%s is not a migr checkpoint (no MIGRCKPT magic)", path);
-    if (have >= OFF_VERSION + 4 && get_u32(p + OFF_VERSION) != CKPT_VERSION)
+    if (have >= OFF_VERSION + 4 && le_get_u32(p + OFF_VERSION) != CKPT_VERSION)
         return migr_errf(err, "%s has checkpoint format version %u, this build reads %d", path,
-                         get_u32(p + OFF_VERSION), CKPT_VERSION);
+                         le_get_u32(p + OFF_VERSION), CKPT_VERSION);
     if (have < CKPT_HEADER_BYTES)
         return migr_errf(err, "%s is truncated: expected at least %d bytes, found %zu", path,
                          CKPT_HEADER_BYTES + CKPT_SUM_BYTES, file_len);
@@ -227,7 +196,7 @@ static uint8_t *put_floats(uint8_t *p, const float *x, uint64_t n)
     for (uint64_t i = 0; i < n; i++, p += 4) {
         uint32_t bits;
         memcpy(&bits, &x[i], 4);
-        put_u32(p, bits);
+        le_put_u32(p, bits);
     }
     return p;
 }
@@ -259,7 +228,7 @@ int ckpt_save(const char *path, const ckpt_header *h, const float *params, const
     crypto_hash_sha256(p, buf, (unsigned long long)(p - buf));
     if (sha_hex) {
         crypto_hash_sha256(digest, buf, size);
-        to_hex(digest, sizeof digest, sha_hex);
+        hex_encode(digest, sizeof digest, sha_hex);
     }
     const void *bufs[1] = {buf};
     int rc = fs_write_atomic(path, bufs, &size, 1, err);
@@ -290,7 +259,7 @@ int ckpt_load(const char *path, ckpt_header *h, float **state, char sha_hex[STOR
         goto fail;
     if (sha_hex) {
         crypto_hash_sha256(sum, buf, len);
-        to_hex(sum, sizeof sum, sha_hex);
+        hex_encode(sum, sizeof sum, sha_hex);
     }
     /* Decode the floats in place, to the front of the buffer: float i is
      * read from bytes HEADER+4i.. before bytes 4i.. are written, and every
@@ -298,7 +267,7 @@ int ckpt_load(const char *path, ckpt_header *h, float **state, char sha_hex[STOR
     size_t nfloat = 3 * (size_t)hdr.num_params;
     float *out = (float *)(void *)buf;
     for (size_t i = 0; i < nfloat; i++) {
-        uint32_t bits = get_u32(buf + CKPT_HEADER_BYTES + 4 * i);
+        uint32_t bits = le_get_u32(buf + CKPT_HEADER_BYTES + 4 * i);
         float x;
         memcpy(&x, &bits, 4);
         out[i] = x;

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common/fs.h"
+#include "common/le.h"
 #include "common/rng.h"
 #include "ml/vocab.h"
 
@@ -542,38 +543,16 @@ enum {
 _Static_assert(OFF_TRAINED + 8 == TEXTCLF_HEADER_BYTES, "header layout");
 _Static_assert(TEXTCLF_SUM_BYTES == crypto_hash_sha256_BYTES, "checksum is a SHA-256");
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static void put_f64(uint8_t *p, double x)
 {
     uint64_t bits;
     memcpy(&bits, &x, 8);
-    put_u64(p, bits);
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+    le_put_u64(p, bits);
 }
 
 static double get_f64(const uint8_t *p)
 {
-    uint64_t bits = get_u64(p);
+    uint64_t bits = le_get_u64(p);
     double x;
     memcpy(&x, &bits, 8);
     return x;
@@ -594,17 +573,17 @@ int textclf_save(const textclf *c, const char *path, migr_err *err)
     if (!buf)
         return migr_errf(err, "saving %s: out of memory for %zu bytes", path, size);
     memcpy(buf, tclf_magic, sizeof tclf_magic);
-    put_u32(buf + OFF_VERSION, TEXTCLF_VERSION);
-    put_u32(buf + OFF_FEATURES, (uint32_t)c->cfg.features);
-    put_u32(buf + OFF_BITS, (uint32_t)c->cfg.hash_bits);
-    put_u32(buf + OFF_CLASSES, NCLASS);
-    put_u32(buf + OFF_EPOCHS, (uint32_t)c->cfg.epochs);
-    put_u32(buf + OFF_BATCH, (uint32_t)c->cfg.batch);
+    le_put_u32(buf + OFF_VERSION, TEXTCLF_VERSION);
+    le_put_u32(buf + OFF_FEATURES, (uint32_t)c->cfg.features);
+    le_put_u32(buf + OFF_BITS, (uint32_t)c->cfg.hash_bits);
+    le_put_u32(buf + OFF_CLASSES, NCLASS);
+    le_put_u32(buf + OFF_EPOCHS, (uint32_t)c->cfg.epochs);
+    le_put_u32(buf + OFF_BATCH, (uint32_t)c->cfg.batch);
     put_f64(buf + OFF_LR, c->cfg.lr);
     put_f64(buf + OFF_L2, c->cfg.l2);
-    put_u64(buf + OFF_SEED, c->cfg.seed);
-    put_u64(buf + OFF_HASH_SEED, c->cfg.hash_seed);
-    put_u64(buf + OFF_TRAINED, (uint64_t)c->trained_on);
+    le_put_u64(buf + OFF_SEED, c->cfg.seed);
+    le_put_u64(buf + OFF_HASH_SEED, c->cfg.hash_seed);
+    le_put_u64(buf + OFF_TRAINED, (uint64_t)c->trained_on);
     uint8_t *p = buf + TEXTCLF_HEADER_BYTES;
     for (size_t i = 0; i < np; i++, p += 8)
         put_f64(p, c->w[i]);
@@ -622,24 +601,24 @@ static int check_header(const char *path, const uint8_t *p, size_t len, textclf_
     size_t nmagic = len < sizeof tclf_magic ? len : sizeof tclf_magic;
     if (memcmp(p, tclf_magic, nmagic) != 0)
         return migr_errf(err, "%s is not a migr text classifier (no MIGRTCLF magic)", path);
-    if (len >= OFF_VERSION + 4 && get_u32(p + OFF_VERSION) != TEXTCLF_VERSION)
+    if (len >= OFF_VERSION + 4 && le_get_u32(p + OFF_VERSION) != TEXTCLF_VERSION)
         return migr_errf(err, "%s has text classifier format version %u, this build reads %d",
-                         path, get_u32(p + OFF_VERSION), TEXTCLF_VERSION);
+                         path, le_get_u32(p + OFF_VERSION), TEXTCLF_VERSION);
     if (len < TEXTCLF_HEADER_BYTES)
         return migr_errf(err, "%s is truncated: expected at least %d bytes, found %zu", path,
                          TEXTCLF_HEADER_BYTES + TEXTCLF_SUM_BYTES, len);
     memset(cfg, 0, sizeof *cfg);
-    cfg->features = (int)get_u32(p + OFF_FEATURES);
-    cfg->hash_bits = (int)get_u32(p + OFF_BITS);
-    cfg->epochs = (int)get_u32(p + OFF_EPOCHS);
-    cfg->batch = (int)get_u32(p + OFF_BATCH);
+    cfg->features = (int)le_get_u32(p + OFF_FEATURES);
+    cfg->hash_bits = (int)le_get_u32(p + OFF_BITS);
+    cfg->epochs = (int)le_get_u32(p + OFF_EPOCHS);
+    cfg->batch = (int)le_get_u32(p + OFF_BATCH);
     cfg->lr = get_f64(p + OFF_LR);
     cfg->l2 = get_f64(p + OFF_L2);
-    cfg->seed = get_u64(p + OFF_SEED);
-    cfg->hash_seed = get_u64(p + OFF_HASH_SEED);
-    if (get_u32(p + OFF_CLASSES) != NCLASS)
+    cfg->seed = le_get_u64(p + OFF_SEED);
+    cfg->hash_seed = le_get_u64(p + OFF_HASH_SEED);
+    if (le_get_u32(p + OFF_CLASSES) != NCLASS)
         return migr_errf(err, "%s has %u classes, this build has %d emotions", path,
-                         get_u32(p + OFF_CLASSES), NCLASS);
+                         le_get_u32(p + OFF_CLASSES), NCLASS);
     if (textclf_config_check(cfg, err) < 0)
         return migr_err_wrap(err, "%s has a corrupted header", path);
     size_t expected = file_size((size_t)1 << cfg->hash_bits);
@@ -677,7 +656,7 @@ textclf *textclf_load(const char *path, migr_err *err)
         migr_errf(err, "loading %s: out of memory", path);
         goto done;
     }
-    c->trained_on = (long)get_u64(buf + OFF_TRAINED);
+    c->trained_on = (long)le_get_u64(buf + OFF_TRAINED);
     size_t np = param_count(c->buckets);
     for (size_t i = 0; i < np; i++)
         c->w[i] = get_f64(buf + TEXTCLF_HEADER_BYTES + 8 * i);

@@ -71,18 +71,6 @@ static json_t *train_clip(const run_inputs *in, json_t *idx)
     return json_array_get(json_object_get(in->clips, "train"), (size_t)json_integer_value(idx));
 }
 
-static int copy_file(const char *from, const char *to, migr_err *err)
-{
-    uint8_t *data;
-    size_t len;
-    if (fs_read_file(from, &data, &len, err) < 0)
-        return -1;
-    const void *bufs[1] = {data};
-    int rc = fs_write_atomic(to, bufs, &len, 1, err);
-    free(data);
-    return rc;
-}
-
 /* ---- grpo_init ---- */
 
 json_t *task_grpo_init(const store *st, json_t *params, migr_err *err)
@@ -113,7 +101,7 @@ json_t *task_grpo_init(const store *st, json_t *params, migr_err *err)
     snprintf(rel, sizeof rel, "%s/ckpt/000000.ckpt", in.dir);
     if (runfiles_path(st, in.dir, "vocab.txt", to, sizeof to, err) < 0 ||
         store_path(st, rel, dst, sizeof dst, err) < 0 || runfiles_mkdirs_for(dst, err) < 0 ||
-        copy_file(from, to, err) < 0 || runfiles_save_config(st, &in, err) < 0 ||
+        fs_copy(from, to, err) < 0 || runfiles_save_config(st, &in, err) < 0 ||
         ckpt_save(dst, &h, state, zeros, zeros, sha, err) < 0)
         goto end;
     out = json_pack("{s:s, s:s}", "ckpt", rel, "sha256", sha);
