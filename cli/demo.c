@@ -1,11 +1,14 @@
 /* demo.c -- migr demo: the paper's experiment on a local cluster.
  *
- * Synthetic data -> modality importance -> verifier and judge -> for the
- * baseline (visual-first SFT, GRPO on accuracy + format) and for MIGR
- * (MI-ordered SFT, GRPO on accuracy + format + mi_order + consistency),
- * from the same seed and budget -> evaluation of both on the held-out
- * clips -> the side-by-side table.  Starts migrd and two workers when none
- * is running, and stops what it started. */
+ * Two synthetic sets, as in R1-Omni's recipe that MIGR follows: an annotated
+ * one for the cold start (SFT), the verifier and the judge, and another for
+ * RL and evaluation, whose clue annotations no model trains on.  Modality
+ * importance on both; then, for the baseline (visual-first SFT, GRPO on
+ * accuracy + format) and for MIGR (MI-ordered SFT, GRPO on accuracy + format
+ * + mi_order + consistency), from the same seed and budget: SFT on the
+ * first set, GRPO on the second, evaluation on the second's held-out clips
+ * -> the side-by-side table.  Starts migrd and two workers when none is
+ * running, and stops what it started. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +26,17 @@ typedef struct demo_plan {
 } demo_plan;
 
 
-/* A quarter of the clips is held out, the same quarter in both arms and
- * both stages (the split is seeded), so that the evaluation has 100 clips
- * no model saw.  MI-ordered targets vary in order from clip to clip and
- * take the small model longer to learn than the fixed order: 800 steps
- * give both arms well-formed explanations (200 leave MIGR's malformed). */
+/* GRPO holds out a quarter of the RL set, the same quarter in both arms
+ * (the split is seeded), so that the evaluation has 100 clips no model saw.
+ * MI-ordered targets vary in order from clip to clip and take the small
+ * model longer to learn than the fixed order: 800 steps give both arms
+ * well-formed explanations (200 leave MIGR's malformed).  On clips SFT did
+ * not see, GRPO has room to raise the reward. */
 static const demo_plan full = {
     400,
-    {"train.steps=800", "train.warmup=40", "train.holdout=0.25", NULL},
-    {"train.steps=40", "train.warmup=4", "train.holdout=0.25", "grpo.group_size=8", "train.batch_size=8",
-     "train.shards=4", "grpo.max_new=120", NULL},
+    {"train.steps=800", "train.warmup=40", NULL},
+    {"train.steps=60", "train.warmup=5", "train.lr=3e-4", "train.holdout=0.25", "grpo.group_size=8",
+     "train.batch_size=8", "train.shards=4", "grpo.max_new=120", NULL},
     {"eval.max_new=160", NULL},
 };
 
@@ -40,8 +44,8 @@ static const demo_plan quick = {
     40,
     {"train.steps=150", "train.batch_size=8", "train.shards=2", "train.warmup=5", "train.lr=0.01",
      "model.channels=32", "model.layers=1", NULL},
-    {"train.steps=2", "train.warmup=1", "grpo.group_size=3", "train.batch_size=4", "train.shards=2",
-     "grpo.max_new=100", NULL},
+    {"train.steps=2", "train.warmup=1", "train.holdout=0.25", "grpo.group_size=3", "train.batch_size=4",
+     "train.shards=2", "grpo.max_new=100", NULL},
     {"eval.max_new=100", "eval.shards=2", NULL},
 };
 
@@ -126,12 +130,16 @@ static void reward_trend(const migr_home *home, long long id, json_t *out)
     json_decref(logs);
 }
 
-/* One arm of the experiment: SFT, GRPO from it, evaluation of the GRPO
- * checkpoint on the SFT run's held-out clips.  Returns its result object. */
-static json_t *arm(const migr_home *home, const demo_plan *plan, const char *dataset, int migr)
+/* One arm of the experiment: SFT on the cold-start set, GRPO from it on the
+ * RL set, evaluation of the GRPO checkpoint on the RL set's held-out clips,
+ * with the verifier and judge of the cold-start set.  Returns its result. */
+static json_t *arm(const migr_home *home, const demo_plan *plan, const char *cold, const char *rl, int migr)
 {
-    char ds[96], sft_name[64], init[48], ckpt[48];
-    snprintf(ds, sizeof ds, "dataset=%s", dataset);
+    char ds[96], rds[96], inst[96], einst[96], sft_name[64], init[48], ckpt[48];
+    snprintf(ds, sizeof ds, "dataset=%s", cold);
+    snprintf(rds, sizeof rds, "dataset=%s", rl);
+    snprintf(inst, sizeof inst, "grpo.instruments=%s", cold);
+    snprintf(einst, sizeof einst, "eval.instruments=%s", cold);
     snprintf(sft_name, sizeof sft_name, "name=%s-sft", migr ? "migr" : "baseline");
     const char *sft_base[] = {"kind=sft", ds, sft_name, migr ? "reasoning.order=mi" : "reasoning.order=visual-first",
                               NULL};
@@ -143,7 +151,7 @@ static json_t *arm(const migr_home *home, const demo_plan *plan, const char *dat
     /* GRPO's optimizer as in examples/grpo.yaml: the policy starts trained,
      * so a small learning rate and no weight decay (the KL to the reference
      * anchors it); SFT's default lr would wreck it in one step. */
-    const char *grpo_base[] = {"kind=grpo", ds, init, migr ? "name=migr-grpo" : "name=baseline-grpo",
+    const char *grpo_base[] = {"kind=grpo", rds, init, inst, migr ? "name=migr-grpo" : "name=baseline-grpo",
                                "rewards.accuracy=1", "rewards.format=1", "train.lr=1e-4",
                                "train.weight_decay=0", "train.beta2=0.99", NULL};
     const char *migr_rewards[] = {"rewards.mi_order=1", "rewards.consistency=1", NULL};
@@ -152,8 +160,8 @@ static json_t *arm(const migr_home *home, const demo_plan *plan, const char *dat
     if (!grpo)
         return NULL;
     snprintf(ckpt, sizeof ckpt, "eval.ckpt=run:%lld", grpo);
-    /* Held-out clips of the SFT run: GRPO splits the same way (same seed). */
-    const char *eval_base[] = {"kind=eval", ds, ckpt, migr ? "name=migr-eval" : "name=baseline-eval",
+    /* The clips the GRPO run held out of the RL set. */
+    const char *eval_base[] = {"kind=eval", rds, ckpt, einst, migr ? "name=migr-eval" : "name=baseline-eval",
                                "eval.clips=holdout", NULL};
     stage("%s: evaluation on the held-out clips", migr ? "MIGR" : "baseline");
     long long ev = run(home, eval_base, plan->eval, (const char *const[]){NULL});
@@ -172,31 +180,32 @@ static json_t *arm(const migr_home *home, const demo_plan *plan, const char *dat
     return out;
 }
 
-/* Synthetic data, modality importance, verifier and judge. */
-static int prepare(const migr_home *home, const demo_plan *plan, const char *name)
+/* A synthetic set with its modality importance (and, for the cold-start
+ * set, the verifier and judge), unless it is there already. */
+static int prepare_set(const migr_home *home, const demo_plan *plan, const char *name, const char *seed,
+                       int instruments)
 {
     int status;
     migr_err err;
     char clips[16];
     snprintf(clips, sizeof clips, "%d", plan->clips);
     json_t *have = cli_request(home, "dataset.show", json_pack("{s:s}", "name", name), 5000, &status, &err);
-    int fresh = !have;
     json_decref(have);
-    if (fresh) {
-        stage("synthesizing and featurizing %s clips", clips);
-        char *synth[] = {"synth", (char *)name, "--clips", clips, "--seed", "7", "--wait"};
-        if (cmd_dataset(home, 7, synth) != EXIT_OK)
-            return -1;
-        stage("%s", "modality importance (cross-fitted probes)");
-        char *mi[] = {"mi", (char *)name, "--wait"};
-        if (cmd_dataset(home, 3, mi) != EXIT_OK)
-            return -1;
-        stage("%s", "the reward verifier and the evaluation judge");
-        char *inst[] = {"instruments", (char *)name, "--wait"};
-        if (cmd_dataset(home, 3, inst) != EXIT_OK)
-            return -1;
-    }
-    return 0;
+    if (have)
+        return 0;
+    stage("synthesizing and featurizing %s", name);
+    char *synth[] = {"synth", (char *)name, "--clips", clips, "--seed", (char *)seed, "--wait"};
+    if (cmd_dataset(home, 7, synth) != EXIT_OK)
+        return -1;
+    stage("modality importance of %s (cross-fitted probes)", name);
+    char *mi[] = {"mi", (char *)name, "--wait"};
+    if (cmd_dataset(home, 3, mi) != EXIT_OK)
+        return -1;
+    if (!instruments)
+        return 0;
+    stage("the reward verifier and the evaluation judge of %s", name);
+    char *inst[] = {"instruments", (char *)name, "--wait"};
+    return cmd_dataset(home, 3, inst) == EXIT_OK ? 0 : -1;
 }
 
 static void print_cell(json_t *v)
@@ -231,14 +240,15 @@ int cmd_demo(const migr_home *home, int argc, char **argv)
     int status, rc = EXIT_FAIL;
     migr_err err;
     const demo_plan *plan = is_quick ? &quick : &full;
-    const char *name = is_quick ? "demo-quick" : "demo";
+    const char *cold = is_quick ? "demo-quick" : "demo", *rl = is_quick ? "demo-quick-rl" : "demo-rl";
 
     if (cli_wants_help(argc, argv) || argc > is_quick + json) {
         printf("usage: migr demo [--quick] [--json]\n\n"
-               "The MIGR experiment on synthetic data: %d clips (%d with --quick), modality\n"
-               "importance, the reward verifier and judge, then the baseline (visual-first SFT,\n"
-               "GRPO on accuracy + format) and MIGR (MI-ordered SFT, GRPO on accuracy + format +\n"
-               "mi_order + consistency) from the same seed and budget, both evaluated on the\n"
+               "The MIGR experiment on two synthetic sets of %d clips (%d with --quick): a\n"
+               "cold-start set (SFT, reward verifier, judge) and an RL set (GRPO, evaluation),\n"
+               "both with modality importance; the baseline (visual-first SFT, GRPO on accuracy\n"
+               "+ format) and MIGR (MI-ordered SFT, GRPO on accuracy + format + mi_order +\n"
+               "consistency) from the same seed and budget, both evaluated on the RL set's\n"
                "held-out clips, printed side by side (--json: {\"baseline\": {...}, \"migr\": {...}}).\n"
                "Starts migrd and 2 workers unless one is running; progress goes to stderr.\n",
                full.clips, quick.clips);
@@ -259,12 +269,12 @@ int cmd_demo(const migr_home *home, int argc, char **argv)
         if (cmd_up(home, 2, up_argv) != EXIT_OK)
             goto stop;
     }
-    if (prepare(home, plan, name) < 0)
+    if (prepare_set(home, plan, cold, "7", 1) < 0 || prepare_set(home, plan, rl, "8", 0) < 0)
         goto stop;
-    json_t *base = arm(home, plan, name, 0), *migr = base ? arm(home, plan, name, 1) : NULL;
+    json_t *base = arm(home, plan, cold, rl, 0), *migr = base ? arm(home, plan, cold, rl, 1) : NULL;
     if (base && migr) {
-        result = json_pack("{s:s, s:i, s:i, s:o, s:o}", "dataset", name, "clips", plan->clips, "seed", 7,
-                           "baseline", base, "migr", migr);
+        result = json_pack("{s:s, s:s, s:i, s:[i, i], s:o, s:o}", "cold_start", cold, "rl", rl, "clips",
+                           plan->clips, "seeds", 7, 8, "baseline", base, "migr", migr);
         rc = EXIT_OK;
     } else {
         json_decref(base);
