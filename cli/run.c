@@ -99,6 +99,10 @@ static void print_run_detail(json_t *r)
         print_step(m);
     if (json_is_object(e))
         print_eval(e);
+    size_t i;
+    json_t *sample;
+    json_array_foreach(json_object_get(r, "samples"), i, sample)
+        printf("sample: %s\n", json_string_value(json_object_get(sample, "text")));
 }
 
 static void print_checkpoints(json_t *list)

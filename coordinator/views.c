@@ -237,6 +237,16 @@ json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err)
         json_array_append(idx, json_object_get(row, "idx"));
     json_decref(holdout);
     json_object_set_new(r, "holdout_clips", idx);
+    /* GRPO: the latest sampled completions. */
+    json_t *samples = rows(db, err, "SELECT detail AS text FROM events WHERE owner = 'run' AND owner_id = ? "
+                           "AND kind = 'grpo.sample' ORDER BY id DESC LIMIT 2", "i", NULL, id);
+    if (!samples) {
+        json_decref(r);
+        return NULL;
+    }
+    if (json_array_size(samples) > 0)
+        json_object_set(r, "samples", samples);
+    json_decref(samples);
     json_t *ev = rows(db, err, "SELECT source_run, ckpt_step, ckpt_path, ckpt_sha256, clips, metrics FROM evals "
                       "WHERE run_id = ?", "i", NULL, id);
     if (!ev) {

@@ -36,6 +36,8 @@ nonzero=$(migr run logs "$one" --json | jq '[.metrics[] | select(.grad_norm > 0)
 [ "$nonzero" -gt 0 ] || fail "every GRPO step had a zero gradient; the determinism checks below would prove nothing"
 expect_eq "sampled completions logged" 6 \
     "$(migr run logs "$one" --json | jq '[.events[] | select(.kind == "grpo.sample")] | length')"
+expect_eq "samples in run show" 2 "$(jqr '.samples | length' run show "$one")"
+migr run show "$one" | grep -q "^sample: " || fail "migr run show prints no sampled completion"
 left=$(find "$MIGR_HOME/store/runs/$one" -name '*.grad' -o -name '0000*-*.json' | wc -l)
 expect_eq "rollout, reward and gradient files left" 0 "$left"
 
