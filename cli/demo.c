@@ -115,17 +115,26 @@ static long long run(const migr_home *home, const char *const *base, const char 
     }
 }
 
-/* The first and last step's mean reward of a GRPO run. */
+/* A GRPO run's mean reward averaged over its first and its last k steps,
+ * k = min(10, steps / 2): single steps hold only 8 clips and are noisy. */
 static void reward_trend(const migr_home *home, long long id, json_t *out)
 {
     int status;
     migr_err err;
     json_t *logs = cli_request(home, "run.logs", json_pack("{s:I}", "id", (json_int_t)id), 10000, &status, &err);
     json_t *m = json_object_get(logs, "metrics");
-    size_t n = json_array_size(m);
-    if (n > 0) {
-        json_object_set(out, "grpo_reward_first", json_object_get(json_array_get(m, 0), "reward_mean"));
-        json_object_set(out, "grpo_reward_last", json_object_get(json_array_get(m, n - 1), "reward_mean"));
+    size_t n = json_array_size(m), k = n / 2 < 10 ? n / 2 : 10;
+    if (k == 0)
+        k = n;
+    double first = 0, last = 0;
+    for (size_t i = 0; i < k; i++) {
+        first += json_number_value(json_object_get(json_array_get(m, i), "reward_mean"));
+        last += json_number_value(json_object_get(json_array_get(m, n - 1 - i), "reward_mean"));
+    }
+    if (k > 0) {
+        json_object_set_new(out, "grpo_reward_first", json_real(first / (double)k));
+        json_object_set_new(out, "grpo_reward_last", json_real(last / (double)k));
+        json_object_set_new(out, "grpo_reward_steps", json_integer((json_int_t)k));
     }
     json_decref(logs);
 }
@@ -229,7 +238,7 @@ static void print_table(json_t *result)
     }
     printf("%-24s %10lld %10lld\n", "held-out clips", (long long)json_integer_value(json_object_get(b, "clips")),
            (long long)json_integer_value(json_object_get(m, "clips")));
-    printf("%-24s %4.2f->%-4.2f %4.2f->%-4.2f\n", "GRPO mean reward", json_number_value(json_object_get(b, "grpo_reward_first")),
+    printf("%-24s %4.2f->%-4.2f %4.2f->%-4.2f\n", "GRPO reward, first->last", json_number_value(json_object_get(b, "grpo_reward_first")),
            json_number_value(json_object_get(b, "grpo_reward_last")), json_number_value(json_object_get(m, "grpo_reward_first")),
            json_number_value(json_object_get(m, "grpo_reward_last")));
 }
