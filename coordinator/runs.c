@@ -456,32 +456,31 @@ static json_t *task_params(coord *c, int64_t task, migr_err *err)
     return p;
 }
 
-/* GRPO: a shard's rollouts are in; score them. */
-int runs_rollout_done(coord *c, const task_row *t, json_t *output, migr_err *err)
+/* GRPO: queue the next task of t's shard, `kind`, with t's params plus the
+ * store path t produced (output[key]) and its own output path. */
+static int next_in_shard(coord *c, const task_row *t, json_t *output, const char *key, const char *kind,
+                         const char *what, const char *ext, migr_err *err)
 {
     json_t *p = task_params(c, t->id, err);
     char out[128];
     if (!p)
         return -1;
-    int64_t shard = json_integer_value(json_object_get(p, "shard"));
-    shard_rel(out, sizeof out, t->owner_id, "rewards", t->subject, shard, "json");
-    json_object_set(p, "rollouts", json_object_get(output, "rollouts"));
+    shard_rel(out, sizeof out, t->owner_id, what, t->subject, json_integer_value(json_object_get(p, "shard")), ext);
+    json_object_set(p, key, json_object_get(output, key));
     json_object_set_new(p, "out", json_string(out));
-    return add_task(c, t->owner_id, "reward", t->subject, p, err);
+    return add_task(c, t->owner_id, kind, t->subject, p, err);
+}
+
+/* GRPO: a shard's rollouts are in; score them. */
+int runs_rollout_done(coord *c, const task_row *t, json_t *output, migr_err *err)
+{
+    return next_in_shard(c, t, output, "rollouts", "reward", "rewards", "json", err);
 }
 
 /* GRPO: a shard's completions are scored; its gradient comes next. */
 int runs_reward_done(coord *c, const task_row *t, json_t *output, migr_err *err)
 {
-    json_t *p = task_params(c, t->id, err);
-    char out[128];
-    if (!p)
-        return -1;
-    int64_t shard = json_integer_value(json_object_get(p, "shard"));
-    shard_rel(out, sizeof out, t->owner_id, "grads", t->subject, shard, "grad");
-    json_object_set(p, "rewards", json_object_get(output, "rewards"));
-    json_object_set_new(p, "out", json_string(out));
-    return add_task(c, t->owner_id, "grad", t->subject, p, err);
+    return next_in_shard(c, t, output, "rewards", "grad", "grads", "grad", err);
 }
 
 int runs_grad_done(coord *c, const task_row *t, json_t *output, migr_err *err)
