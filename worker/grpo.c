@@ -259,17 +259,21 @@ static void reward_of(const vocab *v, json_t *clip, const int *ids, int n, const
 
 /* Score every completion; rewards[i], per[i * nrewards + j]. */
 static int score_items(const run_inputs *in, const vocab *v, const reward_set *set, textclf *verifier,
-                       json_t *items, double *rewards, double *per, int *maxlen_ids, migr_err *err)
+                       json_t *items, double *rewards, double *per, int max_new, migr_err *err)
 {
     size_t i;
     json_t *item;
-    int *ids = malloc((size_t)(*maxlen_ids > 0 ? *maxlen_ids : 1) * sizeof *ids);
+    int *ids = malloc((size_t)(max_new > 0 ? max_new : 1) * sizeof *ids);
     if (!ids)
         return migr_errf(err, "out of memory");
     json_array_foreach(items, i, item) {
         json_t *toks = json_object_get(item, "tokens");
         int n = (int)json_array_size(toks);
-        for (int k = 0; k < n && k < *maxlen_ids; k++)
+        if (n > max_new) {
+            free(ids);
+            return migr_errf(err, "completion %zu has %d tokens, more than grpo.max_new %d", i, n, max_new);
+        }
+        for (int k = 0; k < n; k++)
             ids[k] = (int)json_integer_value(json_array_get(toks, (size_t)k));
         target_parsed parsed;
         reward_input ri;
@@ -302,7 +306,7 @@ json_t *task_reward(const store *st, json_t *params, migr_err *err)
     if (vrel && (store_path(st, vrel, path, sizeof path, err) < 0 || !(verifier = textclf_load(path, err))))
         goto end;
     json_t *items = json_object_get(ro, "items");
-    int n = (int)json_array_size(items), G = in.rc.grpo.group_size, maxlen = in.rc.grpo.max_new;
+    int n = (int)json_array_size(items), G = in.rc.grpo.group_size;
     if (n == 0 || n % G != 0) {
         migr_errf(err, "%d completions do not make groups of %d", n, G);
         goto end;
@@ -314,7 +318,7 @@ json_t *task_reward(const store *st, json_t *params, migr_err *err)
         migr_errf(err, "out of memory");
         goto end;
     }
-    if (score_items(&in, v, &set, verifier, items, rewards, per, &maxlen, err) < 0)
+    if (score_items(&in, v, &set, verifier, items, rewards, per, in.rc.grpo.max_new, err) < 0)
         goto end;
     grpo_advantages(rewards, n / G, G, adv, NULL);
     json_t *r = json_array(), *a = json_array(), *sums = json_object();
