@@ -654,3 +654,26 @@ void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const f
         drow[targets[n]] -= d;
     }
 }
+
+LAYERS_SIMD void crossentropy_softmax_grad_scaled(float *losses, float *grad, float *rscale,
+                                                  const float *logits, const int *targets,
+                                                  size_t N, int V)
+{
+    for (size_t n = 0; n < N; n++) {
+        const float *row = logits + n * V;
+        float *grow = grad + n * V;
+        int t = targets[n];
+        if (t < 0) {
+            losses[n] = 0.0f;
+            rscale[n] = 0.0f;
+            memset(grow, 0, (size_t)V * sizeof(float));
+            continue;
+        }
+        assert(t < V);
+        float m = row_max(row, V);
+        double sum = row_exp_sum(grow, row, V, m);
+        losses[n] = (float)(log(sum) - ((double)row[t] - m));
+        grow[t] = (float)((double)grow[t] - sum);
+        rscale[n] = (float)(1.0 / sum);
+    }
+}

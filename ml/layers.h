@@ -101,5 +101,16 @@ void crossentropy_forward(float *losses, float *probs, const float *logits, cons
  * one subtraction per row. */
 void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const float *probs,
                                    const int *targets, size_t N, int V);
+/* The forward and the gradient of the summed loss in one, with the
+ * softmax's normalization left out of the gradient: losses as
+ * crossentropy_forward's, and
+ *   rscale[i] * grad[i] = softmax(logits[i]) - onehot(targets[i]),
+ * grad (N, V) holding exp(logits[i] - max) with the row's sum subtracted at
+ * the target and rscale[i] = 1 / that sum.  Whoever consumes grad through a
+ * linear map (a matrix product) can apply rscale to the few numbers of the
+ * product's row instead of to V; the pass over grad that a division would
+ * take is saved.  Rows with targets[i] < 0: loss 0, grad 0, rscale 0. */
+void crossentropy_softmax_grad_scaled(float *losses, float *grad, float *rscale,
+                                      const float *logits, const int *targets, size_t N, int V);
 
 #endif

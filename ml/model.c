@@ -65,6 +65,7 @@ typedef struct model_acts {
     float *dlm_atty;   /* (n_target, C) gradient of lm_atty */
     float *lm_in_w;    /* (n_target, C) lm_in rows times their loss weight */
     float *dlogits;    /* (n_target, V) made by the forward (see model_forward) */
+    float *dlogits_scale; /* (n_target) the forward's row factors of dlogits */
     float *datt;       /* (T, T) one head's attention gradient */
 } model_acts;
 
@@ -316,6 +317,7 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(dlm_atty, float, BT * C);
     CARVE(lm_in_w, float, BT * C);
     CARVE(dlogits, float, BT * V);
+    CARVE(dlogits_scale, float, BT);
     CARVE(datt, float, (size_t)T * T);
 #undef CARVE
     return off;
@@ -508,11 +510,12 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
                       p->lnfb, (size_t)n_lm, C);
     matmul_forward(a->logits, a->lm_in, p->wte, NULL, (size_t)n_lm, C, V);
     /* The gradient of the summed loss in the logits needs nothing but the
-     * softmax: turn the probabilities into it here, in place, while they are
-     * in memory, and model_backward (however often it runs) starts below. */
-    crossentropy_forward(a->losses, a->dlogits, a->logits, a->lm_targets, (size_t)n_target, V);
-    crossentropy_softmax_backward(a->dlogits, NULL, a->dlogits, a->lm_targets, (size_t)n_target,
-                                  V);
+     * softmax: make it here, while the logits are in memory, and
+     * model_backward (however often it runs) starts below.  Row r of the
+     * gradient is dlogits_scale[r] * dlogits[r]; the backward applies the
+     * factor with the row's loss weight. */
+    crossentropy_softmax_grad_scaled(a->losses, a->dlogits, a->dlogits_scale, a->logits,
+                                     a->lm_targets, (size_t)n_target, V);
 
     double sum = 0.0;
     for (int r = 0; r < n_target; r++)
@@ -530,9 +533,10 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
 
 /* Backward of sum_r w[r] * loss_r over the target rows of the last forward
  * (w NULL: every weight 1).  The forward left d loss_r / d logits_r in
- * dlogits; weighting row r scales both products it feeds, so the weights
- * go into a copy of lm_in (for dwte) and onto dlm_in (for everything below),
- * and dlogits stays as the forward left it. */
+ * dlogits, up to the row factor dlogits_scale[r]; scaling row r scales
+ * both products it feeds, so the factor times w[r] goes into a copy of
+ * lm_in (for dwte) and onto dlm_in (for everything below), and dlogits
+ * stays as the forward left it. */
 static int backward(model *m, const float *w, migr_err *err);
 
 int model_backward(model *m, migr_err *err)
@@ -568,18 +572,17 @@ static int backward(model *m, const float *w, migr_err *err)
     /* the LM head, on the rows with a target (dlogits is the forward's);
      * dlnf is 0 at the others */
     memset(a->dlm_in, 0, NT * C * sizeof(float));
-    const float *lm_in = a->lm_in;
-    if (w) {
-        for (size_t r = 0; r < NT; r++)
-            for (int i = 0; i < C; i++)
-                a->lm_in_w[r * C + i] = w[r] * a->lm_in[r * C + i];
-        lm_in = a->lm_in_w;
+    for (size_t r = 0; r < NT; r++) {
+        float s = a->dlogits_scale[r] * (w ? w[r] : 1.0f);
+        for (int i = 0; i < C; i++)
+            a->lm_in_w[r * C + i] = s * a->lm_in[r * C + i];
     }
-    matmul_backward(a->dlm_in, g->wte, NULL, a->dlogits, lm_in, p->wte, NT, C, V);
-    if (w)
-        for (size_t r = 0; r < NT; r++)
-            for (int i = 0; i < C; i++)
-                a->dlm_in[r * C + i] *= w[r];
+    matmul_backward(a->dlm_in, g->wte, NULL, a->dlogits, a->lm_in_w, p->wte, NT, C, V);
+    for (size_t r = 0; r < NT; r++) {
+        float s = a->dlogits_scale[r] * (w ? w[r] : 1.0f);
+        for (int i = 0; i < C; i++)
+            a->dlm_in[r * C + i] *= s;
+    }
     /* the final LayerNorm and the last block past its attention, on the
      * target rows alone (the others' gradients are 0) */
     memset(a->dlm_x, 0, NT * C * sizeof(float));

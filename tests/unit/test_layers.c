@@ -391,6 +391,24 @@ TEST(crossentropy_backward_matches_finite_differences_and_skips_negative_targets
     CHECK_NEAR(log(CE_V), loss, 1e-6);
 }
 
+TEST(crossentropy_softmax_grad_scaled_is_the_forward_and_summed_gradient_up_to_row_factors)
+{
+    ce_ctx c = {.targets = {2, -1, 0, 5, -1}};
+    float grad[CE_N * CE_V], rscale[CE_N], losses[CE_N];
+    uint64_t rng = 11;
+    fill_uniform(c.logits, CE_N * CE_V, -3, 3, &rng);
+    crossentropy_forward(c.losses, c.probs, c.logits, c.targets, CE_N, CE_V);
+    crossentropy_softmax_backward(c.probs, NULL, c.probs, c.targets, CE_N, CE_V);
+    memset(grad, 0xff, sizeof grad); /* written, not added to */
+    crossentropy_softmax_grad_scaled(losses, grad, rscale, c.logits, c.targets, CE_N, CE_V);
+    for (int n = 0; n < CE_N; n++) {
+        CHECK_NEAR(c.losses[n], losses[n], 0);
+        for (int v = 0; v < CE_V; v++)
+            CHECK_NEAR(c.probs[n * CE_V + v], rscale[n] * grad[n * CE_V + v], 1e-6);
+    }
+    CHECK(rscale[1] == 0.0f && rscale[4] == 0.0f && grad[1 * CE_V] == 0.0f);
+}
+
 /* A vocabulary-sized row (not a multiple of four) against the softmax in
  * double of the same float differences logit - max: loss to 1e-6 relative,
  * each probability to 1e-6 relative. */
