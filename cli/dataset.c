@@ -257,81 +257,58 @@ static int wait_job(const migr_home *home, const char *name, const char *job)
     }
 }
 
-/* migr dataset mi NAME [--tau T] [--folds K] [--seed S] [--wait] */
-static int dataset_mi(const migr_home *home, int argc, char **argv)
+/* A numeric option of a dataset job and its default. */
+typedef struct job_option {
+    const char *flag;    /* "--tau" */
+    double value;
+    int integer;         /* sent as a JSON integer */
+} job_option;
+
+/* migr dataset JOB NAME [--option value]... [--wait]: queue the dataset job
+ * (request "dataset.JOB", the options as numbers), then optionally follow it. */
+static int dataset_job(const migr_home *home, int argc, char **argv, const char *job, job_option *opts,
+                       int nopts, const char *what)
 {
-    double tau = 0.1;
-    long long folds = 5, seed = 1;
     int wait = 0, status;
     migr_err err;
+    char verb[64];
 
     if (argc < 1 || argv[0][0] == '-') {
         fputs(dataset_usage, stderr);
         return EXIT_USAGE;
     }
     for (int i = 1; i < argc; i++) {
-        char *end = NULL;
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(argv[i], "--wait"))
+        char *end = argv[i];
+        if (!strcmp(argv[i], "--wait")) {
             wait = 1;
-        else if (!strcmp(argv[i], "--tau") && v)
-            tau = strtod(argv[++i], &end);
-        else if (!strcmp(argv[i], "--folds") && v)
-            folds = strtoll(argv[++i], &end, 10);
-        else if (!strcmp(argv[i], "--seed") && v)
-            seed = strtoll(argv[++i], &end, 10);
-        else
-            end = argv[i];
-        if (end && *end) {
-            fprintf(stderr, "migr dataset mi: bad or incomplete argument \"%s\"\n\n%s", argv[i], dataset_usage);
+            continue;
+        }
+        for (int k = 0; k < nopts && i + 1 < argc; k++) {
+            if (strcmp(argv[i], opts[k].flag) != 0)
+                continue;
+            opts[k].value = strtod(argv[++i], &end);
+            if (opts[k].integer && opts[k].value != (double)(long long)opts[k].value)
+                end = argv[i];   /* an integer option given a fraction */
+            break;
+        }
+        if (*end) {
+            fprintf(stderr, "migr dataset %s: bad or incomplete argument \"%s\"\n\n%s", job, argv[i], dataset_usage);
             return EXIT_USAGE;
         }
     }
-    json_t *r = cli_request(home, "dataset.mi", json_pack("{s:s, s:f, s:I, s:I}", "name", argv[0], "tau", tau,
-                            "folds", (json_int_t)folds, "seed", (json_int_t)seed), 60000, &status, &err);
+    json_t *args = json_pack("{s:s}", "name", argv[0]);
+    for (int k = 0; k < nopts; k++)
+        json_object_set_new(args, opts[k].flag + 2, opts[k].integer ? json_integer((json_int_t)opts[k].value)
+                                                                    : json_real(opts[k].value));
+    snprintf(verb, sizeof verb, "dataset.%s", job);
+    json_t *r = cli_request(home, verb, args, 60000, &status, &err);
     if (!r) {
         fprintf(stderr, "migr: %s\n", err.msg);
         return status;
     }
     json_decref(r);
-    printf("dataset %s: modality importance queued\n", argv[0]);
-    return wait ? wait_job(home, argv[0], "mi") : EXIT_OK;
-}
-
-/* migr dataset instruments NAME [--seed S] [--wait] */
-static int dataset_instruments(const migr_home *home, int argc, char **argv)
-{
-    long long seed = 1;
-    int wait = 0, status;
-    migr_err err;
-
-    if (argc < 1 || argv[0][0] == '-') {
-        fputs(dataset_usage, stderr);
-        return EXIT_USAGE;
-    }
-    for (int i = 1; i < argc; i++) {
-        char *end = NULL;
-        if (!strcmp(argv[i], "--wait"))
-            wait = 1;
-        else if (!strcmp(argv[i], "--seed") && i + 1 < argc)
-            seed = strtoll(argv[++i], &end, 10);
-        else
-            end = argv[i];
-        if (end && *end) {
-            fprintf(stderr, "migr dataset instruments: bad or incomplete argument \"%s\"\n\n%s", argv[i],
-                    dataset_usage);
-            return EXIT_USAGE;
-        }
-    }
-    json_t *r = cli_request(home, "dataset.instruments", json_pack("{s:s, s:I}", "name", argv[0], "seed",
-                            (json_int_t)seed), 60000, &status, &err);
-    if (!r) {
-        fprintf(stderr, "migr: %s\n", err.msg);
-        return status;
-    }
-    json_decref(r);
-    printf("dataset %s: verifier and judge training queued\n", argv[0]);
-    return wait ? wait_job(home, argv[0], "instruments") : EXIT_OK;
+    printf("dataset %s: %s queued\n", argv[0], what);
+    return wait ? wait_job(home, argv[0], job) : EXIT_OK;
 }
 
 int cmd_dataset(const migr_home *home, int argc, char **argv)
@@ -348,10 +325,14 @@ int cmd_dataset(const migr_home *home, int argc, char **argv)
         return ingest(home, "dataset.synth", argc - 1, argv + 1, synth_flags, "clips");
     if (!strcmp(argv[0], "add"))
         return ingest(home, "dataset.add", argc - 1, argv + 1, add_flags, "manifest");
-    if (!strcmp(argv[0], "mi"))
-        return dataset_mi(home, argc - 1, argv + 1);
-    if (!strcmp(argv[0], "instruments"))
-        return dataset_instruments(home, argc - 1, argv + 1);
+    if (!strcmp(argv[0], "mi")) {
+        job_option opts[] = {{"--tau", 0.1, 0}, {"--folds", 5, 1}, {"--seed", 1, 1}};
+        return dataset_job(home, argc - 1, argv + 1, "mi", opts, 3, "modality importance");
+    }
+    if (!strcmp(argv[0], "instruments")) {
+        job_option opts[] = {{"--seed", 1, 1}};
+        return dataset_job(home, argc - 1, argv + 1, "instruments", opts, 1, "verifier and judge training");
+    }
     if (!strcmp(argv[0], "list") && argc == 1 + json)
         return cli_show(home, "dataset.list", json_object(), json, print_datasets);
     if (!strcmp(argv[0], "show") && argc == 2 + json && argv[1][0] != '-')

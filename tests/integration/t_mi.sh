@@ -18,6 +18,7 @@ n=$(sqlite3 "$MIGR_HOME/migr.db" "SELECT COUNT(*) FROM clips c JOIN datasets d O
 expect_eq "clips with MI scores in [0, 1]" 60 "$n"
 migr dataset mi nope >/dev/null 2>&1; expect_eq "mi of a missing dataset" 1 "$?"
 migr dataset mi m --folds 1 >/dev/null 2>&1; expect_eq "mi with 1 fold" 2 "$?"
+migr dataset mi m --folds 2.5 >/dev/null 2>&1; expect_eq "mi with a fractional fold count" 2 "$?"
 
 # The reward verifier and the evaluation judge, on disjoint halves.
 migr dataset instruments m --wait >/dev/null || fail "dataset instruments"
