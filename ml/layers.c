@@ -343,69 +343,225 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 
 /* ---- attention --------------------------------------------------------- */
 
-/* Query rows are taken ATT_ROWS at a time, each block against only the keys
- * up to its last row, so that the products skip most of what the causal
- * mask would zero: with n = T / ATT_ROWS blocks they compute (n + 1) / 2n
- * of the full T x T (T = 160: 60% instead of 100%).  Measured on
- * bench/sft_step: 16, 32 and 64 rows do about the same, 32 a hair best. */
-#define ATT_ROWS 32
+/* Attention is written out by hand, not as sgemm calls: with heads of 16
+ * and sequences of 160 every product is tiny, and OpenBLAS took longer per
+ * call (checks, packing, a kernel for small sizes) than the multiplying
+ * (bench/sft_step: 13.5 ms of attention per step through 3,840 sgemm calls,
+ * ~6 ms this way).  One head at a time, on copies of its slices:
+ *
+ *   kT (hs, Tp)   keys transposed, so that a query's scores against 16 keys
+ *                 are two vectors (lanes = keys); columns past T are zero
+ *   vh (T, hsp)   values (or keys, queries, output gradients) one row per
+ *                 position, head size padded with zeros to hsp, so that a
+ *                 row's 16 lanes at a time are loads (lanes = dimensions)
+ *
+ * Query rows go ATT_R at a time (a tile of ATT_R x 16 sums held in eight
+ * vectors).  Every sum runs in a fixed order, one element at a time, with a
+ * multiply and an add (no FMA): a score over d = 0..hs-1, an output over
+ * keys j = 0..t.  So a row's bits depend on nothing but its inputs, not on
+ * the rows tiled with it, the thread count, or whether it came through
+ * attention_forward or attention_forward_cached. */
+enum { ATT_R = 4, ATT_L = 2 * VL };
 
-/* Row (width) holds the scaled scores of one query against keys
- * 0..nkeys-1; it becomes their softmax, and zeros from nkeys on.  In
- * lanes (the sum in VL partial sums, added in a fixed order), the same bits
- * whichever caller. */
-LAYERS_SIMD static void softmax_causal_row(float *row, int nkeys, int width)
+static int round_up(int x, int m) { return (x + m - 1) / m * m; }
+
+size_t attention_scratch_floats(int T, int C, int NH)
 {
-    int full = nkeys - nkeys % VL, t2;
-    float maxv = row[0];
-    if (full) {
-        vf8 m8 = vf8_load(row);
-        for (t2 = VL; t2 < full; t2 += VL)
-            m8 = vf8_max(vf8_load(row + t2), m8);
-        maxv = vf8_hmax(m8);
+    size_t hsp = (size_t)round_up(C / NH, ATT_L), Tp = (size_t)round_up(T, ATT_L);
+    size_t Tr = (size_t)round_up(T, ATT_R);
+    size_t fwd = hsp * Tp + (size_t)T * hsp + ATT_R * Tp;
+    size_t bwd = hsp * Tp + 3 * (size_t)T * hsp + Tr * Tp;
+    return fwd > bwd ? fwd : bwd;
+}
+
+/* xT (hs, ldt) = the first hs of each of the n rows of x (stride ldx),
+ * transposed; columns n..ldt-1 zero. */
+static void att_transpose(float *xT, int ldt, const float *x, int ldx, int n, int hs)
+{
+    for (int d = 0; d < hs; d++) {
+        float *row = xT + (size_t)d * ldt;
+        for (int j = 0; j < n; j++)
+            row[j] = x[(size_t)j * ldx + d];
+        memset(row + n, 0, (size_t)(ldt - n) * sizeof(float));
     }
-    for (t2 = full; t2 < nkeys; t2++)
-        maxv = row[t2] > maxv ? row[t2] : maxv;
-    vf8 sum8 = vf8_splat(0.0f), m = vf8_splat(maxv);
-    for (t2 = 0; t2 < full; t2 += VL) {
-        vf8 e = exp8(vf8_load(row + t2) - m);
-        vf8_store(row + t2, e);
+}
+
+/* xh (n, hsp) = the first hs of each of the n rows of x, zero-padded. */
+static void att_rows_copy(float *xh, int hsp, const float *x, int ldx, int n, int hs)
+{
+    for (int j = 0; j < n; j++) {
+        memcpy(xh + (size_t)j * hsp, x + (size_t)j * ldx, (size_t)hs * sizeof(float));
+        memset(xh + (size_t)j * hsp + hs, 0, (size_t)(hsp - hs) * sizeof(float));
+    }
+}
+
+/* s[r][0..width) = scale * sum over d = 0..hs-1 of x[r][d] * kT[d][0..width)
+ * for the ATT_R rows x[r] into the rows s[r]; width a multiple of ATT_L. */
+LAYERS_SIMD static void att_dot_tile(float *const s[ATT_R], const float *const x[ATT_R], int hs,
+                                     const float *kT, int ldk, int width, float scale)
+{
+    for (int j = 0; j < width; j += ATT_L) {
+        vf8 acc[ATT_R][2];
+#pragma GCC unroll 4
+        for (int r = 0; r < ATT_R; r++)
+            acc[r][0] = acc[r][1] = vf8_splat(0.0f);
+        for (int d = 0; d < hs; d++) {
+            const float *kd = kT + (size_t)d * ldk + j;
+            vf8 k0 = vf8_load(kd), k1 = vf8_load(kd + VL);
+#pragma GCC unroll 4
+            for (int r = 0; r < ATT_R; r++) {
+                float xr = x[r][d];
+                acc[r][0] += k0 * xr;
+                acc[r][1] += k1 * xr;
+            }
+        }
+#pragma GCC unroll 4
+        for (int r = 0; r < ATT_R; r++) {
+            vf8_store(s[r] + j, acc[r][0] * scale);
+            vf8_store(s[r] + j + VL, acc[r][1] * scale);
+        }
+    }
+}
+
+/* tile[r][0..ATT_L) = sum over j = 0..nk[r]-1, in order, of p[r][j] *
+ * v[j][0..ATT_L), for ATT_R rows whose key counts nk never decrease. */
+LAYERS_SIMD static void att_mix_tile(float tile[ATT_R][ATT_L], const float *const p[ATT_R],
+                                     const int nk[ATT_R], const float *v, int ldv)
+{
+    vf8 acc[ATT_R][2];
+#pragma GCC unroll 4
+    for (int r = 0; r < ATT_R; r++)
+        acc[r][0] = acc[r][1] = vf8_splat(0.0f);
+    for (int j = 0; j < nk[0]; j++) {
+        const float *vj = v + (size_t)j * ldv;
+        vf8 v0 = vf8_load(vj), v1 = vf8_load(vj + VL);
+#pragma GCC unroll 4
+        for (int r = 0; r < ATT_R; r++) {
+            acc[r][0] += v0 * p[r][j];
+            acc[r][1] += v1 * p[r][j];
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 1; r < ATT_R; r++)
+        for (int j = nk[0]; j < nk[r]; j++) {
+            const float *vj = v + (size_t)j * ldv;
+            acc[r][0] += vf8_load(vj) * p[r][j];
+            acc[r][1] += vf8_load(vj + VL) * p[r][j];
+        }
+#pragma GCC unroll 4
+    for (int r = 0; r < ATT_R; r++) {
+        vf8_store(tile[r], acc[r][0]);
+        vf8_store(tile[r] + VL, acc[r][1]);
+    }
+}
+
+/* tile[r][0..ATT_L) = sum over i = j0..n-1, in order, of w[i][j0+r] *
+ * x[i][0..ATT_L) for the keys j0..j0+jn-1 (jn <= ATT_R; the other rows of
+ * the tile are left alone).  w is 0 past each row's diagonal, so starting
+ * every key at i = j0 adds nothing but zeros. */
+LAYERS_SIMD static void att_gather_tile(float tile[ATT_R][ATT_L], const float *w, int ldw, int j0,
+                                        int jn, const float *x, int ldx, int n)
+{
+    vf8 acc[ATT_R][2];
+#pragma GCC unroll 4
+    for (int r = 0; r < ATT_R; r++)
+        acc[r][0] = acc[r][1] = vf8_splat(0.0f);
+    if (jn == ATT_R)
+        for (int i = j0; i < n; i++) {
+            const float *wi = w + (size_t)i * ldw + j0, *xi = x + (size_t)i * ldx;
+            vf8 x0 = vf8_load(xi), x1 = vf8_load(xi + VL);
+#pragma GCC unroll 4
+            for (int r = 0; r < ATT_R; r++) {
+                acc[r][0] += x0 * wi[r];
+                acc[r][1] += x1 * wi[r];
+            }
+        }
+    else /* the last keys: w's rows may end before j0 + ATT_R */
+        for (int i = j0; i < n; i++) {
+            const float *wi = w + (size_t)i * ldw + j0, *xi = x + (size_t)i * ldx;
+            for (int r = 0; r < jn; r++) {
+                acc[r][0] += vf8_load(xi) * wi[r];
+                acc[r][1] += vf8_load(xi + VL) * wi[r];
+            }
+        }
+#pragma GCC unroll 4
+    for (int r = 0; r < ATT_R; r++) {
+        vf8_store(tile[r], acc[r][0]);
+        vf8_store(tile[r] + VL, acc[r][1]);
+    }
+}
+
+/* Row (the scaled scores of one query against keys 0..nkeys-1) becomes
+ * their softmax in place.  The row has room up to the next multiple of VL,
+ * which the last vector reads and writes (zeros past nkeys).  In lanes,
+ * the sum in VL partial sums added in a fixed order. */
+LAYERS_SIMD static void softmax_causal_row(float *row, int nkeys)
+{
+    int last = (nkeys - 1) / VL * VL; /* the last vector, partly past nkeys */
+    const vi8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    vi8 keep = (lane - (nkeys - last)) >> 31; /* all ones in lanes before nkeys */
+    vf8 m8 = vf8_select(keep, vf8_load(row + last), vf8_splat(row[0]));
+    for (int t = 0; t < last; t += VL)
+        m8 = vf8_max(vf8_load(row + t), m8);
+    vf8 m = vf8_splat(vf8_hmax(m8)), sum8 = vf8_splat(0.0f);
+    for (int t = 0; t < last; t += VL) {
+        vf8 e = exp8(vf8_load(row + t) - m);
+        vf8_store(row + t, e);
         sum8 += e;
     }
-    float sum = vf8_sum(sum8);
-    if (full < nkeys) {
-        exp_tail(row + full, row + full, nkeys - full, maxv);
-        for (t2 = full; t2 < nkeys; t2++)
-            sum += row[t2];
-    }
-    float inv = 1.0f / sum;
-    for (t2 = 0; t2 < full; t2 += VL)
-        vf8_store(row + t2, vf8_load(row + t2) * vf8_splat(inv));
-    for (t2 = full; t2 < nkeys; t2++)
-        row[t2] *= inv;
-    memset(row + nkeys, 0, (size_t)(width - nkeys) * sizeof(float));
+    vf8 e = vf8_select(keep, exp8(vf8_load(row + last) - m), vf8_splat(0.0f));
+    vf8_store(row + last, e);
+    vf8 inv = vf8_splat(1.0f / vf8_sum(sum8 + e));
+    for (int t = 0; t <= last; t += VL)
+        vf8_store(row + t, vf8_load(row + t) * inv);
 }
 
-/* One head of rows queries at positions t0..t0+rows-1 against keys (and
- * values) 0..t0+rows-1: scores (rows, t0+rows) = scale * q @ k^T, masked
- * causal softmax, out (rows, hs) = scores @ v.  q, k, v, out and scores
- * step by their leading dimensions.  The full attention (block by block)
- * and the cached one both go through here; a query's row is the same bits
- * whichever way, as far as sgemm gives the same bits for one row of a
- * product as for the whole and for a longer inner dimension padded with
- * zeros (measured so with OpenBLAS 0.3.21; the tests check it). */
-static void attention_head(float *out, int ldo, float *scores, int lds, const float *q, int ldq,
-                           const float *k, const float *v, int ldkv, int t0, int rows, int hs,
-                           float scale)
+/* One head for the n query rows at positions t0..t0+n-1 (q, stride ldq)
+ * against keys and values 0..t0+n-1 (k, v, stride ldkv): out (stride ldo)
+ * gets hs numbers per row.  With att, row i of the probabilities is also
+ * copied to att + i * lda, zero from its keys to lda. */
+static void attention_head(float *out, int ldo, float *att, int lda, float *scratch,
+                           const float *q, int ldq, const float *k, const float *v, int ldkv,
+                           int t0, int n, int hs, float scale)
 {
-    int width = t0 + rows;
-    sgemm_blocked(0, 1, rows, width, hs, scale, q, ldq, k, ldkv, 0.0f, scores, lds);
-    for (int j = 0; j < rows; j++)
-        softmax_causal_row(scores + (size_t)j * lds, t0 + j + 1, width);
-    sgemm_blocked(0, 0, rows, hs, width, 1.0f, scores, lds, v, ldkv, 0.0f, out, ldo);
+    int nkv = t0 + n, Tp = round_up(nkv, ATT_L), hsp = round_up(hs, ATT_L);
+    float *kT = scratch, *vh = kT + (size_t)hsp * Tp, *srow = vh + (size_t)nkv * hsp;
+    float tile[ATT_R][ATT_L];
+
+    att_transpose(kT, Tp, k, ldkv, nkv, hs);
+    att_rows_copy(vh, hsp, v, ldkv, nkv, hs);
+    for (int i0 = 0; i0 < n; i0 += ATT_R) {
+        int rb = n - i0 < ATT_R ? n - i0 : ATT_R; /* rows of the tile; the rest repeat the last */
+        const float *x[ATT_R], *p[ATT_R];
+        float *s[ATT_R];
+        int nk[ATT_R];
+        for (int r = 0; r < ATT_R; r++) {
+            int i = i0 + (r < rb ? r : rb - 1);
+            x[r] = q + (size_t)i * ldq;
+            s[r] = srow + (size_t)r * Tp;
+            p[r] = srow + (size_t)(r < rb ? r : rb - 1) * Tp;
+            nk[r] = t0 + i + 1;
+        }
+        att_dot_tile(s, x, hs, kT, Tp, round_up(nk[ATT_R - 1], ATT_L), scale);
+        for (int r = 0; r < rb; r++) {
+            softmax_causal_row(s[r], nk[r]);
+            if (att) {
+                float *dst = att + (size_t)(i0 + r) * lda;
+                memcpy(dst, s[r], (size_t)nk[r] * sizeof(float));
+                memset(dst + nk[r], 0, (size_t)(lda - nk[r]) * sizeof(float));
+            }
+        }
+        for (int c0 = 0; c0 < hs; c0 += ATT_L) {
+            int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
+            att_mix_tile(tile, p, nk, vh + c0, hsp);
+            for (int r = 0; r < rb; r++)
+                memcpy(out + (size_t)(i0 + r) * ldo + c0, tile[r], (size_t)w * sizeof(float));
+        }
+    }
 }
 
-void attention_forward(float *out, float *att, const float *inp, int B, int T, int C, int NH)
+void attention_forward(float *out, float *att, float *scratch, const float *inp, int B, int T,
+                       int C, int NH)
 {
     int C3 = 3 * C, hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
@@ -414,17 +570,22 @@ void attention_forward(float *out, float *att, const float *inp, int B, int T, i
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             const float *q = inp + (size_t)b * T * C3 + (size_t)h * hs;
-            float *p = att + ((size_t)b * NH + h) * T * T;
-            for (int t0 = 0; t0 < T; t0 += ATT_ROWS) {
-                int rows = T - t0 < ATT_ROWS ? T - t0 : ATT_ROWS;
-                attention_head(out + ((size_t)b * T + t0) * C + (size_t)h * hs, C,
-                               p + (size_t)t0 * T, T, q + (size_t)t0 * C3, C3, q + C, q + 2 * C,
-                               C3, t0, rows, hs, scale);
-                for (int j = t0; j < t0 + rows; j++) /* keys past the block: zero */
-                    memset(p + (size_t)j * T + t0 + rows, 0,
-                           (size_t)(T - t0 - rows) * sizeof(float));
-            }
+            attention_head(out + (size_t)b * T * C + (size_t)h * hs, C,
+                           att + ((size_t)b * NH + h) * T * T, T, scratch, q, C3, q + C, q + 2 * C,
+                           C3, 0, T, hs, scale);
         }
+}
+
+void attention_forward_cached(float *out, float *scratch, const float *q, const float *kcache,
+                              const float *vcache, int t0, int n, int C, int NH)
+{
+    int hs = C / NH;
+    float scale = 1.0f / sqrtf((float)hs);
+
+    assert(C % NH == 0);
+    for (int h = 0; h < NH; h++)
+        attention_head(out + (size_t)h * hs, C, NULL, 0, scratch, q + (size_t)h * hs, 3 * C,
+                       kcache + (size_t)h * hs, vcache + (size_t)h * hs, C, t0, n, hs, scale);
 }
 
 /* Row t of the softmax's backward: with dp the gradient of the
@@ -447,50 +608,94 @@ LAYERS_SIMD static void softmax_causal_row_backward(float *drow, const float *pr
         drow[t2] = prow[t2] * (drow[t2] - s) * scale;
 }
 
+/* dst (n rows of w numbers, stride ldd) += tile's first w numbers of each row. */
+LAYERS_SIMD static void att_add_tile(float *dst, int ldd, const float tile[ATT_R][ATT_L], int n,
+                                     int w)
+{
+    for (int r = 0; r < n; r++) {
+        float *d = dst + (size_t)r * ldd;
+        if (w == ATT_L) {
+            vf8_store(d, vf8_load(d) + vf8_load(tile[r]));
+            vf8_store(d + VL, vf8_load(d + VL) + vf8_load(tile[r] + VL));
+        } else
+            for (int c = 0; c < w; c++)
+                d[c] += tile[r][c];
+    }
+}
+
+/* The backward of one head (q, k, v, dq, dk, dv stride ldx; dy stride ldy;
+ * p, the forward's probabilities, T x T). */
+static void attention_head_backward(float *dq, float *dk, float *dv, float *scratch,
+                                    const float *dy, int ldy, const float *q, const float *k,
+                                    const float *v, int ldx, const float *p, int T, int hs,
+                                    float scale)
+{
+    int Tp = round_up(T, ATT_L), hsp = round_up(hs, ATT_L);
+    float *vT = scratch, *kh = vT + (size_t)hsp * Tp, *qh = kh + (size_t)T * hsp;
+    float *dyh = qh + (size_t)T * hsp, *ds = dyh + (size_t)T * hsp; /* ds (Tr, Tp) */
+    float tile[ATT_R][ATT_L];
+
+    att_transpose(vT, Tp, v, ldx, T, hs);
+    att_rows_copy(kh, hsp, k, ldx, T, hs);
+    att_rows_copy(qh, hsp, q, ldx, T, hs);
+    att_rows_copy(dyh, hsp, dy, ldy, T, hs);
+    /* rows: dp = dy @ v^T, then d(score) in place; dq += dscore @ k */
+    for (int i0 = 0; i0 < T; i0 += ATT_R) {
+        int rb = T - i0 < ATT_R ? T - i0 : ATT_R;
+        const float *x[ATT_R], *dsr[ATT_R];
+        float *s[ATT_R];
+        int nk[ATT_R];
+        for (int r = 0; r < ATT_R; r++) {
+            int i = i0 + (r < rb ? r : rb - 1);
+            x[r] = dy + (size_t)i * ldy;
+            s[r] = ds + (size_t)(i0 + r) * Tp; /* rows past T: ds has room */
+            nk[r] = i + 1;
+        }
+        int width = round_up(nk[ATT_R - 1], ATT_L);
+        att_dot_tile(s, x, hs, vT, Tp, width, 1.0f);
+        for (int r = 0; r < rb; r++) {
+            int end = nk[r] + ATT_R > width ? nk[r] + ATT_R : width;
+            softmax_causal_row_backward(s[r], p + (size_t)(i0 + r) * T, nk[r], scale);
+            /* zero past the diagonal, as far as the key tiles below read */
+            memset(s[r] + nk[r], 0, (size_t)((end < Tp ? end : Tp) - nk[r]) * sizeof(float));
+            dsr[r] = s[r];
+        }
+        for (int r = rb; r < ATT_R; r++)
+            dsr[r] = dsr[rb - 1];
+        for (int c0 = 0; c0 < hs; c0 += ATT_L) {
+            att_mix_tile(tile, dsr, nk, kh + c0, hsp);
+            att_add_tile(dq + (size_t)i0 * ldx + c0, ldx, tile, rb,
+                         hs - c0 < ATT_L ? hs - c0 : ATT_L);
+        }
+    }
+    /* keys: dv += p^T @ dy, dk += dscore^T @ q */
+    for (int j0 = 0; j0 < T; j0 += ATT_R) {
+        int jn = T - j0 < ATT_R ? T - j0 : ATT_R;
+        for (int c0 = 0; c0 < hs; c0 += ATT_L) {
+            int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
+            att_gather_tile(tile, p, T, j0, jn, dyh + c0, hsp, T);
+            att_add_tile(dv + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
+            att_gather_tile(tile, ds, Tp, j0, jn, qh + c0, hsp, T);
+            att_add_tile(dk + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
+        }
+    }
+}
+
 void attention_backward(float *dinp, float *scratch, const float *dout, const float *inp,
                         const float *att, int B, int T, int C, int NH)
 {
     int C3 = 3 * C, hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
-    float *ds = scratch; /* (T, T): d(probabilities), then d(scores), of a block of rows */
 
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
-            const float *q = inp + (size_t)b * T * C3 + (size_t)h * hs, *k = q + C, *v = q + 2 * C;
-            float *dq = dinp + (size_t)b * T * C3 + (size_t)h * hs, *dk = dq + C, *dv = dq + 2 * C;
-            const float *p = att + ((size_t)b * NH + h) * T * T;
-            const float *dy = dout + (size_t)b * T * C + (size_t)h * hs;
-            /* the forward's blocks of rows, each against keys 0..w-1 */
-            for (int t0 = 0; t0 < T; t0 += ATT_ROWS) {
-                int rows = T - t0 < ATT_ROWS ? T - t0 : ATT_ROWS, w = t0 + rows;
-                const float *pb = p + (size_t)t0 * T, *dyb = dy + (size_t)t0 * C;
-                /* out = p @ v: dp = dy @ v^T, dv += p^T @ dy */
-                sgemm_blocked(0, 1, rows, w, hs, 1.0f, dyb, C, v, C3, 0.0f, ds, T);
-                sgemm_blocked(1, 0, w, hs, rows, 1.0f, pb, T, dyb, C, 1.0f, dv, C3);
-                for (int j = 0; j < rows; j++) {
-                    float *drow = ds + (size_t)j * T;
-                    softmax_causal_row_backward(drow, pb + (size_t)j * T, t0 + j + 1, scale);
-                    memset(drow + t0 + j + 1, 0, (size_t)(w - t0 - j - 1) * sizeof(float));
-                }
-                /* score = q @ k^T: dq += dscore @ k, dk += dscore^T @ q */
-                sgemm_blocked(0, 0, rows, hs, w, 1.0f, ds, T, k, C3, 1.0f, dq + (size_t)t0 * C3,
-                              C3);
-                sgemm_blocked(1, 0, w, hs, rows, 1.0f, ds, T, q + (size_t)t0 * C3, C3, 1.0f, dk,
-                              C3);
-            }
+            const float *q = inp + (size_t)b * T * C3 + (size_t)h * hs;
+            float *dq = dinp + (size_t)b * T * C3 + (size_t)h * hs;
+            attention_head_backward(dq, dq + C, dq + 2 * C, scratch,
+                                    dout + (size_t)b * T * C + (size_t)h * hs, C, q, q + C,
+                                    q + 2 * C, C3, att + ((size_t)b * NH + h) * T * T, T, hs,
+                                    scale);
         }
-}
-
-void attention_forward_cached(float *out, float *scratch, const float *q, const float *kcache,
-                              const float *vcache, int t0, int n, int C, int NH)
-{
-    int hs = C / NH;
-    float scale = 1.0f / sqrtf((float)hs);
-
-    assert(C % NH == 0);
-    for (int h = 0; h < NH; h++)
-        attention_head(out + (size_t)h * hs, C, scratch, t0 + n, q + (size_t)h * hs, 3 * C,
-                       kcache + (size_t)h * hs, vcache + (size_t)h * hs, C, t0, n, hs, scale);
 }
 
 /* ---- gelu, residual ----------------------------------------------------- */
@@ -594,12 +799,13 @@ VEC_INLINE float row_max(const float *row, int V)
 VEC_INLINE double row_exp_sum(float *e, const float *row, int V, float m)
 {
     int full = V - V % VL, v = 0;
+    const vf8 m8 = vf8_splat(m);
     double sum = 0.0;
     while (v < full) {
         int end = v + 64 <= full ? v + 64 : full;
         vf8 part = vf8_splat(0.0f);
         for (; v < end; v += VL) {
-            vf8 x = exp8(vf8_load(row + v) - vf8_splat(m));
+            vf8 x = exp8(vf8_load(row + v) - m8);
             vf8_store(e + v, x);
             part += x;
         }

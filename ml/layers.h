@@ -7,7 +7,7 @@
  * them first.  Every product of dimensions is a size_t.
  *
  * Determinism: no threads of our own; every reduction runs in a fixed order.
- * Matrix products (and attention's) go through cblas_sgemm with the inner
+ * Matrix products go through cblas_sgemm with the inner
  * dimension cut into blocks of 256, which with OpenBLAS 0.3.21 makes the
  * bits independent of its thread count (see MATMUL_K_BLOCK in layers.c; the
  * caller sets the thread count, no kernel here does).  Across BLAS builds
@@ -56,20 +56,26 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 
 /* Causal multi-head self-attention, NH heads of size hs = C / NH, scale
  * 1/sqrt(hs).
- *   out (B, T, C)
- *   att (B, NH, T, T): softmax probabilities, row t holds keys 0..t and
- *       zeros after (kept for the backward)
- *   inp (B, T, 3C): query, key, value of each position, in that order */
-void attention_forward(float *out, float *att, const float *inp, int B, int T, int C, int NH);
-/*   dinp (B, T, 3C) accumulates; scratch (T, T) floats of workspace. */
+ *   out     (B, T, C)
+ *   att     (B, NH, T, T): softmax probabilities, row t holds keys 0..t and
+ *           zeros after (kept for the backward)
+ *   scratch attention_scratch_floats(T, C, NH) floats of workspace
+ *   inp     (B, T, 3C): query, key, value of each position, in that order */
+void attention_forward(float *out, float *att, float *scratch, const float *inp, int B, int T,
+                       int C, int NH);
+/*   dinp (B, T, 3C) accumulates. */
 void attention_backward(float *dinp, float *scratch, const float *dout, const float *inp,
                         const float *att, int B, int T, int C, int NH);
+/* The workspace either attention takes for sequences of up to T positions. */
+size_t attention_scratch_floats(int T, int C, int NH);
 
 /* The same attention for n new positions t0..t0+n-1 of one sequence whose
  * keys and values for positions 0..t0+n-1 are already in kcache/vcache.
- * Each row goes through the same code as in attention_forward.
+ * Each row goes through the same code as in attention_forward, so it gets
+ * the same bits.
  *   out (n, C), q (n, 3C) (the query is the first C of each row),
- *   kcache (t0+n, C), vcache (t0+n, C), scratch (n, t0+n) */
+ *   kcache (t0+n, C), vcache (t0+n, C),
+ *   scratch attention_scratch_floats(t0+n, C, NH) floats */
 void attention_forward_cached(float *out, float *scratch, const float *q, const float *kcache,
                               const float *vcache, int t0, int n, int C, int NH);
 

@@ -66,7 +66,7 @@ typedef struct model_acts {
     float *lm_in_w;    /* (n_target, C) lm_in rows times their loss weight */
     float *dlogits;    /* (n_target, V) made by the forward (see model_forward) */
     float *dlogits_scale; /* (n_target) the forward's row factors of dlogits */
-    float *datt;       /* (T, T) one head's attention gradient */
+    float *att_scratch; /* attention's workspace, forward and backward */
 } model_acts;
 
 struct model {
@@ -318,7 +318,7 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(lm_in_w, float, BT * C);
     CARVE(dlogits, float, BT * V);
     CARVE(dlogits_scale, float, BT);
-    CARVE(datt, float, (size_t)T * T);
+    CARVE(att_scratch, float, attention_scratch_floats(T, c->channels, c->heads));
 #undef CARVE
     return off;
 }
@@ -494,7 +494,7 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
                           PL(p->ln1w, l, C), PL(p->ln1b, l, C), BT, C);
         matmul_forward(qkv, ln1, PL(p->qkvw, l, (size_t)3 * C * C), PL(p->qkvb, l, 3 * C), BT, C,
                        3 * C);
-        attention_forward(atty, PL(a->att, l, BT * NH * T), qkv, B, T, C, NH);
+        attention_forward(atty, PL(a->att, l, BT * NH * T), a->att_scratch, qkv, B, T, C, NH);
         if (l < L - 1) {
             block_tail_forward(m, l, BT, BT, residual, atty);
             continue;
@@ -607,7 +607,7 @@ static int backward(model *m, const float *w, migr_err *err)
         if (l < L - 1) /* the last block's tail ran above, on its rows */
             block_tail_backward(m, l, BT, BT, a->dresidual, PL(a->atty, l, BTC), a->datty);
         memset(a->dqkv, 0, 3 * BTC * sizeof(float));
-        attention_backward(a->dqkv, a->datt, a->datty, qkv, PL(a->att, l, BT * NH * T), B, T,
+        attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, PL(a->att, l, BT * NH * T), B, T,
                            C, NH);
         memset(a->dln, 0, BTC * sizeof(float));
         matmul_backward(a->dln, PL(g->qkvw, l, (size_t)3 * C * C), PL(g->qkvb, l, 3 * C), a->dqkv,

@@ -78,7 +78,7 @@ typedef struct kv_state {
     float *fch;      /* (rows, R*C) */
     float *fch_gelu; /* (rows, R*C) */
     float *logits;   /* (V) of the last position */
-    float *scratch;  /* (rows, maxT) attention scores */
+    float *scratch;  /* attention's workspace for maxT positions */
     float *mem;
 } kv_state;
 
@@ -87,7 +87,7 @@ static int kv_new(kv_state *s, const model_config *c, int rows, migr_err *err)
     size_t C = (size_t)c->channels, RC = (size_t)c->mlp_ratio * C, n = (size_t)rows;
     size_t cache = (size_t)c->layers * c->max_seq * C;
     size_t counts[] = {cache, cache, n * C, n * C, n, n, n * 3 * C, n * C, n * C, n * RC, n * RC,
-                       (size_t)c->vocab, n * c->max_seq};
+                       (size_t)c->vocab, attention_scratch_floats(c->max_seq, c->channels, c->heads)};
     float **ptrs[] = {&s->k,    &s->v,    &s->x,   &s->ln,       &s->mean,
                       &s->rstd, &s->qkv,  &s->atty, &s->proj,    &s->fch,
                       &s->fch_gelu, &s->logits, &s->scratch};

@@ -166,24 +166,26 @@ TEST(matmul_forward_is_inp_times_weight_transposed_plus_bias)
 
 /* ---- attention ----------------------------------------------------------- */
 
-enum { AT_B = 2, AT_T = 5, AT_C = 6, AT_NH = 2 };
+enum { AT_B = 2, AT_T = 5, AT_C = 6, AT_NH = 2, AT_SCRATCH = 4096 };
 typedef struct {
     float inp[AT_B * AT_T * 3 * AT_C], out[AT_B * AT_T * AT_C], att[AT_B * AT_NH * AT_T * AT_T];
     float dout[AT_B * AT_T * AT_C];
+    float scratch[AT_SCRATCH];
 } at_ctx;
 
 static double at_loss(void *p)
 {
     at_ctx *c = p;
-    attention_forward(c->out, c->att, c->inp, AT_B, AT_T, AT_C, AT_NH);
+    attention_forward(c->out, c->att, c->scratch, c->inp, AT_B, AT_T, AT_C, AT_NH);
     return dot_w(c->out, c->dout, sizeof c->out / sizeof(float));
 }
 
 TEST(attention_backward_matches_finite_differences)
 {
     at_ctx c;
-    float dinp[AT_B * AT_T * 3 * AT_C] = {0}, scratch[AT_T * AT_T];
+    float dinp[AT_B * AT_T * 3 * AT_C] = {0}, scratch[AT_SCRATCH];
     uint64_t rng = 3;
+    CHECK(attention_scratch_floats(AT_T, AT_C, AT_NH) <= AT_SCRATCH);
     fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1.5f, 1.5f, &rng);
     fill_uniform(c.dout, sizeof c.dout / sizeof(float), -1, 1, &rng);
     at_loss(&c);
@@ -197,7 +199,7 @@ TEST(attention_is_causal_and_rows_are_distributions)
     float before[AT_B * AT_T * AT_C];
     uint64_t rng = 4;
     fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1, 1, &rng);
-    attention_forward(c.out, c.att, c.inp, AT_B, AT_T, AT_C, AT_NH);
+    attention_forward(c.out, c.att, c.scratch, c.inp, AT_B, AT_T, AT_C, AT_NH);
     for (int r = 0; r < AT_B * AT_NH * AT_T; r++) {
         int t = r % AT_T;
         double s = 0;
@@ -212,17 +214,17 @@ TEST(attention_is_causal_and_rows_are_distributions)
     memcpy(before, c.out, sizeof before);
     for (int i = 0; i < 3 * AT_C; i++)
         c.inp[(AT_T - 1) * 3 * AT_C + i] += 1.0f;
-    attention_forward(c.out, c.att, c.inp, AT_B, AT_T, AT_C, AT_NH);
+    attention_forward(c.out, c.att, c.scratch, c.inp, AT_B, AT_T, AT_C, AT_NH);
     CHECK(memcmp(before, c.out, (AT_T - 1) * AT_C * sizeof(float)) == 0);
 }
 
 TEST(attention_cached_gives_the_same_bits_as_the_full_attention)
 {
     at_ctx c;
-    float kc[AT_T * AT_C], vc[AT_T * AT_C], out[AT_T * AT_C], scratch[AT_T * AT_T];
+    float kc[AT_T * AT_C], vc[AT_T * AT_C], out[AT_T * AT_C], scratch[AT_SCRATCH];
     uint64_t rng = 5;
     fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1, 1, &rng);
-    attention_forward(c.out, c.att, c.inp, 1, AT_T, AT_C, AT_NH);
+    attention_forward(c.out, c.att, c.scratch, c.inp, 1, AT_T, AT_C, AT_NH);
     for (int t = 0; t < AT_T; t++) {
         memcpy(kc + t * AT_C, c.inp + t * 3 * AT_C + AT_C, AT_C * sizeof(float));
         memcpy(vc + t * AT_C, c.inp + t * 3 * AT_C + 2 * AT_C, AT_C * sizeof(float));
@@ -240,24 +242,26 @@ TEST(attention_cached_gives_the_same_bits_as_the_full_attention)
  * 32 at a time): gradients against finite differences, causality, rows
  * that sum to one, and the cached attention's bits, prefix 45 then one
  * position at a time. */
-enum { AL_T = 70, AL_C = 8, AL_NH = 2 };
+enum { AL_T = 70, AL_C = 8, AL_NH = 2, AL_SCRATCH = 16384 };
 typedef struct {
     float inp[AL_T * 3 * AL_C], out[AL_T * AL_C], att[AL_NH * AL_T * AL_T], dout[AL_T * AL_C];
+    float scratch[AL_SCRATCH];
 } al_ctx;
 
 static double al_loss(void *p)
 {
     al_ctx *c = p;
-    attention_forward(c->out, c->att, c->inp, 1, AL_T, AL_C, AL_NH);
+    attention_forward(c->out, c->att, c->scratch, c->inp, 1, AL_T, AL_C, AL_NH);
     return dot_w(c->out, c->dout, AL_T * AL_C);
 }
 
 TEST(attention_longer_than_a_block_of_rows_is_causal_differentiable_and_cacheable)
 {
     static al_ctx c;
-    static float dinp[AL_T * 3 * AL_C], scratch[AL_T * AL_T];
+    static float dinp[AL_T * 3 * AL_C], scratch[AL_SCRATCH];
     static float kc[AL_T * AL_C], vc[AL_T * AL_C], out[AL_T * AL_C];
     uint64_t rng = 9;
+    CHECK(attention_scratch_floats(AL_T, AL_C, AL_NH) <= AL_SCRATCH);
     fill_uniform(c.inp, AL_T * 3 * AL_C, -1.5f, 1.5f, &rng);
     fill_uniform(c.dout, AL_T * AL_C, -1, 1, &rng);
     al_loss(&c);
