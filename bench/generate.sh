@@ -32,7 +32,7 @@ reps=${2:-3}
 vocab=${3:-2000}
 
 # shellcheck disable=SC2046 # pkg-config's flags are meant to split
-cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wno-psabi -I"$here" \
+cc -std=c11 -D_GNU_SOURCE -O2 -ffp-contract=fast -Wall -Wextra -Werror -Wno-psabi -I"$here" \
     $(pkg-config --cflags openblas) -o "$out/generate" \
     "$here/bench/generate.c" "$here/ml/model.c" "$here/ml/layers.c" "$here/ml/sample.c" \
     "$here/common/error.c" $(pkg-config --libs openblas) -lm

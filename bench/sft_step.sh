@@ -30,9 +30,10 @@ trap 'rm -rf "$out"' EXIT
 python=${PYTHON:-/usr/bin/python3}
 threads=${THREADS:-"1 2"}
 
-# Built here, like the release flavour (-O2), from the model's own sources,
+# Built here, like the release flavour (-O2; -ffp-contract=fast as the
+# Makefile gives ml/layers.c), from the model's own sources,
 # so that the bench needs nothing else of the tree to compile.
-cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wno-psabi -I"$here" \
+cc -std=c11 -D_GNU_SOURCE -O2 -ffp-contract=fast -Wall -Wextra -Werror -Wno-psabi -I"$here" \
     $(pkg-config --cflags openblas) -o "$out/sft_step" \
     "$here/bench/sft_step.c" "$here/ml/model.c" "$here/ml/layers.c" "$here/common/error.c" \
     $(pkg-config --libs openblas) -lm

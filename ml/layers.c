@@ -14,24 +14,27 @@
  * GCC/Clang generic vectors (no ISA intrinsics: the compiler lowers them to
  * what the target has, two SSE2 registers on baseline x86-64), with Cephes'
  * expf: n = round(x / ln 2), r = x - n ln 2 in two parts, a degree-7
- * polynomial for exp(r), times 2^n from the exponent bits.  Within 1 ulp of
- * the exact exp on every float of [-87, 88] (checked once against exp() in
- * double); x is clamped to [-87, 88] (exp(-87) = 1.6e-38 stands for anything
+ * polynomial for exp(r), times 2^n from the exponent bits.  Within 1.01 ulp
+ * of the exact exp on every float of [-87, 88] with FMA, 0.99 without
+ * (checked once against exp() in double); x is clamped to [-87, 88] (exp(-87) = 1.6e-38 stands for anything
  * smaller; nothing here overflows); a NaN or infinite x gives NaN, so that a
  * diverging model shows in its loss.  Same input, same bits:
  * every element of a call goes through these same operations, a tail
  * padded to eight.
  *
  * The loops over these vectors (LAYERS_SIMD) are compiled twice by GCC on
- * x86-64, for AVX2 and for the baseline, and the first call picks one for
- * the CPU (target_clones; Clang refuses the clones' 32-byte vector
- * arguments, so it builds the baseline only).  Both do the same IEEE
- * operations lane by lane (neither enables FMA, and -std=c11 contracts
- * nothing), so the bits do not depend on which one runs.  On bench/sft_step
- * the AVX2 clones take the step from 63 to 55 ms; the baseline's 8 lanes
- * (two SSE2 registers) run as fast as 4 did. */
+ * x86-64, for x86-64-v3 (AVX2 with FMA) and for the baseline, and the first
+ * call picks one for the CPU (target_clones; Clang refuses the clones'
+ * 32-byte vector arguments, so it builds the baseline only).  This file is
+ * compiled with -ffp-contract=fast (Makefile; the bench scripts), so the v3 clone
+ * fuses each multiply and add into one FMA, rounded once; the baseline has
+ * no FMA and rounds twice.  The two clones therefore differ in the last
+ * bits, as OpenBLAS's kernels for different CPUs do: a run is bit-identical
+ * across worker counts and restarts on one CPU type, not across types.
+ * Measured on bench/sft_step (one thread): the v3 clones with FMA take the
+ * step from 54.6 to 49.8 ms (median of six runs each). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define LAYERS_SIMD __attribute__((target_clones("avx2", "default")))
+#define LAYERS_SIMD __attribute__((target_clones("arch=x86-64-v3", "default")))
 #endif
 #ifndef LAYERS_SIMD
 #define LAYERS_SIMD
