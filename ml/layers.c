@@ -519,6 +519,13 @@ LAYERS_SIMD static void softmax_causal_row(float *row, int nkeys)
         vf8_store(row + t, vf8_load(row + t) * inv);
 }
 
+/* dst (n rows of w numbers, stride ldd) = the tile's first w of each row. */
+static void att_put_tile(float *dst, int ldd, const float tile[ATT_R][ATT_L], int n, int w)
+{
+    for (int r = 0; r < n; r++)
+        memcpy(dst + (size_t)r * ldd, tile[r], (size_t)w * sizeof(float));
+}
+
 /* One head for the n query rows at positions t0..t0+n-1 (q, stride ldq)
  * against keys and values 0..t0+n-1 (k, v, stride ldkv): out (stride ldo)
  * gets hs numbers per row.  With att, row i of the probabilities is also
@@ -557,8 +564,7 @@ static void attention_head(float *out, int ldo, float *att, int lda, float *scra
         for (int c0 = 0; c0 < hs; c0 += ATT_L) {
             int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
             att_mix_tile(tile, p, nk, vh + c0, hsp);
-            for (int r = 0; r < rb; r++)
-                memcpy(out + (size_t)(i0 + r) * ldo + c0, tile[r], (size_t)w * sizeof(float));
+            att_put_tile(out + (size_t)i0 * ldo + c0, ldo, tile, rb, w);
         }
     }
 }
@@ -611,23 +617,8 @@ LAYERS_SIMD static void softmax_causal_row_backward(float *drow, const float *pr
         drow[t2] = prow[t2] * (drow[t2] - s) * scale;
 }
 
-/* dst (n rows of w numbers, stride ldd) += tile's first w numbers of each row. */
-LAYERS_SIMD static void att_add_tile(float *dst, int ldd, const float tile[ATT_R][ATT_L], int n,
-                                     int w)
-{
-    for (int r = 0; r < n; r++) {
-        float *d = dst + (size_t)r * ldd;
-        if (w == ATT_L) {
-            vf8_store(d, vf8_load(d) + vf8_load(tile[r]));
-            vf8_store(d + VL, vf8_load(d + VL) + vf8_load(tile[r] + VL));
-        } else
-            for (int c = 0; c < w; c++)
-                d[c] += tile[r][c];
-    }
-}
-
 /* The backward of one head (q, k, v, dq, dk, dv stride ldx; dy stride ldy;
- * p, the forward's probabilities, T x T). */
+ * p, the forward's probabilities, T x T): writes dq, dk and dv. */
 static void attention_head_backward(float *dq, float *dk, float *dv, float *scratch,
                                     const float *dy, int ldy, const float *q, const float *k,
                                     const float *v, int ldx, const float *p, int T, int hs,
@@ -667,7 +658,7 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *scra
             dsr[r] = dsr[rb - 1];
         for (int c0 = 0; c0 < hs; c0 += ATT_L) {
             att_mix_tile(tile, dsr, nk, kh + c0, hsp);
-            att_add_tile(dq + (size_t)i0 * ldx + c0, ldx, tile, rb,
+            att_put_tile(dq + (size_t)i0 * ldx + c0, ldx, tile, rb,
                          hs - c0 < ATT_L ? hs - c0 : ATT_L);
         }
     }
@@ -677,9 +668,9 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *scra
         for (int c0 = 0; c0 < hs; c0 += ATT_L) {
             int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
             att_gather_tile(tile, p, T, j0, jn, dyh + c0, hsp, T);
-            att_add_tile(dv + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
+            att_put_tile(dv + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
             att_gather_tile(tile, ds, Tp, j0, jn, qh + c0, hsp, T);
-            att_add_tile(dk + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
+            att_put_tile(dk + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
         }
     }
 }
@@ -747,17 +738,15 @@ LAYERS_SIMD void gelu_backward(float *dinp, const float *inp, const float *sig,
 {
     size_t i = 0;
     for (; i + VL <= N; i += VL)
-        vf8_store(dinp + i, vf8_load(dinp + i) +
-                                gelu8_backward(vf8_load(inp + i), vf8_load(sig + i),
-                                               vf8_load(dout + i)));
+        vf8_store(dinp + i, gelu8_backward(vf8_load(inp + i), vf8_load(sig + i),
+                                           vf8_load(dout + i)));
     if (i < N) {
         float x[VL] = {0}, s[VL] = {0}, d[VL] = {0}, g[VL];
         memcpy(x, inp + i, (N - i) * sizeof(float));
         memcpy(s, sig + i, (N - i) * sizeof(float));
         memcpy(d, dout + i, (N - i) * sizeof(float));
         vf8_store(g, gelu8_backward(vf8_load(x), vf8_load(s), vf8_load(d)));
-        for (size_t j = 0; j < N - i; j++)
-            dinp[i + j] += g[j];
+        memcpy(dinp + i, g, (N - i) * sizeof(float));
     }
 }
 

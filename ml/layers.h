@@ -4,7 +4,9 @@
  * outputs first, then inputs, then dimensions.  A backward ADDS into its
  * gradient outputs (dinp, dweight, dbias), so a tensor used twice (the tied
  * wte, the residual stream) collects both contributions; the caller zeroes
- * them first.  Every product of dimensions is a size_t.
+ * them first.  Attention's and GELU's backwards, whose inputs have no other
+ * consumer, write dinp instead (saving a pass of zeroes).  Every product of
+ * dimensions is a size_t.
  *
  * Determinism: no threads of our own; every reduction runs in a fixed order.
  * Matrix products go through cblas_sgemm with the inner
@@ -63,7 +65,8 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
  *   inp     (B, T, 3C): query, key, value of each position, in that order */
 void attention_forward(float *out, float *att, float *scratch, const float *inp, int B, int T,
                        int C, int NH);
-/*   dinp (B, T, 3C) accumulates. */
+/*   dinp (B, T, 3C) is written, not added to (each input feeds attention
+ *   alone). */
 void attention_backward(float *dinp, float *scratch, const float *dout, const float *inp,
                         const float *att, int B, int T, int C, int NH);
 /* The workspace either attention takes for sequences of up to T positions. */
@@ -84,7 +87,8 @@ void attention_forward_cached(float *out, float *scratch, const float *q, const 
  *   out (N), inp (N)
  *   sig (N): sigmoid(2u) = (1 + tanh(u)) / 2 of each input, kept for the
  *            backward; NULL when no backward follows
- * The backward takes the forward's inp and sig; dinp accumulates. */
+ * The backward takes the forward's inp and sig; it writes dinp rather than
+ * adding to it (the MLP's hidden layer has no other consumer). */
 void gelu_forward(float *out, float *sig, const float *inp, size_t N);
 void gelu_backward(float *dinp, const float *inp, const float *sig, const float *dout, size_t N);
 

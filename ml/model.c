@@ -439,7 +439,6 @@ static void block_tail_backward(model *m, int l, size_t BT, size_t N, float *dre
     memset(a->dfch_gelu, 0, N * RC * sizeof(float));
     matmul_backward(a->dfch_gelu, PL(g->fcprojw, l, (size_t)C * RC), PL(g->fcprojb, l, C), dres,
                     PL(a->fch_gelu, l, BT * RC), PL(p->fcprojw, l, (size_t)C * RC), N, RC, C);
-    memset(a->dfch, 0, N * RC * sizeof(float));
     gelu_backward(a->dfch, PL(a->fch, l, BT * RC), PL(a->fch_sig, l, BT * RC), a->dfch_gelu,
                   N * RC);
     memset(a->dln, 0, N * C * sizeof(float));
@@ -606,7 +605,6 @@ static int backward(model *m, const float *w, migr_err *err)
 
         if (l < L - 1) /* the last block's tail ran above, on its rows */
             block_tail_backward(m, l, BT, BT, a->dresidual, PL(a->atty, l, BTC), a->datty);
-        memset(a->dqkv, 0, 3 * BTC * sizeof(float));
         attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, PL(a->att, l, BT * NH * T), B, T,
                            C, NH);
         memset(a->dln, 0, BTC * sizeof(float));
