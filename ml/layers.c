@@ -378,23 +378,46 @@ size_t attention_scratch_floats(int T, int C, int NH)
 }
 
 /* xT (hs, ldt) = the first hs of each of the n rows of x (stride ldx),
- * transposed; columns n..ldt-1 zero. */
+ * transposed; columns n..ldt-1 zero.  Row by row, so that x is read in
+ * order. */
 static void att_transpose(float *xT, int ldt, const float *x, int ldx, int n, int hs)
 {
-    for (int d = 0; d < hs; d++) {
-        float *row = xT + (size_t)d * ldt;
-        for (int j = 0; j < n; j++)
-            row[j] = x[(size_t)j * ldx + d];
-        memset(row + n, 0, (size_t)(ldt - n) * sizeof(float));
+    for (int j = 0; j < n; j++) {
+        const float *xj = x + (size_t)j * ldx;
+        for (int d = 0; d < hs; d++)
+            xT[(size_t)d * ldt + j] = xj[d];
+    }
+    for (int d = 0; d < hs; d++)
+        memset(xT + (size_t)d * ldt + n, 0, (size_t)(ldt - n) * sizeof(float));
+}
+
+/* dst (n rows of w <= ATT_L numbers, stride ldd) = the first w of each of
+ * the n rows of src (stride lds); whole vectors when w is ATT_L, the head
+ * size of the default model. */
+LAYERS_SIMD static void att_copy_rows(float *dst, int ldd, const float *src, int lds, int n,
+                                      int w)
+{
+    for (int r = 0; r < n; r++) {
+        float *d = dst + (size_t)r * ldd;
+        const float *x = src + (size_t)r * lds;
+        if (w == ATT_L) {
+            vf8_store(d, vf8_load(x));
+            vf8_store(d + VL, vf8_load(x + VL));
+        } else
+            for (int c = 0; c < w; c++)
+                d[c] = x[c];
     }
 }
 
 /* xh (n, hsp) = the first hs of each of the n rows of x, zero-padded. */
 static void att_rows_copy(float *xh, int hsp, const float *x, int ldx, int n, int hs)
 {
-    for (int j = 0; j < n; j++) {
-        memcpy(xh + (size_t)j * hsp, x + (size_t)j * ldx, (size_t)hs * sizeof(float));
-        memset(xh + (size_t)j * hsp + hs, 0, (size_t)(hsp - hs) * sizeof(float));
+    for (int c0 = 0; c0 < hsp; c0 += ATT_L) {
+        int w = hs - c0 < ATT_L ? (hs - c0 > 0 ? hs - c0 : 0) : ATT_L;
+        if (w < ATT_L)
+            for (int j = 0; j < n; j++)
+                memset(xh + (size_t)j * hsp + c0 + w, 0, (size_t)(ATT_L - w) * sizeof(float));
+        att_copy_rows(xh + c0, hsp, x + c0, ldx, n, w);
     }
 }
 
@@ -522,8 +545,7 @@ LAYERS_SIMD static void softmax_causal_row(float *row, int nkeys)
 /* dst (n rows of w numbers, stride ldd) = the tile's first w of each row. */
 static void att_put_tile(float *dst, int ldd, const float tile[ATT_R][ATT_L], int n, int w)
 {
-    for (int r = 0; r < n; r++)
-        memcpy(dst + (size_t)r * ldd, tile[r], (size_t)w * sizeof(float));
+    att_copy_rows(dst, ldd, tile[0], ATT_L, n, w);
 }
 
 /* One head for the n query rows at positions t0..t0+n-1 (q, stride ldq)
