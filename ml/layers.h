@@ -96,6 +96,14 @@ void gelu_backward(float *dinp, const float *inp, const float *sig, const float 
 void residual_forward(float *out, const float *a, const float *b, size_t N);
 void residual_backward(float *da, float *db, const float *dout, size_t N);
 
+/* The LM head's logits (N, V) = x (N, C) @ wte^T, wte (V, C), from panels:
+ * wte rearranged by lmhead_pack into lmhead_panel_floats(V, C) floats
+ * (sixteen ids at a time; pack again whenever wte changes).  Each logit is
+ * a sum over c = 0..C-1 in order, whatever N. */
+size_t lmhead_panel_floats(int V, int C);
+void lmhead_pack(float *panels, const float *wte, int V, int C);
+void lmhead_logits(float *logits, const float *x, size_t N, const float *panels, int V, int C);
+
 /* Softmax cross-entropy per position (exponentials by layers.c's exp8):
  *   losses (N): -log softmax(logits[i])[targets[i]], 0 where targets[i] < 0
  *   probs (N, V): softmax(logits[i]), for the backward; rows with

@@ -67,6 +67,7 @@ typedef struct model_acts {
     float *dlogits;    /* (n_target, V) made by the forward (see model_forward) */
     float *dlogits_scale; /* (n_target) the forward's row factors of dlogits */
     float *att_scratch; /* attention's workspace, forward and backward */
+    float *wte_panels; /* wte as lmhead_logits reads it */
 } model_acts;
 
 struct model {
@@ -319,6 +320,7 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(dlogits, float, BT * V);
     CARVE(dlogits_scale, float, BT);
     CARVE(att_scratch, float, attention_scratch_floats(T, c->channels, c->heads));
+    CARVE(wte_panels, float, lmhead_panel_floats(c->vocab, c->channels));
 #undef CARVE
     return off;
 }
@@ -392,6 +394,10 @@ static int lm_rows_pick(model_acts *a, size_t BT, int all)
         }
     return n_target;
 }
+
+/* Rows of logits made and turned into their loss gradient at a time: 48 x
+ * V = 2000 floats (384 KB) stay in a core's cache between the two. */
+#define LM_BLOCK 48
 
 /* Per-layer slices of the parameters and activations. */
 #define PL(ptr, l, n) ((ptr) + (size_t)(l) * (n))
@@ -507,14 +513,22 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
     }
     layernorm_forward(a->lm_in, a->lnf_mean, a->lnf_rstd, PL(a->residual3, L - 1, BTC), p->lnfw,
                       p->lnfb, (size_t)n_lm, C);
-    matmul_forward(a->logits, a->lm_in, p->wte, NULL, (size_t)n_lm, C, V);
     /* The gradient of the summed loss in the logits needs nothing but the
-     * softmax: make it here, while the logits are in memory, and
-     * model_backward (however often it runs) starts below.  Row r of the
-     * gradient is dlogits_scale[r] * dlogits[r]; the backward applies the
-     * factor with the row's loss weight. */
-    crossentropy_softmax_grad_scaled(a->losses, a->dlogits, a->dlogits_scale, a->logits,
-                                     a->lm_targets, (size_t)n_target, V);
+     * softmax: make it here, LM_BLOCK rows at a time while their logits are
+     * in cache, and model_backward (however often it runs) starts below.
+     * Row r of the gradient is dlogits_scale[r] * dlogits[r]; the backward
+     * applies the factor with the row's loss weight. */
+    lmhead_pack(a->wte_panels, p->wte, V, C);
+    for (int r0 = 0; r0 < n_lm; r0 += LM_BLOCK) {
+        int rows = n_lm - r0 < LM_BLOCK ? n_lm - r0 : LM_BLOCK;
+        int targets = n_target - r0 < rows ? n_target - r0 : rows;
+        float *logits = a->logits + (size_t)r0 * V;
+        lmhead_logits(logits, a->lm_in + (size_t)r0 * C, (size_t)rows, a->wte_panels, V, C);
+        if (targets > 0)
+            crossentropy_softmax_grad_scaled(a->losses + r0, a->dlogits + (size_t)r0 * V,
+                                             a->dlogits_scale + r0, logits, a->lm_targets + r0,
+                                             (size_t)targets, V);
+    }
 
     double sum = 0.0;
     for (int r = 0; r < n_target; r++)

@@ -79,6 +79,7 @@ typedef struct kv_state {
     float *fch_gelu; /* (rows, R*C) */
     float *logits;   /* (V) of the last position */
     float *scratch;  /* attention's workspace for maxT positions */
+    float *panels;   /* wte as lmhead_logits reads it */
     float *mem;
 } kv_state;
 
@@ -87,10 +88,11 @@ static int kv_new(kv_state *s, const model_config *c, int rows, migr_err *err)
     size_t C = (size_t)c->channels, RC = (size_t)c->mlp_ratio * C, n = (size_t)rows;
     size_t cache = (size_t)c->layers * c->max_seq * C;
     size_t counts[] = {cache, cache, n * C, n * C, n, n, n * 3 * C, n * C, n * C, n * RC, n * RC,
-                       (size_t)c->vocab, attention_scratch_floats(c->max_seq, c->channels, c->heads)};
+                       (size_t)c->vocab, attention_scratch_floats(c->max_seq, c->channels, c->heads),
+                       lmhead_panel_floats(c->vocab, c->channels)};
     float **ptrs[] = {&s->k,    &s->v,    &s->x,   &s->ln,       &s->mean,
                       &s->rstd, &s->qkv,  &s->atty, &s->proj,    &s->fch,
-                      &s->fch_gelu, &s->logits, &s->scratch};
+                      &s->fch_gelu, &s->logits, &s->scratch, &s->panels};
     size_t total = 0;
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
         total += counts[i];
@@ -142,7 +144,7 @@ static void kv_advance(kv_state *s, const model *m, int t0, int n)
         residual_forward(s->x, s->x, s->proj, nC);
     }
     layernorm_forward(s->ln, s->mean, s->rstd, s->x + (size_t)(n - 1) * C, p->lnfw, p->lnfb, 1, C);
-    matmul_forward(s->logits, s->ln, p->wte, NULL, 1, C, c->vocab);
+    lmhead_logits(s->logits, s->ln, 1, s->panels, c->vocab, C);
 }
 
 /* The embedding of explanation token id at position t, added in
@@ -190,6 +192,7 @@ static int generate_cached(model *m, const model_batch *pb, const sample_config 
 
     if (kv_new(&s, c, pb->T, err) != 0)
         return -1;
+    lmhead_pack(s.panels, model_param_ptrs(m)->wte, c->vocab, c->channels);
     encoder_forward(s.x, pb->tokens, pb->types, pb->frames, pb->mel, model_param_ptrs(m), 1, pb->T,
                     c);
     kv_advance(&s, m, 0, pb->T);
