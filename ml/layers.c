@@ -16,11 +16,11 @@
  * expf: n = round(x / ln 2), r = x - n ln 2 in two parts, a degree-7
  * polynomial for exp(r), times 2^n from the exponent bits.  Within 1.01 ulp
  * of the exact exp on every float of [-87, 88] with FMA, 0.99 without
- * (checked once against exp() in double); x is clamped to [-87, 88] (exp(-87) = 1.6e-38 stands for anything
- * smaller; nothing here overflows); a NaN or infinite x gives NaN, so that a
- * diverging model shows in its loss.  Same input, same bits:
- * every element of a call goes through these same operations, a tail
- * padded to eight.
+ * (checked once against exp() in double); x is clamped to [-87, 88]
+ * (exp(-87) = 1.6e-38 stands for anything smaller; nothing here
+ * overflows); a NaN or infinite x gives NaN, so that a diverging model
+ * shows in its loss.  Same input, same bits: every element of a call goes
+ * through these same operations, a tail padded to eight.
  *
  * The loops over these vectors (LAYERS_SIMD) are compiled twice by GCC on
  * x86-64, for x86-64-v3 (AVX2 with FMA) and for the baseline, and the first
@@ -481,10 +481,15 @@ LAYERS_SIMD static void att_mix_tile(float tile[ATT_R][ATT_L], const float *cons
     }
 }
 
+/* Where row i of a head's probabilities starts: rows are stored one after
+ * the other, row i holding its i + 1 keys (the causal triangle, packed). */
+static size_t att_tri(int i) { return (size_t)i * (i + 1) / 2; }
+
 /* tile[r][0..ATT_L) = sum over i = j0..n-1, in order, of w[i][j0+r] *
  * x[i][0..ATT_L) for the keys j0..j0+jn-1 (jn <= ATT_R; the other rows of
- * the tile are left alone).  w is 0 past each row's diagonal, so starting
- * every key at i = j0 adds nothing but zeros. */
+ * the tile are left alone), where row i of w (ldw apart, or packed as
+ * att_tri says when ldw is 0) holds keys 0..i only: a key past a row's
+ * diagonal gets nothing from it. */
 LAYERS_SIMD static void att_gather_tile(float tile[ATT_R][ATT_L], const float *w, int ldw, int j0,
                                         int jn, const float *x, int ldx, int n)
 {
@@ -492,24 +497,27 @@ LAYERS_SIMD static void att_gather_tile(float tile[ATT_R][ATT_L], const float *w
 #pragma GCC unroll 4
     for (int r = 0; r < ATT_R; r++)
         acc[r][0] = acc[r][1] = vf8_splat(0.0f);
-    if (jn == ATT_R)
-        for (int i = j0; i < n; i++) {
-            const float *wi = w + (size_t)i * ldw + j0, *xi = x + (size_t)i * ldx;
-            vf8 x0 = vf8_load(xi), x1 = vf8_load(xi + VL);
+    /* rows that end inside the tile's keys; with fewer than ATT_R keys, all */
+    int i = j0, ragged = jn == ATT_R ? j0 + ATT_R - 1 : n;
+    for (; i < n && i < ragged; i++) {
+        const float *wi = (ldw ? w + (size_t)i * ldw : w + att_tri(i)) + j0;
+        const float *xi = x + (size_t)i * ldx;
+        int keys = i - j0 + 1 < jn ? i - j0 + 1 : jn;
+        for (int r = 0; r < keys; r++) {
+            acc[r][0] += vf8_load(xi) * wi[r];
+            acc[r][1] += vf8_load(xi + VL) * wi[r];
+        }
+    }
+    for (; i < n; i++) {
+        const float *wi = (ldw ? w + (size_t)i * ldw : w + att_tri(i)) + j0;
+        const float *xi = x + (size_t)i * ldx;
+        vf8 x0 = vf8_load(xi), x1 = vf8_load(xi + VL);
 #pragma GCC unroll 4
-            for (int r = 0; r < ATT_R; r++) {
-                acc[r][0] += x0 * wi[r];
-                acc[r][1] += x1 * wi[r];
-            }
+        for (int r = 0; r < ATT_R; r++) {
+            acc[r][0] += x0 * wi[r];
+            acc[r][1] += x1 * wi[r];
         }
-    else /* the last keys: w's rows may end before j0 + ATT_R */
-        for (int i = j0; i < n; i++) {
-            const float *wi = w + (size_t)i * ldw + j0, *xi = x + (size_t)i * ldx;
-            for (int r = 0; r < jn; r++) {
-                acc[r][0] += vf8_load(xi) * wi[r];
-                acc[r][1] += vf8_load(xi + VL) * wi[r];
-            }
-        }
+    }
 #pragma GCC unroll 4
     for (int r = 0; r < ATT_R; r++) {
         vf8_store(tile[r], acc[r][0]);
@@ -550,9 +558,9 @@ static void att_put_tile(float *dst, int ldd, const float tile[ATT_R][ATT_L], in
 
 /* One head for the n query rows at positions t0..t0+n-1 (q, stride ldq)
  * against keys and values 0..t0+n-1 (k, v, stride ldkv): out (stride ldo)
- * gets hs numbers per row.  With att, row i of the probabilities is also
- * copied to att + i * lda, zero from its keys to lda. */
-static void attention_head(float *out, int ldo, float *att, int lda, float *scratch,
+ * gets hs numbers per row.  With att (t0 = 0 then), row i of the
+ * probabilities is also copied to att + att_tri(i). */
+static void attention_head(float *out, int ldo, float *att, float *scratch,
                            const float *q, int ldq, const float *k, const float *v, int ldkv,
                            int t0, int n, int hs, float scale)
 {
@@ -577,11 +585,8 @@ static void attention_head(float *out, int ldo, float *att, int lda, float *scra
         att_dot_tile(s, x, hs, kT, Tp, round_up(nk[ATT_R - 1], ATT_L), scale);
         for (int r = 0; r < rb; r++) {
             softmax_causal_row(s[r], nk[r]);
-            if (att) {
-                float *dst = att + (size_t)(i0 + r) * lda;
-                memcpy(dst, s[r], (size_t)nk[r] * sizeof(float));
-                memset(dst + nk[r], 0, (size_t)(lda - nk[r]) * sizeof(float));
-            }
+            if (att)
+                memcpy(att + att_tri(i0 + r), s[r], (size_t)nk[r] * sizeof(float));
         }
         for (int c0 = 0; c0 < hs; c0 += ATT_L) {
             int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
@@ -602,8 +607,8 @@ void attention_forward(float *out, float *att, float *scratch, const float *inp,
         for (int h = 0; h < NH; h++) {
             const float *q = inp + (size_t)b * T * C3 + (size_t)h * hs;
             attention_head(out + (size_t)b * T * C + (size_t)h * hs, C,
-                           att + ((size_t)b * NH + h) * T * T, T, scratch, q, C3, q + C, q + 2 * C,
-                           C3, 0, T, hs, scale);
+                           att + ((size_t)b * NH + h) * att_tri(T), scratch, q, C3, q + C,
+                           q + 2 * C, C3, 0, T, hs, scale);
         }
 }
 
@@ -615,7 +620,7 @@ void attention_forward_cached(float *out, float *scratch, const float *q, const 
 
     assert(C % NH == 0);
     for (int h = 0; h < NH; h++)
-        attention_head(out + (size_t)h * hs, C, NULL, 0, scratch, q + (size_t)h * hs, 3 * C,
+        attention_head(out + (size_t)h * hs, C, NULL, scratch, q + (size_t)h * hs, 3 * C,
                        kcache + (size_t)h * hs, vcache + (size_t)h * hs, C, t0, n, hs, scale);
 }
 
@@ -640,7 +645,7 @@ LAYERS_SIMD static void softmax_causal_row_backward(float *drow, const float *pr
 }
 
 /* The backward of one head (q, k, v, dq, dk, dv stride ldx; dy stride ldy;
- * p, the forward's probabilities, T x T): writes dq, dk and dv. */
+ * p, the forward's probabilities, packed): writes dq, dk and dv. */
 static void attention_head_backward(float *dq, float *dk, float *dv, float *scratch,
                                     const float *dy, int ldy, const float *q, const float *k,
                                     const float *v, int ldx, const float *p, int T, int hs,
@@ -670,10 +675,7 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *scra
         int width = round_up(nk[ATT_R - 1], ATT_L);
         att_dot_tile(s, x, hs, vT, Tp, width, 1.0f);
         for (int r = 0; r < rb; r++) {
-            int end = nk[r] + ATT_R > width ? nk[r] + ATT_R : width;
-            softmax_causal_row_backward(s[r], p + (size_t)(i0 + r) * T, nk[r], scale);
-            /* zero past the diagonal, as far as the key tiles below read */
-            memset(s[r] + nk[r], 0, (size_t)((end < Tp ? end : Tp) - nk[r]) * sizeof(float));
+            softmax_causal_row_backward(s[r], p + att_tri(i0 + r), nk[r], scale);
             dsr[r] = s[r];
         }
         for (int r = rb; r < ATT_R; r++)
@@ -689,7 +691,7 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *scra
         int jn = T - j0 < ATT_R ? T - j0 : ATT_R;
         for (int c0 = 0; c0 < hs; c0 += ATT_L) {
             int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
-            att_gather_tile(tile, p, T, j0, jn, dyh + c0, hsp, T);
+            att_gather_tile(tile, p, 0, j0, jn, dyh + c0, hsp, T);
             att_put_tile(dv + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
             att_gather_tile(tile, ds, Tp, j0, jn, qh + c0, hsp, T);
             att_put_tile(dk + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
@@ -709,8 +711,8 @@ void attention_backward(float *dinp, float *scratch, const float *dout, const fl
             float *dq = dinp + (size_t)b * T * C3 + (size_t)h * hs;
             attention_head_backward(dq, dq + C, dq + 2 * C, scratch,
                                     dout + (size_t)b * T * C + (size_t)h * hs, C, q, q + C,
-                                    q + 2 * C, C3, att + ((size_t)b * NH + h) * T * T, T, hs,
-                                    scale);
+                                    q + 2 * C, C3, att + ((size_t)b * NH + h) * att_tri(T), T,
+                                    hs, scale);
         }
 }
 

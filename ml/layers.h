@@ -59,8 +59,10 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
 /* Causal multi-head self-attention, NH heads of size hs = C / NH, scale
  * 1/sqrt(hs).
  *   out     (B, T, C)
- *   att     (B, NH, T, T): softmax probabilities, row t holds keys 0..t and
- *           zeros after (kept for the backward)
+ *   att     (B, NH, T (T + 1) / 2): softmax probabilities, kept for the
+ *           backward: each head's rows one after the other, row t holding
+ *           its keys 0..t only (the causal triangle, packed; row t starts
+ *           t (t + 1) / 2 in)
  *   scratch attention_scratch_floats(T, C, NH) floats of workspace
  *   inp     (B, T, 3C): query, key, value of each position, in that order */
 void attention_forward(float *out, float *att, float *scratch, const float *inp, int B, int T,

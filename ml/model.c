@@ -26,7 +26,7 @@ typedef struct model_acts {
     float *ln1_rstd;   /* (L, B, T) */
     float *qkv;        /* (L, B, T, 3C) */
     float *atty;       /* (L, B, T, C) */
-    float *att;        /* (L, B, NH, T, T) */
+    float *att;        /* (L, B, NH, T(T+1)/2) the causal triangles, packed */
     float *residual2;  /* (L, B, T, C) */
     float *ln2;        /* (L, B, T, C) */
     float *ln2_mean;   /* (L, B, T) */
@@ -287,7 +287,7 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(ln1_rstd, float, L * BT);
     CARVE(qkv, float, L * BT * 3 * C);
     CARVE(atty, float, L * BT * C);
-    CARVE(att, float, L * B * NH * T * T);
+    CARVE(att, float, L * B * NH * T * (T + 1) / 2);
     CARVE(residual2, float, L * BT * C);
     CARVE(ln2, float, L * BT * C);
     CARVE(ln2_mean, float, L * BT);
@@ -499,7 +499,8 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
                           PL(p->ln1w, l, C), PL(p->ln1b, l, C), BT, C);
         matmul_forward(qkv, ln1, PL(p->qkvw, l, (size_t)3 * C * C), PL(p->qkvb, l, 3 * C), BT, C,
                        3 * C);
-        attention_forward(atty, PL(a->att, l, BT * NH * T), a->att_scratch, qkv, B, T, C, NH);
+        attention_forward(atty, PL(a->att, l, BT * NH * (T + 1) / 2), a->att_scratch, qkv, B, T,
+                          C, NH);
         if (l < L - 1) {
             block_tail_forward(m, l, BT, BT, residual, atty);
             continue;
@@ -619,7 +620,8 @@ static int backward(model *m, const float *w, migr_err *err)
 
         if (l < L - 1) /* the last block's tail ran above, on its rows */
             block_tail_backward(m, l, BT, BT, a->dresidual, PL(a->atty, l, BTC), a->datty);
-        attention_backward(a->dqkv, a->att_scratch, a->datty, qkv, PL(a->att, l, BT * NH * T), B, T,
+        attention_backward(a->dqkv, a->att_scratch, a->datty, qkv,
+                           PL(a->att, l, BT * NH * (T + 1) / 2), B, T,
                            C, NH);
         memset(a->dln, 0, BTC * sizeof(float));
         matmul_backward(a->dln, PL(g->qkvw, l, (size_t)3 * C * C), PL(g->qkvb, l, 3 * C), a->dqkv,

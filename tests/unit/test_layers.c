@@ -168,7 +168,8 @@ TEST(matmul_forward_is_inp_times_weight_transposed_plus_bias)
 
 enum { AT_B = 2, AT_T = 5, AT_C = 6, AT_NH = 2, AT_SCRATCH = 4096 };
 typedef struct {
-    float inp[AT_B * AT_T * 3 * AT_C], out[AT_B * AT_T * AT_C], att[AT_B * AT_NH * AT_T * AT_T];
+    float inp[AT_B * AT_T * 3 * AT_C], out[AT_B * AT_T * AT_C];
+    float att[AT_B * AT_NH * AT_T * (AT_T + 1) / 2];
     float dout[AT_B * AT_T * AT_C];
     float scratch[AT_SCRATCH];
 } at_ctx;
@@ -200,16 +201,19 @@ TEST(attention_is_causal_and_rows_are_distributions)
     uint64_t rng = 4;
     fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1, 1, &rng);
     attention_forward(c.out, c.att, c.scratch, c.inp, AT_B, AT_T, AT_C, AT_NH);
+    /* each head's rows packed one after the other, row t with keys 0..t */
+    const float *row = c.att;
     for (int r = 0; r < AT_B * AT_NH * AT_T; r++) {
         int t = r % AT_T;
         double s = 0;
-        for (int t2 = 0; t2 < AT_T; t2++) {
-            s += c.att[r * AT_T + t2];
-            if (t2 > t)
-                CHECK_MSG(c.att[r * AT_T + t2] == 0.0f, "att row %d sees future key %d", r, t2);
+        for (int t2 = 0; t2 <= t; t2++) {
+            CHECK_MSG(row[t2] > 0.0f && row[t2] <= 1.0f, "att row %d key %d is %g", r, t2, row[t2]);
+            s += row[t2];
         }
         CHECK_NEAR(1.0, s, 1e-5);
+        row += t + 1;
     }
+    CHECK(row == c.att + sizeof c.att / sizeof c.att[0]);
     /* Changing the last position of sequence 0 leaves every earlier output alone. */
     memcpy(before, c.out, sizeof before);
     for (int i = 0; i < 3 * AT_C; i++)
@@ -238,13 +242,14 @@ TEST(attention_cached_gives_the_same_bits_as_the_full_attention)
     CHECK(memcmp(out, c.out, sizeof out) == 0);
 }
 
-/* A sequence longer than attention's blocks of query rows (layers.c takes
- * 32 at a time): gradients against finite differences, causality, rows
- * that sum to one, and the cached attention's bits, prefix 45 then one
- * position at a time. */
+/* A sequence of many of attention's tiles (layers.c takes 4 query rows and
+ * 16 keys at a time; 70 is a multiple of neither): gradients against
+ * finite differences, rows that sum to one, and the cached attention's
+ * bits, prefix 45 then one position at a time. */
 enum { AL_T = 70, AL_C = 8, AL_NH = 2, AL_SCRATCH = 16384 };
 typedef struct {
-    float inp[AL_T * 3 * AL_C], out[AL_T * AL_C], att[AL_NH * AL_T * AL_T], dout[AL_T * AL_C];
+    float inp[AL_T * 3 * AL_C], out[AL_T * AL_C], att[AL_NH * AL_T * (AL_T + 1) / 2];
+    float dout[AL_T * AL_C];
     float scratch[AL_SCRATCH];
 } al_ctx;
 
@@ -265,14 +270,13 @@ TEST(attention_longer_than_a_block_of_rows_is_causal_differentiable_and_cacheabl
     fill_uniform(c.inp, AL_T * 3 * AL_C, -1.5f, 1.5f, &rng);
     fill_uniform(c.dout, AL_T * AL_C, -1, 1, &rng);
     al_loss(&c);
+    const float *row = c.att;
     for (int r = 0; r < AL_NH * AL_T; r++) {
         double s = 0;
-        for (int t2 = 0; t2 < AL_T; t2++) {
-            s += c.att[r * AL_T + t2];
-            if (t2 > r % AL_T)
-                CHECK_MSG(c.att[r * AL_T + t2] == 0.0f, "att row %d sees future key %d", r, t2);
-        }
+        for (int t2 = 0; t2 <= r % AL_T; t2++)
+            s += row[t2];
         CHECK_NEAR(1.0, s, 1e-5);
+        row += r % AL_T + 1;
     }
     attention_backward(dinp, scratch, c.dout, c.inp, c.att, 1, AL_T, AL_C, AL_NH);
     CHECK_FD("att.long.dinp", c.inp, dinp, AL_T * 3 * AL_C, al_loss, &c);
