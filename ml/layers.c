@@ -865,6 +865,63 @@ void lmhead_logits(float *logits, const float *x, size_t N, const float *panels,
     }
 }
 
+/* The first half of the LM head's backward, u (N, C) = g (N, V) @ wte: the
+ * same tiles with the roles turned, lanes over C and the sum over the V
+ * ids, from a copy of wte as round_up(C, 16) / 16 panels of (V, 16).  Each
+ * number is its own sum over v = 0..V-1 in order. */
+size_t lmhead_back_panel_floats(int V, int C) { return (size_t)round_up(C, LM_L) * V; }
+
+void lmhead_back_pack(float *panels, const float *wte, int V, int C)
+{
+    for (int c0 = 0; c0 < C; c0 += LM_L) {
+        float *panel = panels + (size_t)c0 * V;
+        for (int v = 0; v < V; v++)
+            for (int l = 0; l < LM_L; l++)
+                panel[(size_t)v * LM_L + l] = c0 + l < C ? wte[(size_t)v * C + c0 + l] : 0.0f;
+    }
+}
+
+/* u[r][c0..c0+16) for LM_R rows g[r], from the panel of columns c0... */
+LAYERS_SIMD static void lmhead_back_tile(float tile[LM_R][LM_L], const float *const g[LM_R],
+                                         const float *panel, int V)
+{
+    vf8 acc[LM_R][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < LM_R; r++)
+        acc[r][0] = acc[r][1] = vf8_splat(0.0f);
+    for (int v = 0; v < V; v++) {
+        vf8 w0 = vf8_load(panel + (size_t)v * LM_L), w1 = vf8_load(panel + (size_t)v * LM_L + VL);
+#pragma GCC unroll 6
+        for (int r = 0; r < LM_R; r++) {
+            float gr = g[r][v];
+            acc[r][0] += w0 * gr;
+            acc[r][1] += w1 * gr;
+        }
+    }
+#pragma GCC unroll 6
+    for (int r = 0; r < LM_R; r++) {
+        vf8_store(tile[r], acc[r][0]);
+        vf8_store(tile[r] + VL, acc[r][1]);
+    }
+}
+
+void lmhead_back_rows(float *u, const float *g, size_t N, const float *panels, int V, int C)
+{
+    float tile[LM_R][LM_L];
+    for (size_t n0 = 0; n0 < N; n0 += LM_R) {
+        int rows = N - n0 < LM_R ? (int)(N - n0) : LM_R;
+        const float *gr[LM_R];
+        for (int r = 0; r < LM_R; r++)
+            gr[r] = g + (n0 + (size_t)(r < rows ? r : rows - 1)) * V;
+        for (int c0 = 0; c0 < C; c0 += LM_L) {
+            lmhead_back_tile(tile, gr, panels + (size_t)c0 * V, V);
+            int w = C - c0 < LM_L ? C - c0 : LM_L;
+            for (int r = 0; r < rows; r++)
+                memcpy(u + (n0 + (size_t)r) * C + c0, tile[r], (size_t)w * sizeof(float));
+        }
+    }
+}
+
 /* ---- softmax cross-entropy ---------------------------------------------- */
 
 /* The row's maximum (exact, so the lane order does not matter). */

@@ -106,6 +106,14 @@ size_t lmhead_panel_floats(int V, int C);
 void lmhead_pack(float *panels, const float *wte, int V, int C);
 void lmhead_logits(float *logits, const float *x, size_t N, const float *panels, int V, int C);
 
+/* u (N, C) = g (N, V) @ wte, the logits' gradient taken back to the LM
+ * head's input, from panels: wte rearranged by lmhead_back_pack into
+ * lmhead_back_panel_floats(V, C) floats.  Each number is a sum over
+ * v = 0..V-1 in order, whatever N. */
+size_t lmhead_back_panel_floats(int V, int C);
+void lmhead_back_pack(float *panels, const float *wte, int V, int C);
+void lmhead_back_rows(float *u, const float *g, size_t N, const float *panels, int V, int C);
+
 /* Softmax cross-entropy per position (exponentials by layers.c's exp8):
  *   losses (N): -log softmax(logits[i])[targets[i]], 0 where targets[i] < 0
  *   probs (N, V): softmax(logits[i]), for the backward; rows with

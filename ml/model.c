@@ -68,6 +68,8 @@ typedef struct model_acts {
     float *dlogits_scale; /* (n_target) the forward's row factors of dlogits */
     float *att_scratch; /* attention's workspace, forward and backward */
     float *wte_panels; /* wte as lmhead_logits reads it */
+    float *wte_back_panels; /* wte as lmhead_back_rows reads it */
+    float *dlm_u;      /* (n_target, C) dlogits[r] @ wte, made by the forward */
 } model_acts;
 
 struct model {
@@ -321,6 +323,8 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(dlogits_scale, float, BT);
     CARVE(att_scratch, float, attention_scratch_floats(T, c->channels, c->heads));
     CARVE(wte_panels, float, lmhead_panel_floats(c->vocab, c->channels));
+    CARVE(wte_back_panels, float, lmhead_back_panel_floats(c->vocab, c->channels));
+    CARVE(dlm_u, float, BT * C);
 #undef CARVE
     return off;
 }
@@ -516,19 +520,25 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
                       p->lnfb, (size_t)n_lm, C);
     /* The gradient of the summed loss in the logits needs nothing but the
      * softmax: make it here, LM_BLOCK rows at a time while their logits are
-     * in cache, and model_backward (however often it runs) starts below.
-     * Row r of the gradient is dlogits_scale[r] * dlogits[r]; the backward
-     * applies the factor with the row's loss weight. */
+     * in cache, and take it on through wte (dlm_u) while it still is, so
+     * that model_backward (however often it runs) starts below.  Row r of
+     * the gradient is dlogits_scale[r] * dlogits[r]; the backward applies
+     * the factor, with the row's loss weight, to dlm_u[r] and to lm_in[r]
+     * (for dwte, which needs the weights inside its sum over rows). */
     lmhead_pack(a->wte_panels, p->wte, V, C);
+    lmhead_back_pack(a->wte_back_panels, p->wte, V, C);
     for (int r0 = 0; r0 < n_lm; r0 += LM_BLOCK) {
         int rows = n_lm - r0 < LM_BLOCK ? n_lm - r0 : LM_BLOCK;
         int targets = n_target - r0 < rows ? n_target - r0 : rows;
         float *logits = a->logits + (size_t)r0 * V;
         lmhead_logits(logits, a->lm_in + (size_t)r0 * C, (size_t)rows, a->wte_panels, V, C);
-        if (targets > 0)
-            crossentropy_softmax_grad_scaled(a->losses + r0, a->dlogits + (size_t)r0 * V,
-                                             a->dlogits_scale + r0, logits, a->lm_targets + r0,
-                                             (size_t)targets, V);
+        if (targets <= 0)
+            continue;
+        float *grad = a->dlogits + (size_t)r0 * V;
+        crossentropy_softmax_grad_scaled(a->losses + r0, grad, a->dlogits_scale + r0, logits,
+                                         a->lm_targets + r0, (size_t)targets, V);
+        lmhead_back_rows(a->dlm_u + (size_t)r0 * C, grad, (size_t)targets, a->wte_back_panels,
+                         V, C);
     }
 
     double sum = 0.0;
@@ -585,18 +595,14 @@ static int backward(model *m, const float *w, migr_err *err)
     memset(m->grads_mem, 0, m->num_params * sizeof(float));
     /* the LM head, on the rows with a target (dlogits is the forward's);
      * dlnf is 0 at the others */
-    memset(a->dlm_in, 0, NT * C * sizeof(float));
     for (size_t r = 0; r < NT; r++) {
         float s = a->dlogits_scale[r] * (w ? w[r] : 1.0f);
-        for (int i = 0; i < C; i++)
+        for (int i = 0; i < C; i++) {
             a->lm_in_w[r * C + i] = s * a->lm_in[r * C + i];
+            a->dlm_in[r * C + i] = s * a->dlm_u[r * C + i];
+        }
     }
-    matmul_backward(a->dlm_in, g->wte, NULL, a->dlogits, a->lm_in_w, p->wte, NT, C, V);
-    for (size_t r = 0; r < NT; r++) {
-        float s = a->dlogits_scale[r] * (w ? w[r] : 1.0f);
-        for (int i = 0; i < C; i++)
-            a->dlm_in[r * C + i] *= s;
-    }
+    matmul_backward(NULL, g->wte, NULL, a->dlogits, a->lm_in_w, p->wte, NT, C, V);
     /* the final LayerNorm and the last block past its attention, on the
      * target rows alone (the others' gradients are 0) */
     memset(a->dlm_x, 0, NT * C * sizeof(float));
