@@ -1,5 +1,6 @@
-/* sft_step.c -- times our SFT step (model_forward + model_backward, no
- * optimizer) on the default-sized model and a random batch, and a plain
+/* sft_step.c -- times our SFT step (model_forward_backward, the call a
+ * worker's grad task makes; no optimizer) on the default-sized model and a
+ * random batch, and a plain
  * cblas_sgemm in the same process as the machine's peak.  Driven by
  * bench/sft_step.sh, which puts PyTorch's number beside it.
  *
@@ -144,14 +145,14 @@ int main(int argc, char **argv)
     double loss = 0;
     int ntok = 0;
     /* one warm-up step (allocates the activations), then the timed ones */
-    if (model_forward(m, &bt, &loss, &ntok, &err) || model_backward(m, &err)) {
+    if (model_forward_backward(m, &bt, &loss, &ntok, &err)) {
         fprintf(stderr, "sft_step: %s\n", err.msg);
         return 1;
     }
     double best = 1e30, total = 0;
     for (int i = 0; i < iters; i++) {
         double t0 = now();
-        if (model_forward(m, &bt, &loss, &ntok, &err) || model_backward(m, &err)) {
+        if (model_forward_backward(m, &bt, &loss, &ntok, &err)) {
             fprintf(stderr, "sft_step: %s\n", err.msg);
             return 1;
         }

@@ -922,6 +922,49 @@ void lmhead_back_rows(float *u, const float *g, size_t N, const float *panels, i
     }
 }
 
+/* The LM head's weight gradient from a block of rows, dw (V, Cp) += g (N,
+ * V)^T @ x (N, Cp), with Cp = round_up(C, 16) and x's and dw's columns
+ * past C zero: LM_R ids by 16 lanes of accumulators over the N rows, in
+ * order, added to dw once per block.  g's rows are read a few numbers at a
+ * time, so the block should be in cache. */
+LAYERS_SIMD void lmhead_back_weights(float *dw, const float *g, const float *x, size_t N, int V,
+                                     int C)
+{
+    int Cp = round_up(C, LM_L);
+    for (int v0 = 0; v0 < V; v0 += LM_R) {
+        int ids = V - v0 < LM_R ? V - v0 : LM_R;
+        for (int c0 = 0; c0 < Cp; c0 += LM_L) {
+            vf8 acc[LM_R][2];
+#pragma GCC unroll 6
+            for (int r = 0; r < LM_R; r++)
+                acc[r][0] = acc[r][1] = vf8_splat(0.0f);
+            if (ids == LM_R)
+                for (size_t n = 0; n < N; n++) {
+                    const float *gn = g + n * V + v0, *xn = x + n * Cp + c0;
+                    vf8 x0 = vf8_load(xn), x1 = vf8_load(xn + VL);
+#pragma GCC unroll 6
+                    for (int r = 0; r < LM_R; r++) {
+                        acc[r][0] += x0 * gn[r];
+                        acc[r][1] += x1 * gn[r];
+                    }
+                }
+            else /* the last ids */
+                for (size_t n = 0; n < N; n++) {
+                    const float *gn = g + n * V + v0, *xn = x + n * Cp + c0;
+                    for (int r = 0; r < ids; r++) {
+                        acc[r][0] += vf8_load(xn) * gn[r];
+                        acc[r][1] += vf8_load(xn + VL) * gn[r];
+                    }
+                }
+            for (int r = 0; r < ids; r++) {
+                float *d = dw + (size_t)(v0 + r) * Cp + c0;
+                vf8_store(d, vf8_load(d) + acc[r][0]);
+                vf8_store(d + VL, vf8_load(d + VL) + acc[r][1]);
+            }
+        }
+    }
+}
+
 /* ---- softmax cross-entropy ---------------------------------------------- */
 
 /* The row's maximum (exact, so the lane order does not matter). */

@@ -114,6 +114,12 @@ size_t lmhead_back_panel_floats(int V, int C);
 void lmhead_back_pack(float *panels, const float *wte, int V, int C);
 void lmhead_back_rows(float *u, const float *g, size_t N, const float *panels, int V, int C);
 
+/* dw (V, Cp) += g (N, V)^T @ x (N, Cp), Cp = C rounded up to a multiple of
+ * 16, x's columns past C zero (dw's stay zero): the LM head's weight
+ * gradient from a block of N rows, each number a sum over the rows in
+ * order. */
+void lmhead_back_weights(float *dw, const float *g, const float *x, size_t N, int V, int C);
+
 /* Softmax cross-entropy per position (exponentials by layers.c's exp8):
  *   losses (N): -log softmax(logits[i])[targets[i]], 0 where targets[i] < 0
  *   probs (N, V): softmax(logits[i]), for the backward; rows with

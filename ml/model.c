@@ -70,6 +70,8 @@ typedef struct model_acts {
     float *wte_panels; /* wte as lmhead_logits reads it */
     float *wte_back_panels; /* wte as lmhead_back_rows reads it */
     float *dlm_u;      /* (n_target, C) dlogits[r] @ wte, made by the forward */
+    float *lm_xs;      /* (LM_BLOCK, Cp) a fused forward's block of lm_in rows, scaled */
+    float *dwte_lm;    /* (V, Cp) a fused forward's LM-head part of dwte */
 } model_acts;
 
 struct model {
@@ -85,6 +87,8 @@ struct model {
     model_acts acts;        /* pointers into acts_mem for (B, T) */
     int B, T;               /* of the last forward; 0 before the first */
     int n_lm, n_target;     /* LM-head rows of the last forward, those with a target */
+    int fused;              /* the last forward was model_forward_backward's */
+    int logits_kept;        /* the last forward kept its logits */
 };
 
 /* ---- configuration and parameters -------------------------------------- */
@@ -257,13 +261,20 @@ const model_params *model_param_ptrs(const model *m) { return &m->params; }
 const model_params *model_grad_ptrs(const model *m) { return &m->grads; }
 const float *model_logits_row(const model *m, int b, int t)
 {
-    if (m->B == 0 || b < 0 || b >= m->B || t < 0 || t >= m->T)
+    if (m->B == 0 || !m->logits_kept || b < 0 || b >= m->B || t < 0 || t >= m->T)
         return NULL;
     int row = m->acts.lm_row[(size_t)b * m->T + t];
     return row < 0 ? NULL : m->acts.logits + (size_t)row * m->cfg.vocab;
 }
 
 /* ---- activations -------------------------------------------------------- */
+
+/* Rows of logits made and turned into their loss gradient at a time: 48 x
+ * V = 2000 floats (384 KB) stay in a core's cache between the two. */
+#define LM_BLOCK 48
+
+/* C rounded up to whole 16-lane vectors, as lmhead_back_weights lays rows out. */
+static size_t round_up16(int C) { return ((size_t)C + 15) / 16 * 16; }
 
 /* Lays the activations for (B, T) out from base, each tensor 64-byte
  * aligned, and returns the bytes they take.  With base NULL only measures. */
@@ -325,6 +336,8 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(wte_panels, float, lmhead_panel_floats(c->vocab, c->channels));
     CARVE(wte_back_panels, float, lmhead_back_panel_floats(c->vocab, c->channels));
     CARVE(dlm_u, float, BT * C);
+    CARVE(lm_xs, float, (size_t)LM_BLOCK * round_up16(c->channels));
+    CARVE(dwte_lm, float, V * round_up16(c->channels));
 #undef CARVE
     return off;
 }
@@ -399,10 +412,6 @@ static int lm_rows_pick(model_acts *a, size_t BT, int all)
     return n_target;
 }
 
-/* Rows of logits made and turned into their loss gradient at a time: 48 x
- * V = 2000 floats (384 KB) stay in a core's cache between the two. */
-#define LM_BLOCK 48
-
 /* Per-layer slices of the parameters and activations. */
 #define PL(ptr, l, n) ((ptr) + (size_t)(l) * (n))
 
@@ -462,7 +471,57 @@ static void block_tail_backward(model *m, int l, size_t BT, size_t N, float *dre
                     PL(p->attprojw, l, (size_t)C * C), N, C, C);
 }
 
-int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens, migr_err *err)
+/* The LM head of a forward: logits of the n_lm rows of lm_in, and the
+ * loss, its gradient in the logits and that gradient taken back through
+ * wte at the n_target rows with a target.  The gradient of the summed loss
+ * in the logits needs nothing but the softmax, so it is made here, LM_BLOCK
+ * rows at a time while their logits are in cache, and taken on through wte
+ * (dlm_u) while it still is: the backward (however often it runs) starts
+ * below.  Row r of the gradient is dlogits_scale[r] * dlogits[r]; the
+ * backward applies the factor, with the row's loss weight, to dlm_u[r] and
+ * to lm_in[r] (for dwte, which needs the weights inside its sum over rows).
+ * Fused (model_forward_backward: every weight 1), dwte's part is summed
+ * here too, block by block into dwte_lm, and neither the logits (unless
+ * all_logits) nor their gradient is kept past its block. */
+static void lm_head_forward(model *m, int n_lm, int n_target, int fused)
+{
+    const model_params *p = &m->params;
+    model_acts *a = &m->acts;
+    int C = m->cfg.channels, V = m->cfg.vocab;
+    size_t Cp = round_up16(C);
+
+    lmhead_pack(a->wte_panels, p->wte, V, C);
+    lmhead_back_pack(a->wte_back_panels, p->wte, V, C);
+    if (fused) {
+        memset(a->dwte_lm, 0, (size_t)V * Cp * sizeof(float));
+        memset(a->lm_xs, 0, LM_BLOCK * Cp * sizeof(float));
+    }
+    for (int r0 = 0; r0 < n_lm; r0 += LM_BLOCK) {
+        int rows = n_lm - r0 < LM_BLOCK ? n_lm - r0 : LM_BLOCK;
+        int targets = n_target - r0 < rows ? n_target - r0 : rows;
+        float *logits = m->logits_kept ? a->logits + (size_t)r0 * V : a->logits;
+        lmhead_logits(logits, a->lm_in + (size_t)r0 * C, (size_t)rows, a->wte_panels, V, C);
+        if (targets <= 0)
+            continue;
+        float *grad = fused ? a->dlogits : a->dlogits + (size_t)r0 * V;
+        crossentropy_softmax_grad_scaled(a->losses + r0, grad, a->dlogits_scale + r0, logits,
+                                         a->lm_targets + r0, (size_t)targets, V);
+        lmhead_back_rows(a->dlm_u + (size_t)r0 * C, grad, (size_t)targets, a->wte_back_panels,
+                         V, C);
+        if (!fused)
+            continue;
+        for (int r = 0; r < targets; r++) {
+            float s = a->dlogits_scale[r0 + r];
+            const float *x = a->lm_in + (size_t)(r0 + r) * C;
+            for (int i = 0; i < C; i++)
+                a->lm_xs[(size_t)r * Cp + i] = s * x[i];
+        }
+        lmhead_back_weights(a->dwte_lm, grad, a->lm_xs, (size_t)targets, V, C);
+    }
+}
+
+static int forward(model *m, const model_batch *batch, int fused, double *loss, int *ntokens,
+                   migr_err *err)
 {
     const model_config *c = &m->cfg;
     const model_params *p = &m->params;
@@ -471,7 +530,7 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
     assert(m && batch);
     if (batch_check(c, batch, err) != 0)
         return -1;
-    int B = batch->B, T = batch->T, C = c->channels, NH = c->heads, V = c->vocab;
+    int B = batch->B, T = batch->T, C = c->channels, NH = c->heads;
     int L = c->layers;
     size_t BT = (size_t)B * T, BTC = BT * C;
     m->B = 0; /* no valid forward until this one completes */
@@ -492,6 +551,8 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
 
     int n_target = lm_rows_pick(a, BT, batch->all_logits);
     int n_lm = batch->all_logits ? (int)BT : n_target;
+    m->fused = fused;
+    m->logits_kept = !fused || batch->all_logits;
 
     encoder_forward(a->encoded, a->tokens, a->types, a->frames, a->mel, p, B, T, c);
     for (int l = 0; l < L; l++) {
@@ -518,29 +579,7 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
     }
     layernorm_forward(a->lm_in, a->lnf_mean, a->lnf_rstd, PL(a->residual3, L - 1, BTC), p->lnfw,
                       p->lnfb, (size_t)n_lm, C);
-    /* The gradient of the summed loss in the logits needs nothing but the
-     * softmax: make it here, LM_BLOCK rows at a time while their logits are
-     * in cache, and take it on through wte (dlm_u) while it still is, so
-     * that model_backward (however often it runs) starts below.  Row r of
-     * the gradient is dlogits_scale[r] * dlogits[r]; the backward applies
-     * the factor, with the row's loss weight, to dlm_u[r] and to lm_in[r]
-     * (for dwte, which needs the weights inside its sum over rows). */
-    lmhead_pack(a->wte_panels, p->wte, V, C);
-    lmhead_back_pack(a->wte_back_panels, p->wte, V, C);
-    for (int r0 = 0; r0 < n_lm; r0 += LM_BLOCK) {
-        int rows = n_lm - r0 < LM_BLOCK ? n_lm - r0 : LM_BLOCK;
-        int targets = n_target - r0 < rows ? n_target - r0 : rows;
-        float *logits = a->logits + (size_t)r0 * V;
-        lmhead_logits(logits, a->lm_in + (size_t)r0 * C, (size_t)rows, a->wte_panels, V, C);
-        if (targets <= 0)
-            continue;
-        float *grad = a->dlogits + (size_t)r0 * V;
-        crossentropy_softmax_grad_scaled(a->losses + r0, grad, a->dlogits_scale + r0, logits,
-                                         a->lm_targets + r0, (size_t)targets, V);
-        lmhead_back_rows(a->dlm_u + (size_t)r0 * C, grad, (size_t)targets, a->wte_back_panels,
-                         V, C);
-    }
-
+    lm_head_forward(m, n_lm, n_target, fused);
     double sum = 0.0;
     for (int r = 0; r < n_target; r++)
         sum += a->losses[r];
@@ -555,6 +594,11 @@ int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens
     return 0;
 }
 
+int model_forward(model *m, const model_batch *batch, double *loss, int *ntokens, migr_err *err)
+{
+    return forward(m, batch, 0, loss, ntokens, err);
+}
+
 /* Backward of sum_r w[r] * loss_r over the target rows of the last forward
  * (w NULL: every weight 1).  The forward left d loss_r / d logits_r in
  * dlogits, up to the row factor dlogits_scale[r]; scaling row r scales
@@ -566,6 +610,12 @@ static int backward(model *m, const float *w, migr_err *err);
 int model_backward(model *m, migr_err *err)
 {
     return backward(m, NULL, err);
+}
+
+int model_forward_backward(model *m, const model_batch *batch, double *loss, int *ntokens,
+                           migr_err *err)
+{
+    return forward(m, batch, 1, loss, ntokens, err) != 0 ? -1 : backward(m, NULL, err);
 }
 
 int model_backward_weighted(model *m, const float *weights, migr_err *err)
@@ -586,6 +636,10 @@ static int backward(model *m, const float *w, migr_err *err)
 
     if (m->B == 0)
         return migr_errf(err, "model_backward: no forward to differentiate");
+    if (m->fused && w)
+        return migr_errf(err, "model_backward_weighted: the last forward was "
+                              "model_forward_backward's, which sums every row with weight 1; "
+                              "run model_forward before a weighted backward");
     int B = m->B, T = m->T, C = c->channels, NH = c->heads, V = c->vocab;
     int L = c->layers;
     size_t BT = (size_t)B * T, BTC = BT * C;
@@ -602,7 +656,12 @@ static int backward(model *m, const float *w, migr_err *err)
             a->dlm_in[r * C + i] = s * a->dlm_u[r * C + i];
         }
     }
-    matmul_backward(NULL, g->wte, NULL, a->dlogits, a->lm_in_w, p->wte, NT, C, V);
+    if (m->fused) /* the forward summed it */
+        for (int v = 0; v < V; v++)
+            for (int i = 0; i < C; i++)
+                g->wte[(size_t)v * C + i] += a->dwte_lm[(size_t)v * round_up16(C) + i];
+    else
+        matmul_backward(NULL, g->wte, NULL, a->dlogits, a->lm_in_w, p->wte, NT, C, V);
     /* the final LayerNorm and the last block past its attention, on the
      * target rows alone (the others' gradients are 0) */
     memset(a->dlm_x, 0, NT * C * sizeof(float));

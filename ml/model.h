@@ -130,6 +130,15 @@ int model_backward(model *m, migr_err *err);
  * a forward. */
 const float *model_token_losses(const model *m);
 
+/* model_forward then model_backward, with the LM head's weight gradient
+ * summed during the forward while each block of rows is in cache, and the
+ * logits kept only with batch->all_logits (model_logits_row is NULL
+ * otherwise).  The same loss and, to the last bits of dwte, the same
+ * gradients; the SFT step.  A model_backward may follow (the same
+ * gradients again); a model_backward_weighted needs a model_forward first. */
+int model_forward_backward(model *m, const model_batch *batch, double *loss, int *ntokens,
+                           migr_err *err);
+
 /* Backward of sum_r weights[r] * loss_r (weights in model_token_losses'
  * order) -- the policy gradient of GRPO; model_backward is every weight 1. */
 int model_backward_weighted(model *m, const float *weights, migr_err *err);

@@ -228,7 +228,7 @@ static json_t *sft_grad(const store *st, json_t *params, migr_err *err)
         goto end;
     memcpy(model_params_flat(m), r.state, model_num_params(m) * sizeof(float));
     if (!(b = shard_batch(st, &in, &r, indices, feats, expl, err)) ||
-        model_forward(m, &b->mb, &loss, &ntokens, err) < 0 || model_backward(m, err) < 0)
+        model_forward_backward(m, &b->mb, &loss, &ntokens, err) < 0)
         goto end;
     if (store_put(st, grad, model_grads_flat(m), model_num_params(m) * sizeof(float), NULL, err) < 0)
         goto end;

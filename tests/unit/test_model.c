@@ -448,3 +448,50 @@ TEST(model_backward_weighted_is_the_gradient_of_the_weighted_token_losses)
     model_free(&m);
     CHECK_MSG(worst <= 1e-5 * scale, "one-hot weighted gradient differs by %g (scale %g)", worst, scale);
 }
+
+/* The SFT step's fused call against the plain pair: the same loss and
+ * token count to the bit, gradients the same but for dwte's last bits
+ * (its LM-head part is summed block by block instead of by sgemm), no
+ * logits kept, and a weighted backward refused until a plain forward. */
+TEST(model_forward_backward_matches_forward_then_backward)
+{
+    migr_err err;
+    batch_data d;
+    double l1 = 0, l2 = 0;
+    int n1 = 0, n2 = 0;
+    model *m = model_new(&small, 8, &err);
+    CHECK(m != NULL);
+    size_t n = model_num_params(m);
+    float *g1 = malloc(n * sizeof(float)), w[MB * MT];
+    CHECK(g1 != NULL);
+    for (int i = 0; i < MB * MT; i++)
+        w[i] = 1.0f;
+    model_batch bt = make_batch(&d, MB, 12);
+    CHECK_MSG(model_forward(m, &bt, &l1, &n1, &err) == 0 && model_backward(m, &err) == 0, "%s",
+              err.msg);
+    memcpy(g1, model_grads_flat(m), n * sizeof(float));
+    CHECK_MSG(model_forward_backward(m, &bt, &l2, &n2, &err) == 0, "%s", err.msg);
+    CHECK(l1 == l2);
+    CHECK_INT(n1, n2);
+    const float *g2 = model_grads_flat(m);
+    const float *wte = model_grad_ptrs(m)->wte;
+    size_t wte_at = (size_t)(wte - g2), wte_n = (size_t)small.vocab * small.channels;
+    double worst = 0, scale = 0;
+    for (size_t i = 0; i < n; i++) {
+        scale = fmax(scale, fabs(g1[i]));
+        if (i >= wte_at && i < wte_at + wte_n)
+            worst = fmax(worst, fabs((double)g1[i] - g2[i]));
+        else
+            CHECK_MSG(g1[i] == g2[i], "gradient %zu outside wte: %g vs %g", i, g1[i], g2[i]);
+    }
+    CHECK_MSG(worst <= 1e-6 * scale, "dwte differs by %g (largest gradient %g)", worst, scale);
+    CHECK(model_logits_row(m, 0, 5) == NULL);
+    CHECK_INT(-1, model_backward_weighted(m, w, &err));
+    CHECK_MSG(strstr(err.msg, "model_forward") != NULL, "got \"%s\"", err.msg);
+    memcpy(g1, g2, n * sizeof(float));
+    CHECK(model_backward(m, &err) == 0); /* the same gradients again */
+    CHECK(memcmp(g1, model_grads_flat(m), n * sizeof(float)) == 0);
+    CHECK(model_forward(m, &bt, &l1, &n1, &err) == 0 && model_backward_weighted(m, w, &err) == 0);
+    free(g1);
+    model_free(&m);
+}
