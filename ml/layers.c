@@ -377,16 +377,46 @@ size_t attention_scratch_floats(int T, int C, int NH)
     return fwd > bwd ? fwd : bwd;
 }
 
-/* xT (hs, ldt) = the first hs of each of the n rows of x (stride ldx),
- * transposed; columns n..ldt-1 zero.  Row by row, so that x is read in
- * order. */
-static void att_transpose(float *xT, int ldt, const float *x, int ldx, int n, int hs)
+/* The eight rows r[0..7] transposed in place: r[k] becomes element k of
+ * each (unpack pairs of rows, then pairs of pairs, then swap halves). */
+VEC_INLINE void vf8_transpose8(vf8 r[VL])
 {
-    for (int j = 0; j < n; j++) {
-        const float *xj = x + (size_t)j * ldx;
-        for (int d = 0; d < hs; d++)
-            xT[(size_t)d * ldt + j] = xj[d];
+    vf8 t[VL], u[VL];
+    for (int i = 0; i < VL; i += 2) {
+        t[i] = __builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 4, 12, 5, 13);
+        t[i + 1] = __builtin_shufflevector(r[i], r[i + 1], 2, 10, 3, 11, 6, 14, 7, 15);
     }
+    for (int i = 0; i < VL; i += 4)
+        for (int j = 0; j < 2; j++) {
+            u[i + 2 * j] =
+                __builtin_shufflevector(t[i + j], t[i + j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            u[i + 2 * j + 1] =
+                __builtin_shufflevector(t[i + j], t[i + j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
+        }
+    for (int j = 0; j < 4; j++) {
+        r[j] = __builtin_shufflevector(u[j], u[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        r[j + 4] = __builtin_shufflevector(u[j], u[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
+    }
+}
+
+/* xT (hs, ldt) = the first hs of each of the n rows of x (stride ldx),
+ * transposed; columns n..ldt-1 zero.  Eight rows by eight columns at a
+ * time in registers, the rest one number at a time. */
+LAYERS_SIMD static void att_transpose(float *xT, int ldt, const float *x, int ldx, int n, int hs)
+{
+    int n8 = n - n % VL, h8 = hs - hs % VL;
+    for (int j = 0; j < n8; j += VL)
+        for (int d = 0; d < h8; d += VL) {
+            vf8 r[VL];
+            for (int i = 0; i < VL; i++)
+                r[i] = vf8_load(x + (size_t)(j + i) * ldx + d);
+            vf8_transpose8(r);
+            for (int i = 0; i < VL; i++)
+                vf8_store(xT + (size_t)(d + i) * ldt + j, r[i]);
+        }
+    for (int j = 0; j < n; j++)
+        for (int d = j < n8 ? h8 : 0; d < hs; d++)
+            xT[(size_t)d * ldt + j] = x[(size_t)j * ldx + d];
     for (int d = 0; d < hs; d++)
         memset(xT + (size_t)d * ldt + n, 0, (size_t)(ldt - n) * sizeof(float));
 }
@@ -419,6 +449,20 @@ static void att_rows_copy(float *xh, int hsp, const float *x, int ldx, int n, in
                 memset(xh + (size_t)j * hsp + c0 + w, 0, (size_t)(ATT_L - w) * sizeof(float));
         att_copy_rows(xh + c0, hsp, x + c0, ldx, n, w);
     }
+}
+
+/* The n rows of x (stride ldx) as the tiles read them, 16 numbers of a
+ * head at a time: x itself when hs is a multiple of 16 (*ld = ldx), else a
+ * zero-padded copy in buf (n, hsp) (*ld = hsp). */
+static const float *att_rows(float *buf, int hsp, const float *x, int ldx, int n, int hs, int *ld)
+{
+    if (hs % ATT_L == 0) {
+        *ld = ldx;
+        return x;
+    }
+    att_rows_copy(buf, hsp, x, ldx, n, hs);
+    *ld = hsp;
+    return buf;
 }
 
 /* s[r][0..width) = scale * sum over d = 0..hs-1 of x[r][d] * kT[d][0..width)
@@ -567,9 +611,10 @@ static void attention_head(float *out, int ldo, float *att, float *scratch,
     int nkv = t0 + n, Tp = round_up(nkv, ATT_L), hsp = round_up(hs, ATT_L);
     float *kT = scratch, *vh = kT + (size_t)hsp * Tp, *srow = vh + (size_t)nkv * hsp;
     float tile[ATT_R][ATT_L];
+    int ldv;
 
     att_transpose(kT, Tp, k, ldkv, nkv, hs);
-    att_rows_copy(vh, hsp, v, ldkv, nkv, hs);
+    const float *vr = att_rows(vh, hsp, v, ldkv, nkv, hs, &ldv);
     for (int i0 = 0; i0 < n; i0 += ATT_R) {
         int rb = n - i0 < ATT_R ? n - i0 : ATT_R; /* rows of the tile; the rest repeat the last */
         const float *x[ATT_R], *p[ATT_R];
@@ -590,7 +635,7 @@ static void attention_head(float *out, int ldo, float *att, float *scratch,
         }
         for (int c0 = 0; c0 < hs; c0 += ATT_L) {
             int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
-            att_mix_tile(tile, p, nk, vh + c0, hsp);
+            att_mix_tile(tile, p, nk, vr + c0, ldv);
             att_put_tile(out + (size_t)i0 * ldo + c0, ldo, tile, rb, w);
         }
     }
@@ -655,11 +700,12 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *scra
     float *vT = scratch, *kh = vT + (size_t)hsp * Tp, *qh = kh + (size_t)T * hsp;
     float *dyh = qh + (size_t)T * hsp, *ds = dyh + (size_t)T * hsp; /* ds (Tr, Tp) */
     float tile[ATT_R][ATT_L];
+    int ldk, ldq, lddy;
 
     att_transpose(vT, Tp, v, ldx, T, hs);
-    att_rows_copy(kh, hsp, k, ldx, T, hs);
-    att_rows_copy(qh, hsp, q, ldx, T, hs);
-    att_rows_copy(dyh, hsp, dy, ldy, T, hs);
+    const float *kr = att_rows(kh, hsp, k, ldx, T, hs, &ldk);
+    const float *qr = att_rows(qh, hsp, q, ldx, T, hs, &ldq);
+    const float *dyr = att_rows(dyh, hsp, dy, ldy, T, hs, &lddy);
     /* rows: dp = dy @ v^T, then d(score) in place; dq += dscore @ k */
     for (int i0 = 0; i0 < T; i0 += ATT_R) {
         int rb = T - i0 < ATT_R ? T - i0 : ATT_R;
@@ -681,7 +727,7 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *scra
         for (int r = rb; r < ATT_R; r++)
             dsr[r] = dsr[rb - 1];
         for (int c0 = 0; c0 < hs; c0 += ATT_L) {
-            att_mix_tile(tile, dsr, nk, kh + c0, hsp);
+            att_mix_tile(tile, dsr, nk, kr + c0, ldk);
             att_put_tile(dq + (size_t)i0 * ldx + c0, ldx, tile, rb,
                          hs - c0 < ATT_L ? hs - c0 : ATT_L);
         }
@@ -691,9 +737,9 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *scra
         int jn = T - j0 < ATT_R ? T - j0 : ATT_R;
         for (int c0 = 0; c0 < hs; c0 += ATT_L) {
             int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
-            att_gather_tile(tile, p, 0, j0, jn, dyh + c0, hsp, T);
+            att_gather_tile(tile, p, 0, j0, jn, dyr + c0, lddy, T);
             att_put_tile(dv + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
-            att_gather_tile(tile, ds, Tp, j0, jn, qh + c0, hsp, T);
+            att_gather_tile(tile, ds, Tp, j0, jn, qr + c0, ldq, T);
             att_put_tile(dk + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
         }
     }

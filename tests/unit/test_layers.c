@@ -242,54 +242,66 @@ TEST(attention_cached_gives_the_same_bits_as_the_full_attention)
     CHECK(memcmp(out, c.out, sizeof out) == 0);
 }
 
-/* A sequence of many of attention's tiles (layers.c takes 4 query rows and
- * 16 keys at a time; 70 is a multiple of neither): gradients against
- * finite differences, rows that sum to one, and the cached attention's
- * bits, prefix 45 then one position at a time. */
-enum { AL_T = 70, AL_C = 8, AL_NH = 2, AL_SCRATCH = 16384 };
+/* Sequences of many of attention's tiles (layers.c takes 4 query rows and
+ * 16 keys at a time, and transposes 8 x 8 blocks), at head sizes that take
+ * each path: 4 (padded copies, no whole block), 16 (rows read in place,
+ * the default model's), 20 (two chunks of 16, a transpose tail).  For each:
+ * gradients against finite differences, rows that sum to one, and the
+ * cached attention's bits, a prefix then one position at a time. */
 typedef struct {
-    float inp[AL_T * 3 * AL_C], out[AL_T * AL_C], att[AL_NH * AL_T * (AL_T + 1) / 2];
-    float dout[AL_T * AL_C];
-    float scratch[AL_SCRATCH];
+    int T, C, NH;
+    float *inp, *out, *att, *dout, *scratch;
 } al_ctx;
 
 static double al_loss(void *p)
 {
     al_ctx *c = p;
-    attention_forward(c->out, c->att, c->scratch, c->inp, 1, AL_T, AL_C, AL_NH);
-    return dot_w(c->out, c->dout, AL_T * AL_C);
+    attention_forward(c->out, c->att, c->scratch, c->inp, 1, c->T, c->C, c->NH);
+    return dot_w(c->out, c->dout, (size_t)c->T * c->C);
 }
 
-TEST(attention_longer_than_a_block_of_rows_is_causal_differentiable_and_cacheable)
+static void attention_long_check(check_case *check_self_, int T, int C, int NH, int prefix,
+                                 uint64_t seed)
 {
-    static al_ctx c;
-    static float dinp[AL_T * 3 * AL_C], scratch[AL_SCRATCH];
-    static float kc[AL_T * AL_C], vc[AL_T * AL_C], out[AL_T * AL_C];
-    uint64_t rng = 9;
-    CHECK(attention_scratch_floats(AL_T, AL_C, AL_NH) <= AL_SCRATCH);
-    fill_uniform(c.inp, AL_T * 3 * AL_C, -1.5f, 1.5f, &rng);
-    fill_uniform(c.dout, AL_T * AL_C, -1, 1, &rng);
+    size_t n3 = (size_t)T * 3 * C, n = (size_t)T * C, na = (size_t)NH * T * (T + 1) / 2;
+    size_t ns = attention_scratch_floats(T, C, NH);
+    al_ctx c = {T, C, NH, calloc(n3, 4), calloc(n, 4), calloc(na, 4), calloc(n, 4), calloc(ns, 4)};
+    float *dinp = calloc(n3, 4), *kc = calloc(n, 4), *vc = calloc(n, 4), *out = calloc(n, 4);
+    CHECK(c.inp && c.out && c.att && c.dout && c.scratch && dinp && kc && vc && out);
+    uint64_t rng = seed;
+    fill_uniform(c.inp, n3, -1.5f, 1.5f, &rng);
+    fill_uniform(c.dout, n, -1, 1, &rng);
     al_loss(&c);
     const float *row = c.att;
-    for (int r = 0; r < AL_NH * AL_T; r++) {
-        double s = 0;
-        for (int t2 = 0; t2 <= r % AL_T; t2++)
-            s += row[t2];
-        CHECK_NEAR(1.0, s, 1e-5);
-        row += r % AL_T + 1;
+    for (int r = 0; r < NH * T; r++) {
+        double sum = 0;
+        for (int t2 = 0; t2 <= r % T; t2++)
+            sum += row[t2];
+        CHECK_NEAR(1.0, sum, 1e-5);
+        row += r % T + 1;
     }
-    attention_backward(dinp, scratch, c.dout, c.inp, c.att, 1, AL_T, AL_C, AL_NH);
-    CHECK_FD("att.long.dinp", c.inp, dinp, AL_T * 3 * AL_C, al_loss, &c);
+    attention_backward(dinp, c.scratch, c.dout, c.inp, c.att, 1, T, C, NH);
+    CHECK_FD("att.long.dinp", c.inp, dinp, n3, al_loss, &c);
     al_loss(&c);
-    for (int t = 0; t < AL_T; t++) {
-        memcpy(kc + t * AL_C, c.inp + t * 3 * AL_C + AL_C, AL_C * sizeof(float));
-        memcpy(vc + t * AL_C, c.inp + t * 3 * AL_C + 2 * AL_C, AL_C * sizeof(float));
+    for (int t = 0; t < T; t++) {
+        memcpy(kc + (size_t)t * C, c.inp + (size_t)t * 3 * C + C, (size_t)C * sizeof(float));
+        memcpy(vc + (size_t)t * C, c.inp + (size_t)t * 3 * C + 2 * C, (size_t)C * sizeof(float));
     }
-    attention_forward_cached(out, scratch, c.inp, kc, vc, 0, 45, AL_C, AL_NH);
-    for (int t = 45; t < AL_T; t++)
-        attention_forward_cached(out + t * AL_C, scratch, c.inp + t * 3 * AL_C, kc, vc, t, 1,
-                                 AL_C, AL_NH);
-    CHECK(memcmp(out, c.out, sizeof out) == 0);
+    attention_forward_cached(out, c.scratch, c.inp, kc, vc, 0, prefix, C, NH);
+    for (int t = prefix; t < T; t++)
+        attention_forward_cached(out + (size_t)t * C, c.scratch, c.inp + (size_t)t * 3 * C, kc,
+                                 vc, t, 1, C, NH);
+    CHECK_MSG(memcmp(out, c.out, n * sizeof(float)) == 0, "T=%d C=%d NH=%d: cached differs", T,
+              C, NH);
+    free(c.inp), free(c.out), free(c.att), free(c.dout), free(c.scratch);
+    free(dinp), free(kc), free(vc), free(out);
+}
+
+TEST(attention_longer_than_a_tile_is_differentiable_and_cacheable_at_every_head_size_path)
+{
+    attention_long_check(check_self_, 70, 8, 2, 45, 9);   /* head size 4 */
+    attention_long_check(check_self_, 21, 32, 2, 13, 10); /* 16 */
+    attention_long_check(check_self_, 19, 40, 2, 9, 11);  /* 20 */
 }
 
 /* ---- gelu, residual ------------------------------------------------------- */
