@@ -100,12 +100,12 @@ VEC_INLINE float vf8_hmax(vf8 v)
     return m;
 }
 
-VEC_INLINE vf8 exp8(vf8 x)
+/* exp8 past its upper clamp: x <= 88 or NaN; nan_or_zero is the caller's
+ * x - x (NaN where the original x was NaN or infinite, else +0). */
+VEC_INLINE vf8 exp8_below(vf8 x, vf8 nan_or_zero)
 {
-    const vf8 nan_or_zero = x - x; /* NaN where x is NaN or infinite, else +0 */
-    const vf8 hi = vf8_splat(88.0f), lo = vf8_splat(-87.0f);
+    const vf8 lo = vf8_splat(-87.0f);
     const vf8 round = vf8_splat(12582912.0f); /* 1.5 * 2^23: adding it rounds to an integer */
-    x = vf8_select(vf8_less(hi, x), hi, x);
     x = vf8_select(vf8_less(x, lo), lo, x);
     vf8 n = (x * vf8_splat(1.44269504088896341f) + round) - round;
     vf8 r = x - n * vf8_splat(0.693359375f);
@@ -120,6 +120,16 @@ VEC_INLINE vf8 exp8(vf8 x)
     vu8 bits = ((vu8)__builtin_convertvector(n, vi8) + 127u) << 23;
     return p * (vf8)bits + nan_or_zero;
 }
+
+VEC_INLINE vf8 exp8(vf8 x)
+{
+    const vf8 hi = vf8_splat(88.0f);
+    return exp8_below(vf8_select(vf8_less(hi, x), hi, x), x - x);
+}
+
+/* exp8 of x <= 0, as the softmaxes take it (x - the row's max): the same
+ * bits without the upper clamp, which cannot bite. */
+VEC_INLINE vf8 exp8_nonpos(vf8 x) { return exp8_below(x, x - x); }
 
 /* e (n) = exp(x - m) for n < VL values (a vector's tail), padded to VL. */
 VEC_INLINE void exp_tail(float *e, const float *x, int n, float m)
@@ -583,11 +593,11 @@ LAYERS_SIMD static void softmax_causal_row(float *row, int nkeys)
         m8 = vf8_max(vf8_load(row + t), m8);
     vf8 m = vf8_splat(vf8_hmax(m8)), sum8 = vf8_splat(0.0f);
     for (int t = 0; t < last; t += VL) {
-        vf8 e = exp8(vf8_load(row + t) - m);
+        vf8 e = exp8_nonpos(vf8_load(row + t) - m);
         vf8_store(row + t, e);
         sum8 += e;
     }
-    vf8 e = vf8_select(keep, exp8(vf8_load(row + last) - m), vf8_splat(0.0f));
+    vf8 e = vf8_select(keep, exp8_nonpos(vf8_load(row + last) - m), vf8_splat(0.0f));
     vf8_store(row + last, e);
     vf8 inv = vf8_splat(1.0f / vf8_sum(sum8 + e));
     for (int t = 0; t <= last; t += VL)
@@ -1050,7 +1060,7 @@ VEC_INLINE double row_exp_sum(float *e, const float *row, int V, float m)
     const vf8 m8 = vf8_splat(m);
     vd4 lo = {0, 0, 0, 0}, hi = lo;
     for (int v = 0; v < full; v += VL) {
-        vf8 x = exp8(vf8_load(row + v) - m8);
+        vf8 x = exp8_nonpos(vf8_load(row + v) - m8);
         vf8_store(e + v, x);
         vd8_add(&lo, &hi, x);
     }
