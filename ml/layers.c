@@ -360,21 +360,24 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
  * and sequences of 160 every product is tiny, and OpenBLAS took longer per
  * call (checks, packing, a kernel for small sizes) than the multiplying
  * (bench/sft_step: 13.5 ms of attention per step through 3,840 sgemm calls,
- * ~6 ms this way).  One head at a time, on copies of its slices:
+ * about 9 ms this way, packed probabilities included).  One head at a
+ * time:
  *
- *   kT (hs, Tp)   keys transposed, so that a query's scores against 16 keys
- *                 are two vectors (lanes = keys); columns past T are zero
- *   vh (T, hsp)   values (or keys, queries, output gradients) one row per
- *                 position, head size padded with zeros to hsp, so that a
- *                 row's 16 lanes at a time are loads (lanes = dimensions)
+ *   kT (hs, Tp)   keys (or values) transposed into scratch, so that a
+ *                 query's scores against 16 keys are two vectors (lanes =
+ *                 keys); columns past T are zero
+ *   rows          values, keys, queries or output gradients one row per
+ *                 position, 16 numbers of the head at a time (lanes =
+ *                 dimensions): read in place when hs is a multiple of 16,
+ *                 else from a copy in scratch padded with zeros
  *
- * Query rows go ATT_R at a time (a tile of ATT_R x 16 sums held in eight
- * vectors).  Every sum runs in a fixed order, one element at a time, with a
- * multiply and an add (no FMA): a score over d = 0..hs-1, an output over
- * keys j = 0..t.  So a row's bits depend on nothing but its inputs, not on
- * the rows tiled with it, the thread count, or whether it came through
- * attention_forward or attention_forward_cached. */
-enum { ATT_R = 4, ATT_L = 2 * VL };
+ * Rows go ATT_R at a time, a tile of ATT_R x 16 sums in twelve vectors
+ * (AVX2 has sixteen).  Every sum runs in a fixed order, one element at a
+ * time: a score over d = 0..hs-1, an output over keys j = 0..t.  So a
+ * row's bits depend on nothing but its inputs, not on the rows tiled with
+ * it, the thread count, or whether it came through attention_forward or
+ * attention_forward_cached. */
+enum { ATT_R = 6, ATT_L = 2 * VL };
 
 static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
@@ -482,20 +485,20 @@ LAYERS_SIMD static void att_dot_tile(float *const s[ATT_R], const float *const x
 {
     for (int j = 0; j < width; j += ATT_L) {
         vf8 acc[ATT_R][2];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
         for (int r = 0; r < ATT_R; r++)
             acc[r][0] = acc[r][1] = vf8_splat(0.0f);
         for (int d = 0; d < hs; d++) {
             const float *kd = kT + (size_t)d * ldk + j;
             vf8 k0 = vf8_load(kd), k1 = vf8_load(kd + VL);
-#pragma GCC unroll 4
+#pragma GCC unroll 6
             for (int r = 0; r < ATT_R; r++) {
                 float xr = x[r][d];
                 acc[r][0] += k0 * xr;
                 acc[r][1] += k1 * xr;
             }
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 6
         for (int r = 0; r < ATT_R; r++) {
             vf8_store(s[r] + j, acc[r][0] * scale);
             vf8_store(s[r] + j + VL, acc[r][1] * scale);
@@ -509,26 +512,26 @@ LAYERS_SIMD static void att_mix_tile(float tile[ATT_R][ATT_L], const float *cons
                                      const int nk[ATT_R], const float *v, int ldv)
 {
     vf8 acc[ATT_R][2];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int r = 0; r < ATT_R; r++)
         acc[r][0] = acc[r][1] = vf8_splat(0.0f);
     for (int j = 0; j < nk[0]; j++) {
         const float *vj = v + (size_t)j * ldv;
         vf8 v0 = vf8_load(vj), v1 = vf8_load(vj + VL);
-#pragma GCC unroll 4
+#pragma GCC unroll 6
         for (int r = 0; r < ATT_R; r++) {
             acc[r][0] += v0 * p[r][j];
             acc[r][1] += v1 * p[r][j];
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int r = 1; r < ATT_R; r++)
         for (int j = nk[0]; j < nk[r]; j++) {
             const float *vj = v + (size_t)j * ldv;
             acc[r][0] += vf8_load(vj) * p[r][j];
             acc[r][1] += vf8_load(vj + VL) * p[r][j];
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int r = 0; r < ATT_R; r++) {
         vf8_store(tile[r], acc[r][0]);
         vf8_store(tile[r] + VL, acc[r][1]);
@@ -548,7 +551,7 @@ LAYERS_SIMD static void att_gather_tile(float tile[ATT_R][ATT_L], const float *w
                                         int jn, const float *x, int ldx, int n)
 {
     vf8 acc[ATT_R][2];
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int r = 0; r < ATT_R; r++)
         acc[r][0] = acc[r][1] = vf8_splat(0.0f);
     /* rows that end inside the tile's keys; with fewer than ATT_R keys, all */
@@ -566,13 +569,13 @@ LAYERS_SIMD static void att_gather_tile(float tile[ATT_R][ATT_L], const float *w
         const float *wi = (ldw ? w + (size_t)i * ldw : w + att_tri(i)) + j0;
         const float *xi = x + (size_t)i * ldx;
         vf8 x0 = vf8_load(xi), x1 = vf8_load(xi + VL);
-#pragma GCC unroll 4
+#pragma GCC unroll 6
         for (int r = 0; r < ATT_R; r++) {
             acc[r][0] += x0 * wi[r];
             acc[r][1] += x1 * wi[r];
         }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 6
     for (int r = 0; r < ATT_R; r++) {
         vf8_store(tile[r], acc[r][0]);
         vf8_store(tile[r] + VL, acc[r][1]);

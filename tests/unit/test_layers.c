@@ -242,7 +242,7 @@ TEST(attention_cached_gives_the_same_bits_as_the_full_attention)
     CHECK(memcmp(out, c.out, sizeof out) == 0);
 }
 
-/* Sequences of many of attention's tiles (layers.c takes 4 query rows and
+/* Sequences of many of attention's tiles (layers.c takes 6 query rows and
  * 16 keys at a time, and transposes 8 x 8 blocks), at head sizes that take
  * each path: 4 (padded copies, no whole block), 16 (rows read in place,
  * the default model's), 20 (two chunks of 16, a transpose tail).  For each:
