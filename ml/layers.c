@@ -1134,9 +1134,9 @@ LAYERS_SIMD void crossentropy_softmax_grad_scaled(float *losses, float *grad, fl
             continue;
         }
         assert(t < V);
-        float m = row_max(row, V);
+        float m = row_max(row, V), xt = row[t]; /* grad may be logits itself */
         double sum = row_exp_sum(grow, row, V, m);
-        losses[n] = (float)(log(sum) - ((double)row[t] - m));
+        losses[n] = (float)(log(sum) - ((double)xt - m));
         grow[t] = (float)((double)grow[t] - sum);
         rscale[n] = (float)(1.0 / sum);
     }

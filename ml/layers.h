@@ -143,7 +143,8 @@ void crossentropy_softmax_backward(float *dlogits, const float *dlosses, const f
  * the target and rscale[i] = 1 / that sum.  Whoever consumes grad through a
  * linear map (a matrix product) can apply rscale to the few numbers of the
  * product's row instead of to V; the pass over grad that a division would
- * take is saved.  Rows with targets[i] < 0: loss 0, grad 0, rscale 0. */
+ * take is saved.  Rows with targets[i] < 0: loss 0, grad 0, rscale 0.
+ * grad may be logits (in place). */
 void crossentropy_softmax_grad_scaled(float *losses, float *grad, float *rscale,
                                       const float *logits, const int *targets, size_t N, int V);
 

@@ -503,7 +503,7 @@ static void lm_head_forward(model *m, int n_lm, int n_target, int fused)
         lmhead_logits(logits, a->lm_in + (size_t)r0 * C, (size_t)rows, a->wte_panels, V, C);
         if (targets <= 0)
             continue;
-        float *grad = fused ? a->dlogits : a->dlogits + (size_t)r0 * V;
+        float *grad = !fused ? a->dlogits + (size_t)r0 * V : m->logits_kept ? a->dlogits : logits;
         crossentropy_softmax_grad_scaled(a->losses + r0, grad, a->dlogits_scale + r0, logits,
                                          a->lm_targets + r0, (size_t)targets, V);
         lmhead_back_rows(a->dlm_u + (size_t)r0 * C, grad, (size_t)targets, a->wte_back_panels,
