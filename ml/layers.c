@@ -584,9 +584,10 @@ LAYERS_SIMD static void att_gather_tile(float tile[ATT_R][ATT_L], const float *w
 
 /* Row (the scaled scores of one query against keys 0..nkeys-1) becomes
  * their softmax in place.  The row has room up to the next multiple of VL,
- * which the last vector reads and writes (zeros past nkeys).  In lanes,
- * the sum in VL partial sums added in a fixed order. */
-LAYERS_SIMD static void softmax_causal_row(float *row, int nkeys)
+ * which the last vector reads and writes (zeros past nkeys); copy, unless
+ * NULL, gets the nkeys probabilities as well.  In lanes, the sum in VL
+ * partial sums added in a fixed order. */
+LAYERS_SIMD static void softmax_causal_row(float *row, int nkeys, float *copy)
 {
     int last = (nkeys - 1) / VL * VL; /* the last vector, partly past nkeys */
     const vi8 lane = {0, 1, 2, 3, 4, 5, 6, 7};
@@ -603,8 +604,15 @@ LAYERS_SIMD static void softmax_causal_row(float *row, int nkeys)
     vf8 e = vf8_select(keep, exp8_nonpos(vf8_load(row + last) - m), vf8_splat(0.0f));
     vf8_store(row + last, e);
     vf8 inv = vf8_splat(1.0f / vf8_sum(sum8 + e));
-    for (int t = 0; t <= last; t += VL)
-        vf8_store(row + t, vf8_load(row + t) * inv);
+    for (int t = 0; t < last; t += VL) {
+        vf8 p = vf8_load(row + t) * inv;
+        vf8_store(row + t, p);
+        if (copy)
+            vf8_store(copy + t, p);
+    }
+    vf8_store(row + last, vf8_load(row + last) * inv);
+    if (copy)
+        memcpy(copy + last, row + last, (size_t)(nkeys - last) * sizeof(float));
 }
 
 /* dst (n rows of w numbers, stride ldd) = the tile's first w of each row. */
@@ -642,9 +650,7 @@ static void attention_head(float *out, int ldo, float *att, float *scratch,
         }
         att_dot_tile(s, x, hs, kT, Tp, round_up(nk[ATT_R - 1], ATT_L), scale);
         for (int r = 0; r < rb; r++) {
-            softmax_causal_row(s[r], nk[r]);
-            if (att)
-                memcpy(att + att_tri(i0 + r), s[r], (size_t)nk[r] * sizeof(float));
+            softmax_causal_row(s[r], nk[r], att ? att + att_tri(i0 + r) : NULL);
         }
         for (int c0 = 0; c0 < hs; c0 += ATT_L) {
             int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
