@@ -384,7 +384,7 @@ static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 size_t attention_scratch_floats(int T, int C, int NH)
 {
     size_t hsp = (size_t)round_up(C / NH, ATT_L), Tp = (size_t)round_up(T, ATT_L);
-    size_t Tr = (size_t)round_up(T, ATT_R);
+    size_t Tr = (size_t)T + ATT_R - 1; /* the backward's tiles may start at any row */
     size_t fwd = hsp * Tp + (size_t)T * hsp + ATT_R * Tp;
     size_t bwd = hsp * Tp + 3 * (size_t)T * hsp + Tr * Tp;
     return fwd > bwd ? fwd : bwd;
@@ -542,20 +542,21 @@ LAYERS_SIMD static void att_mix_tile(float tile[ATT_R][ATT_L], const float *cons
  * the other, row i holding its i + 1 keys (the causal triangle, packed). */
 static size_t att_tri(int i) { return (size_t)i * (i + 1) / 2; }
 
-/* tile[r][0..ATT_L) = sum over i = j0..n-1, in order, of w[i][j0+r] *
- * x[i][0..ATT_L) for the keys j0..j0+jn-1 (jn <= ATT_R; the other rows of
+/* tile[r][0..ATT_L) = sum over i = max(j0, from)..n-1, in order, of
+ * w[i][j0+r] * x[i][0..ATT_L) for the keys j0..j0+jn-1 (jn <= ATT_R; the
+ * other rows of
  * the tile are left alone), where row i of w (ldw apart, or packed as
  * att_tri says when ldw is 0) holds keys 0..i only: a key past a row's
  * diagonal gets nothing from it. */
 LAYERS_SIMD static void att_gather_tile(float tile[ATT_R][ATT_L], const float *w, int ldw, int j0,
-                                        int jn, const float *x, int ldx, int n)
+                                        int jn, const float *x, int ldx, int from, int n)
 {
     vf8 acc[ATT_R][2];
 #pragma GCC unroll 6
     for (int r = 0; r < ATT_R; r++)
         acc[r][0] = acc[r][1] = vf8_splat(0.0f);
     /* rows that end inside the tile's keys; with fewer than ATT_R keys, all */
-    int i = j0, ragged = jn == ATT_R ? j0 + ATT_R - 1 : n;
+    int i = j0 > from ? j0 : from, ragged = jn == ATT_R ? j0 + ATT_R - 1 : n;
     for (; i < n && i < ragged; i++) {
         const float *wi = (ldw ? w + (size_t)i * ldw : w + att_tri(i)) + j0;
         const float *xi = x + (size_t)i * ldx;
@@ -623,8 +624,8 @@ static void att_put_tile(float *dst, int ldd, const float tile[ATT_R][ATT_L], in
 
 /* One head for the n query rows at positions t0..t0+n-1 (q, stride ldq)
  * against keys and values 0..t0+n-1 (k, v, stride ldkv): out (stride ldo)
- * gets hs numbers per row.  With att (t0 = 0 then), row i of the
- * probabilities is also copied to att + att_tri(i). */
+ * gets hs numbers per row.  With att, the probabilities of position t are
+ * also copied to att + att_tri(t). */
 static void attention_head(float *out, int ldo, float *att, float *scratch,
                            const float *q, int ldq, const float *k, const float *v, int ldkv,
                            int t0, int n, int hs, float scale)
@@ -650,7 +651,7 @@ static void attention_head(float *out, int ldo, float *att, float *scratch,
         }
         att_dot_tile(s, x, hs, kT, Tp, round_up(nk[ATT_R - 1], ATT_L), scale);
         for (int r = 0; r < rb; r++) {
-            softmax_causal_row(s[r], nk[r], att ? att + att_tri(i0 + r) : NULL);
+            softmax_causal_row(s[r], nk[r], att ? att + att_tri(t0 + i0 + r) : NULL);
         }
         for (int c0 = 0; c0 < hs; c0 += ATT_L) {
             int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
@@ -661,7 +662,7 @@ static void attention_head(float *out, int ldo, float *att, float *scratch,
 }
 
 void attention_forward(float *out, float *att, float *scratch, const float *inp, int B, int T,
-                       int C, int NH)
+                       int C, int NH, int q0)
 {
     int C3 = 3 * C, hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
@@ -670,9 +671,9 @@ void attention_forward(float *out, float *att, float *scratch, const float *inp,
     for (int b = 0; b < B; b++)
         for (int h = 0; h < NH; h++) {
             const float *q = inp + (size_t)b * T * C3 + (size_t)h * hs;
-            attention_head(out + (size_t)b * T * C + (size_t)h * hs, C,
-                           att + ((size_t)b * NH + h) * att_tri(T), scratch, q, C3, q + C,
-                           q + 2 * C, C3, 0, T, hs, scale);
+            attention_head(out + ((size_t)b * T + q0) * C + (size_t)h * hs, C,
+                           att + ((size_t)b * NH + h) * att_tri(T), scratch,
+                           q + (size_t)q0 * C3, C3, q + C, q + 2 * C, C3, q0, T - q0, hs, scale);
         }
 }
 
@@ -712,8 +713,8 @@ LAYERS_SIMD static void softmax_causal_row_backward(float *drow, const float *pr
  * p, the forward's probabilities, packed): writes dq, dk and dv. */
 static void attention_head_backward(float *dq, float *dk, float *dv, float *scratch,
                                     const float *dy, int ldy, const float *q, const float *k,
-                                    const float *v, int ldx, const float *p, int T, int hs,
-                                    float scale)
+                                    const float *v, int ldx, const float *p, int q0, int T,
+                                    int hs, float scale)
 {
     int Tp = round_up(T, ATT_L), hsp = round_up(hs, ATT_L);
     float *vT = scratch, *kh = vT + (size_t)hsp * Tp, *qh = kh + (size_t)T * hsp;
@@ -725,8 +726,11 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *scra
     const float *kr = att_rows(kh, hsp, k, ldx, T, hs, &ldk);
     const float *qr = att_rows(qh, hsp, q, ldx, T, hs, &ldq);
     const float *dyr = att_rows(dyh, hsp, dy, ldy, T, hs, &lddy);
-    /* rows: dp = dy @ v^T, then d(score) in place; dq += dscore @ k */
-    for (int i0 = 0; i0 < T; i0 += ATT_R) {
+    /* rows: dp = dy @ v^T, then d(score) in place; dq += dscore @ k; the
+     * rows before q0 have no gradient */
+    for (int i = 0; i < q0; i++)
+        memset(dq + (size_t)i * ldx, 0, (size_t)hs * sizeof(float));
+    for (int i0 = q0; i0 < T; i0 += ATT_R) {
         int rb = T - i0 < ATT_R ? T - i0 : ATT_R;
         const float *x[ATT_R], *dsr[ATT_R];
         float *s[ATT_R];
@@ -751,21 +755,21 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *scra
                          hs - c0 < ATT_L ? hs - c0 : ATT_L);
         }
     }
-    /* keys: dv += p^T @ dy, dk += dscore^T @ q */
+    /* keys: dv += p^T @ dy, dk += dscore^T @ q, over the rows from q0 */
     for (int j0 = 0; j0 < T; j0 += ATT_R) {
         int jn = T - j0 < ATT_R ? T - j0 : ATT_R;
         for (int c0 = 0; c0 < hs; c0 += ATT_L) {
             int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
-            att_gather_tile(tile, p, 0, j0, jn, dyr + c0, lddy, T);
+            att_gather_tile(tile, p, 0, j0, jn, dyr + c0, lddy, q0, T);
             att_put_tile(dv + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
-            att_gather_tile(tile, ds, Tp, j0, jn, qr + c0, ldq, T);
+            att_gather_tile(tile, ds, Tp, j0, jn, qr + c0, ldq, q0, T);
             att_put_tile(dk + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
         }
     }
 }
 
 void attention_backward(float *dinp, float *scratch, const float *dout, const float *inp,
-                        const float *att, int B, int T, int C, int NH)
+                        const float *att, int B, int T, int C, int NH, int q0)
 {
     int C3 = 3 * C, hs = C / NH;
     float scale = 1.0f / sqrtf((float)hs);
@@ -776,8 +780,8 @@ void attention_backward(float *dinp, float *scratch, const float *dout, const fl
             float *dq = dinp + (size_t)b * T * C3 + (size_t)h * hs;
             attention_head_backward(dq, dq + C, dq + 2 * C, scratch,
                                     dout + (size_t)b * T * C + (size_t)h * hs, C, q, q + C,
-                                    q + 2 * C, C3, att + ((size_t)b * NH + h) * att_tri(T), T,
-                                    hs, scale);
+                                    q + 2 * C, C3, att + ((size_t)b * NH + h) * att_tri(T), q0,
+                                    T, hs, scale);
         }
 }
 

@@ -57,7 +57,8 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
                      const float *inp, const float *weight, size_t N, int C, int OC);
 
 /* Causal multi-head self-attention, NH heads of size hs = C / NH, scale
- * 1/sqrt(hs).
+ * 1/sqrt(hs), for the query rows q0..T-1 (0: all; the others' outputs
+ * are left alone, for a caller that reads none of them).
  *   out     (B, T, C)
  *   att     (B, NH, T (T + 1) / 2): softmax probabilities, kept for the
  *           backward: each head's rows one after the other, row t holding
@@ -66,11 +67,12 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
  *   scratch attention_scratch_floats(T, C, NH) floats of workspace
  *   inp     (B, T, 3C): query, key, value of each position, in that order */
 void attention_forward(float *out, float *att, float *scratch, const float *inp, int B, int T,
-                       int C, int NH);
-/*   dinp (B, T, 3C) is written, not added to (each input feeds attention
- *   alone). */
+                       int C, int NH, int q0);
+/* The backward of a forward with the same q0, whose dout rows before q0
+ * are taken as zero (not read): dinp (B, T, 3C) is written, not added to
+ * (each input feeds attention alone). */
 void attention_backward(float *dinp, float *scratch, const float *dout, const float *inp,
-                        const float *att, int B, int T, int C, int NH);
+                        const float *att, int B, int T, int C, int NH, int q0);
 /* The workspace either attention takes for sequences of up to T positions. */
 size_t attention_scratch_floats(int T, int C, int NH);
 

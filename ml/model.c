@@ -88,6 +88,7 @@ struct model {
     int B, T;               /* of the last forward; 0 before the first */
     int n_lm, n_target;     /* LM-head rows of the last forward, those with a target */
     int fused;              /* the last forward was model_forward_backward's */
+    int q0_last;            /* the last forward's first LM-head position in a sequence */
     int logits_kept;        /* the last forward kept its logits */
 };
 
@@ -553,6 +554,13 @@ static int forward(model *m, const model_batch *batch, int fused, double *loss, 
     int n_lm = batch->all_logits ? (int)BT : n_target;
     m->fused = fused;
     m->logits_kept = !fused || batch->all_logits;
+    /* The last block's attention is read at the LM-head rows alone, so its
+     * queries before the first of them (the media and subtitle prefix) are
+     * skipped. */
+    m->q0_last = T;
+    for (int r = 0; r < n_lm; r++)
+        if (a->lm_pos[r] % T < m->q0_last)
+            m->q0_last = a->lm_pos[r] % T;
 
     encoder_forward(a->encoded, a->tokens, a->types, a->frames, a->mel, p, B, T, c);
     for (int l = 0; l < L; l++) {
@@ -565,7 +573,7 @@ static int forward(model *m, const model_batch *batch, int fused, double *loss, 
         matmul_forward(qkv, ln1, PL(p->qkvw, l, (size_t)3 * C * C), PL(p->qkvb, l, 3 * C), BT, C,
                        3 * C);
         attention_forward(atty, PL(a->att, l, BT * NH * (T + 1) / 2), a->att_scratch, qkv, B, T,
-                          C, NH);
+                          C, NH, l == L - 1 ? m->q0_last : 0);
         if (l < L - 1) {
             block_tail_forward(m, l, BT, BT, residual, atty);
             continue;
@@ -686,8 +694,8 @@ static int backward(model *m, const float *w, migr_err *err)
         if (l < L - 1) /* the last block's tail ran above, on its rows */
             block_tail_backward(m, l, BT, BT, a->dresidual, PL(a->atty, l, BTC), a->datty);
         attention_backward(a->dqkv, a->att_scratch, a->datty, qkv,
-                           PL(a->att, l, BT * NH * (T + 1) / 2), B, T,
-                           C, NH);
+                           PL(a->att, l, BT * NH * (T + 1) / 2), B, T, C, NH,
+                           l == L - 1 ? m->q0_last : 0);
         memset(a->dln, 0, BTC * sizeof(float));
         matmul_backward(a->dln, PL(g->qkvw, l, (size_t)3 * C * C), PL(g->qkvb, l, 3 * C), a->dqkv,
                         ln1, PL(p->qkvw, l, (size_t)3 * C * C), BT, C, 3 * C);

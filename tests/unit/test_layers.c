@@ -177,7 +177,7 @@ typedef struct {
 static double at_loss(void *p)
 {
     at_ctx *c = p;
-    attention_forward(c->out, c->att, c->scratch, c->inp, AT_B, AT_T, AT_C, AT_NH);
+    attention_forward(c->out, c->att, c->scratch, c->inp, AT_B, AT_T, AT_C, AT_NH, 0);
     return dot_w(c->out, c->dout, sizeof c->out / sizeof(float));
 }
 
@@ -190,7 +190,7 @@ TEST(attention_backward_matches_finite_differences)
     fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1.5f, 1.5f, &rng);
     fill_uniform(c.dout, sizeof c.dout / sizeof(float), -1, 1, &rng);
     at_loss(&c);
-    attention_backward(dinp, scratch, c.dout, c.inp, c.att, AT_B, AT_T, AT_C, AT_NH);
+    attention_backward(dinp, scratch, c.dout, c.inp, c.att, AT_B, AT_T, AT_C, AT_NH, 0);
     CHECK_FD("att.dinp", c.inp, dinp, sizeof c.inp / sizeof(float), at_loss, &c);
 }
 
@@ -200,7 +200,7 @@ TEST(attention_is_causal_and_rows_are_distributions)
     float before[AT_B * AT_T * AT_C];
     uint64_t rng = 4;
     fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1, 1, &rng);
-    attention_forward(c.out, c.att, c.scratch, c.inp, AT_B, AT_T, AT_C, AT_NH);
+    attention_forward(c.out, c.att, c.scratch, c.inp, AT_B, AT_T, AT_C, AT_NH, 0);
     /* each head's rows packed one after the other, row t with keys 0..t */
     const float *row = c.att;
     for (int r = 0; r < AT_B * AT_NH * AT_T; r++) {
@@ -218,7 +218,7 @@ TEST(attention_is_causal_and_rows_are_distributions)
     memcpy(before, c.out, sizeof before);
     for (int i = 0; i < 3 * AT_C; i++)
         c.inp[(AT_T - 1) * 3 * AT_C + i] += 1.0f;
-    attention_forward(c.out, c.att, c.scratch, c.inp, AT_B, AT_T, AT_C, AT_NH);
+    attention_forward(c.out, c.att, c.scratch, c.inp, AT_B, AT_T, AT_C, AT_NH, 0);
     CHECK(memcmp(before, c.out, (AT_T - 1) * AT_C * sizeof(float)) == 0);
 }
 
@@ -228,7 +228,7 @@ TEST(attention_cached_gives_the_same_bits_as_the_full_attention)
     float kc[AT_T * AT_C], vc[AT_T * AT_C], out[AT_T * AT_C], scratch[AT_SCRATCH];
     uint64_t rng = 5;
     fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1, 1, &rng);
-    attention_forward(c.out, c.att, c.scratch, c.inp, 1, AT_T, AT_C, AT_NH);
+    attention_forward(c.out, c.att, c.scratch, c.inp, 1, AT_T, AT_C, AT_NH, 0);
     for (int t = 0; t < AT_T; t++) {
         memcpy(kc + t * AT_C, c.inp + t * 3 * AT_C + AT_C, AT_C * sizeof(float));
         memcpy(vc + t * AT_C, c.inp + t * 3 * AT_C + 2 * AT_C, AT_C * sizeof(float));
@@ -246,8 +246,9 @@ TEST(attention_cached_gives_the_same_bits_as_the_full_attention)
  * 16 keys at a time, and transposes 8 x 8 blocks), at head sizes that take
  * each path: 4 (padded copies, no whole block), 16 (rows read in place,
  * the default model's), 20 (two chunks of 16, a transpose tail).  For each:
- * gradients against finite differences, rows that sum to one, and the
- * cached attention's bits, a prefix then one position at a time. */
+ * gradients against finite differences, rows that sum to one, the cached
+ * attention's bits, a prefix then one position at a time, and the query
+ * rows after that prefix alone. */
 typedef struct {
     int T, C, NH;
     float *inp, *out, *att, *dout, *scratch;
@@ -256,7 +257,7 @@ typedef struct {
 static double al_loss(void *p)
 {
     al_ctx *c = p;
-    attention_forward(c->out, c->att, c->scratch, c->inp, 1, c->T, c->C, c->NH);
+    attention_forward(c->out, c->att, c->scratch, c->inp, 1, c->T, c->C, c->NH, 0);
     return dot_w(c->out, c->dout, (size_t)c->T * c->C);
 }
 
@@ -280,7 +281,7 @@ static void attention_long_check(check_case *check_self_, int T, int C, int NH, 
         CHECK_NEAR(1.0, sum, 1e-5);
         row += r % T + 1;
     }
-    attention_backward(dinp, c.scratch, c.dout, c.inp, c.att, 1, T, C, NH);
+    attention_backward(dinp, c.scratch, c.dout, c.inp, c.att, 1, T, C, NH, 0);
     CHECK_FD("att.long.dinp", c.inp, dinp, n3, al_loss, &c);
     al_loss(&c);
     for (int t = 0; t < T; t++) {
@@ -293,6 +294,26 @@ static void attention_long_check(check_case *check_self_, int T, int C, int NH, 
                                  vc, t, 1, C, NH);
     CHECK_MSG(memcmp(out, c.out, n * sizeof(float)) == 0, "T=%d C=%d NH=%d: cached differs", T,
               C, NH);
+    /* Query rows from q0 only: the same bits in those rows, and with the
+     * output gradient zero before q0, the same input gradient (as floats:
+     * a skipped zero term may leave -0 where adding it gave +0). */
+    int q0 = prefix;
+    for (size_t i = 0; i < (size_t)q0 * C; i++)
+        c.dout[i] = 0.0f;
+    al_loss(&c);
+    attention_backward(dinp, c.scratch, c.dout, c.inp, c.att, 1, T, C, NH, 0);
+    memcpy(out, c.out, n * sizeof(float));
+    memset(c.out, 0, n * sizeof(float));
+    attention_forward(c.out, c.att, c.scratch, c.inp, 1, T, C, NH, q0);
+    CHECK(memcmp(out + (size_t)q0 * C, c.out + (size_t)q0 * C, (n - (size_t)q0 * C) * 4) == 0);
+    float *dq0 = calloc(n3, 4);
+    CHECK(dq0 != NULL);
+    attention_backward(dq0, c.scratch, c.dout, c.inp, c.att, 1, T, C, NH, q0);
+    int same = 1;
+    for (size_t i = 0; i < n3; i++)
+        same = same && dq0[i] == dinp[i];
+    CHECK_MSG(same, "T=%d C=%d NH=%d: gradients from q0=%d differ", T, C, NH, q0);
+    free(dq0);
     free(c.inp), free(c.out), free(c.att), free(c.dout), free(c.scratch);
     free(dinp), free(kc), free(vc), free(out);
 }
