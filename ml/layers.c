@@ -140,6 +140,74 @@ VEC_INLINE void exp_tail(float *e, const float *x, int n, float m)
     memcpy(e, pad, (size_t)n * sizeof(float));
 }
 
+/* ---- register tiles ------------------------------------------------------ */
+
+/* The hand-written products (attention, the LM head) share one
+ * micro-kernel: TILE_R rows by TILE_L = 16 lanes of sums in twelve vectors
+ * (AVX2 has sixteen), each sum over its terms in order, one multiply-add a
+ * term.  It is fed in two shapes: a scalar of each tile row against a row
+ * of two vectors (tile_rows), or a row of TILE_R scalars against one row of
+ * two vectors (tile_cols). */
+enum { TILE_R = 6, TILE_L = 2 * VL };
+
+/* acc[r] = sum over k = 0..K-1, in order, of a[r][k] * b[k][0..TILE_L),
+ * the rows of b ldb apart. */
+VEC_INLINE void tile_rows(vf8 acc[TILE_R][2], const float *const a[TILE_R], const float *b,
+                          size_t ldb, int K)
+{
+#pragma GCC unroll 6
+    for (int r = 0; r < TILE_R; r++)
+        acc[r][0] = acc[r][1] = vf8_splat(0.0f);
+    for (int k = 0; k < K; k++) {
+        const float *bk = b + (size_t)k * ldb;
+        vf8 b0 = vf8_load(bk), b1 = vf8_load(bk + VL);
+#pragma GCC unroll 6
+        for (int r = 0; r < TILE_R; r++) {
+            float ar = a[r][k];
+            acc[r][0] += b0 * ar;
+            acc[r][1] += b1 * ar;
+        }
+    }
+}
+
+/* Where row i of a packed causal triangle starts: rows one after the
+ * other, row i holding its i + 1 keys (attention's probabilities). */
+VEC_INLINE size_t att_tri(int i) { return (size_t)i * (i + 1) / 2; }
+
+/* acc[r] += sum over i = from..n-1, in order, of w_i[r] * x[i][0..TILE_L),
+ * where w_i is w + i * ldw, or with ldw 0 row i of a packed triangle, and
+ * x's rows are ldx apart. */
+VEC_INLINE void tile_cols(vf8 acc[TILE_R][2], const float *w, size_t ldw, const float *x,
+                          size_t ldx, size_t from, size_t n)
+{
+    for (size_t i = from; i < n; i++) {
+        const float *wi = ldw ? w + i * ldw : w + att_tri((int)i), *xi = x + i * ldx;
+        vf8 x0 = vf8_load(xi), x1 = vf8_load(xi + VL);
+#pragma GCC unroll 6
+        for (int r = 0; r < TILE_R; r++) {
+            acc[r][0] += x0 * wi[r];
+            acc[r][1] += x1 * wi[r];
+        }
+    }
+}
+
+/* The tile's rows into dst[r] (TILE_L numbers, or the first w of them). */
+VEC_INLINE void tile_store(float *const dst[TILE_R], const vf8 acc[TILE_R][2], int rows, int w)
+{
+#pragma GCC unroll 6
+    for (int r = 0; r < rows; r++) {
+        if (w == TILE_L) {
+            vf8_store(dst[r], acc[r][0]);
+            vf8_store(dst[r] + VL, acc[r][1]);
+        } else {
+            float lanes[TILE_L];
+            vf8_store(lanes, acc[r][0]);
+            vf8_store(lanes + VL, acc[r][1]);
+            memcpy(dst[r], lanes, (size_t)w * sizeof(float));
+        }
+    }
+}
+
 /* ---- encoder ---------------------------------------------------------- */
 
 void encoder_forward(float *out, const int *tokens, const int *types, const float *frames,
@@ -371,21 +439,20 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
  *                 dimensions): read in place when hs is a multiple of 16,
  *                 else from a copy in scratch padded with zeros
  *
- * Rows go ATT_R at a time, a tile of ATT_R x 16 sums in twelve vectors
+ * Rows go TILE_R at a time, a tile of TILE_R x 16 sums in twelve vectors
  * (AVX2 has sixteen).  Every sum runs in a fixed order, one element at a
  * time: a score over d = 0..hs-1, an output over keys j = 0..t.  So a
  * row's bits depend on nothing but its inputs, not on the rows tiled with
  * it, the thread count, or whether it came through attention_forward or
  * attention_forward_cached. */
-enum { ATT_R = 6, ATT_L = 2 * VL };
 
 static int round_up(int x, int m) { return (x + m - 1) / m * m; }
 
 size_t attention_scratch_floats(int T, int C, int NH)
 {
-    size_t hsp = (size_t)round_up(C / NH, ATT_L), Tp = (size_t)round_up(T, ATT_L);
-    size_t Tr = (size_t)T + ATT_R - 1; /* the backward's tiles may start at any row */
-    size_t fwd = hsp * Tp + (size_t)T * hsp + ATT_R * Tp;
+    size_t hsp = (size_t)round_up(C / NH, TILE_L), Tp = (size_t)round_up(T, TILE_L);
+    size_t Tr = (size_t)T + TILE_R - 1; /* the backward's tiles may start at any row */
+    size_t fwd = hsp * Tp + (size_t)T * hsp + TILE_R * Tp;
     size_t bwd = hsp * Tp + 3 * (size_t)T * hsp + Tr * Tp;
     return fwd > bwd ? fwd : bwd;
 }
@@ -434,8 +501,8 @@ LAYERS_SIMD static void att_transpose(float *xT, int ldt, const float *x, int ld
         memset(xT + (size_t)d * ldt + n, 0, (size_t)(ldt - n) * sizeof(float));
 }
 
-/* dst (n rows of w <= ATT_L numbers, stride ldd) = the first w of each of
- * the n rows of src (stride lds); whole vectors when w is ATT_L, the head
+/* dst (n rows of w <= TILE_L numbers, stride ldd) = the first w of each of
+ * the n rows of src (stride lds); whole vectors when w is TILE_L, the head
  * size of the default model. */
 LAYERS_SIMD static void att_copy_rows(float *dst, int ldd, const float *src, int lds, int n,
                                       int w)
@@ -443,7 +510,7 @@ LAYERS_SIMD static void att_copy_rows(float *dst, int ldd, const float *src, int
     for (int r = 0; r < n; r++) {
         float *d = dst + (size_t)r * ldd;
         const float *x = src + (size_t)r * lds;
-        if (w == ATT_L) {
+        if (w == TILE_L) {
             vf8_store(d, vf8_load(x));
             vf8_store(d + VL, vf8_load(x + VL));
         } else
@@ -455,11 +522,11 @@ LAYERS_SIMD static void att_copy_rows(float *dst, int ldd, const float *src, int
 /* xh (n, hsp) = the first hs of each of the n rows of x, zero-padded. */
 static void att_rows_copy(float *xh, int hsp, const float *x, int ldx, int n, int hs)
 {
-    for (int c0 = 0; c0 < hsp; c0 += ATT_L) {
-        int w = hs - c0 < ATT_L ? (hs - c0 > 0 ? hs - c0 : 0) : ATT_L;
-        if (w < ATT_L)
+    for (int c0 = 0; c0 < hsp; c0 += TILE_L) {
+        int w = hs - c0 < TILE_L ? (hs - c0 > 0 ? hs - c0 : 0) : TILE_L;
+        if (w < TILE_L)
             for (int j = 0; j < n; j++)
-                memset(xh + (size_t)j * hsp + c0 + w, 0, (size_t)(ATT_L - w) * sizeof(float));
+                memset(xh + (size_t)j * hsp + c0 + w, 0, (size_t)(TILE_L - w) * sizeof(float));
         att_copy_rows(xh + c0, hsp, x + c0, ldx, n, w);
     }
 }
@@ -469,7 +536,7 @@ static void att_rows_copy(float *xh, int hsp, const float *x, int ldx, int n, in
  * zero-padded copy in buf (n, hsp) (*ld = hsp). */
 static const float *att_rows(float *buf, int hsp, const float *x, int ldx, int n, int hs, int *ld)
 {
-    if (hs % ATT_L == 0) {
+    if (hs % TILE_L == 0) {
         *ld = ldx;
         return x;
     }
@@ -479,84 +546,56 @@ static const float *att_rows(float *buf, int hsp, const float *x, int ldx, int n
 }
 
 /* s[r][0..width) = scale * sum over d = 0..hs-1 of x[r][d] * kT[d][0..width)
- * for the ATT_R rows x[r] into the rows s[r]; width a multiple of ATT_L. */
-LAYERS_SIMD static void att_dot_tile(float *const s[ATT_R], const float *const x[ATT_R], int hs,
+ * for the TILE_R rows x[r] into the rows s[r]; width a multiple of TILE_L. */
+LAYERS_SIMD static void att_dot_tile(float *const s[TILE_R], const float *const x[TILE_R], int hs,
                                      const float *kT, int ldk, int width, float scale)
 {
-    for (int j = 0; j < width; j += ATT_L) {
-        vf8 acc[ATT_R][2];
+    for (int j = 0; j < width; j += TILE_L) {
+        vf8 acc[TILE_R][2];
+        tile_rows(acc, x, kT + j, (size_t)ldk, hs);
 #pragma GCC unroll 6
-        for (int r = 0; r < ATT_R; r++)
-            acc[r][0] = acc[r][1] = vf8_splat(0.0f);
-        for (int d = 0; d < hs; d++) {
-            const float *kd = kT + (size_t)d * ldk + j;
-            vf8 k0 = vf8_load(kd), k1 = vf8_load(kd + VL);
-#pragma GCC unroll 6
-            for (int r = 0; r < ATT_R; r++) {
-                float xr = x[r][d];
-                acc[r][0] += k0 * xr;
-                acc[r][1] += k1 * xr;
-            }
-        }
-#pragma GCC unroll 6
-        for (int r = 0; r < ATT_R; r++) {
+        for (int r = 0; r < TILE_R; r++) {
             vf8_store(s[r] + j, acc[r][0] * scale);
             vf8_store(s[r] + j + VL, acc[r][1] * scale);
         }
     }
 }
 
-/* tile[r][0..ATT_L) = sum over j = 0..nk[r]-1, in order, of p[r][j] *
- * v[j][0..ATT_L), for ATT_R rows whose key counts nk never decrease. */
-LAYERS_SIMD static void att_mix_tile(float tile[ATT_R][ATT_L], const float *const p[ATT_R],
-                                     const int nk[ATT_R], const float *v, int ldv)
+/* tile[r][0..TILE_L) = sum over j = 0..nk[r]-1, in order, of p[r][j] *
+ * v[j][0..TILE_L), for TILE_R rows whose key counts nk never decrease. */
+LAYERS_SIMD static void att_mix_tile(float tile[TILE_R][TILE_L], const float *const p[TILE_R],
+                                     const int nk[TILE_R], const float *v, int ldv)
 {
-    vf8 acc[ATT_R][2];
-#pragma GCC unroll 6
-    for (int r = 0; r < ATT_R; r++)
-        acc[r][0] = acc[r][1] = vf8_splat(0.0f);
-    for (int j = 0; j < nk[0]; j++) {
-        const float *vj = v + (size_t)j * ldv;
-        vf8 v0 = vf8_load(vj), v1 = vf8_load(vj + VL);
-#pragma GCC unroll 6
-        for (int r = 0; r < ATT_R; r++) {
-            acc[r][0] += v0 * p[r][j];
-            acc[r][1] += v1 * p[r][j];
-        }
-    }
-#pragma GCC unroll 6
-    for (int r = 1; r < ATT_R; r++)
+    vf8 acc[TILE_R][2];
+    float *rows[TILE_R];
+    tile_rows(acc, p, v, (size_t)ldv, nk[0]);
+    for (int r = 1; r < TILE_R; r++)
         for (int j = nk[0]; j < nk[r]; j++) {
             const float *vj = v + (size_t)j * ldv;
             acc[r][0] += vf8_load(vj) * p[r][j];
             acc[r][1] += vf8_load(vj + VL) * p[r][j];
         }
-#pragma GCC unroll 6
-    for (int r = 0; r < ATT_R; r++) {
-        vf8_store(tile[r], acc[r][0]);
-        vf8_store(tile[r] + VL, acc[r][1]);
-    }
+    for (int r = 0; r < TILE_R; r++)
+        rows[r] = tile[r];
+    tile_store(rows, acc, TILE_R, TILE_L);
 }
 
-/* Where row i of a head's probabilities starts: rows are stored one after
- * the other, row i holding its i + 1 keys (the causal triangle, packed). */
-static size_t att_tri(int i) { return (size_t)i * (i + 1) / 2; }
-
-/* tile[r][0..ATT_L) = sum over i = max(j0, from)..n-1, in order, of
- * w[i][j0+r] * x[i][0..ATT_L) for the keys j0..j0+jn-1 (jn <= ATT_R; the
+/* tile[r][0..TILE_L) = sum over i = max(j0, from)..n-1, in order, of
+ * w[i][j0+r] * x[i][0..TILE_L) for the keys j0..j0+jn-1 (jn <= TILE_R; the
  * other rows of
  * the tile are left alone), where row i of w (ldw apart, or packed as
  * att_tri says when ldw is 0) holds keys 0..i only: a key past a row's
  * diagonal gets nothing from it. */
-LAYERS_SIMD static void att_gather_tile(float tile[ATT_R][ATT_L], const float *w, int ldw, int j0,
+LAYERS_SIMD static void att_gather_tile(float tile[TILE_R][TILE_L], const float *w, int ldw, int j0,
                                         int jn, const float *x, int ldx, int from, int n)
 {
-    vf8 acc[ATT_R][2];
+    vf8 acc[TILE_R][2];
+    float *rows[TILE_R];
 #pragma GCC unroll 6
-    for (int r = 0; r < ATT_R; r++)
+    for (int r = 0; r < TILE_R; r++)
         acc[r][0] = acc[r][1] = vf8_splat(0.0f);
-    /* rows that end inside the tile's keys; with fewer than ATT_R keys, all */
-    int i = j0 > from ? j0 : from, ragged = jn == ATT_R ? j0 + ATT_R - 1 : n;
+    /* rows that end inside the tile's keys; with fewer than TILE_R keys, all */
+    int i = j0 > from ? j0 : from, ragged = jn == TILE_R ? j0 + TILE_R - 1 : n;
     for (; i < n && i < ragged; i++) {
         const float *wi = (ldw ? w + (size_t)i * ldw : w + att_tri(i)) + j0;
         const float *xi = x + (size_t)i * ldx;
@@ -566,21 +605,11 @@ LAYERS_SIMD static void att_gather_tile(float tile[ATT_R][ATT_L], const float *w
             acc[r][1] += vf8_load(xi + VL) * wi[r];
         }
     }
-    for (; i < n; i++) {
-        const float *wi = (ldw ? w + (size_t)i * ldw : w + att_tri(i)) + j0;
-        const float *xi = x + (size_t)i * ldx;
-        vf8 x0 = vf8_load(xi), x1 = vf8_load(xi + VL);
-#pragma GCC unroll 6
-        for (int r = 0; r < ATT_R; r++) {
-            acc[r][0] += x0 * wi[r];
-            acc[r][1] += x1 * wi[r];
-        }
-    }
-#pragma GCC unroll 6
-    for (int r = 0; r < ATT_R; r++) {
-        vf8_store(tile[r], acc[r][0]);
-        vf8_store(tile[r] + VL, acc[r][1]);
-    }
+    if (i < n)
+        tile_cols(acc, w + j0, (size_t)ldw, x, (size_t)ldx, (size_t)i, (size_t)n);
+    for (int r = 0; r < TILE_R; r++)
+        rows[r] = tile[r];
+    tile_store(rows, acc, TILE_R, TILE_L);
 }
 
 /* Row (the scaled scores of one query against keys 0..nkeys-1) becomes
@@ -617,9 +646,9 @@ LAYERS_SIMD static void softmax_causal_row(float *row, int nkeys, float *copy)
 }
 
 /* dst (n rows of w numbers, stride ldd) = the tile's first w of each row. */
-static void att_put_tile(float *dst, int ldd, const float tile[ATT_R][ATT_L], int n, int w)
+static void att_put_tile(float *dst, int ldd, const float tile[TILE_R][TILE_L], int n, int w)
 {
-    att_copy_rows(dst, ldd, tile[0], ATT_L, n, w);
+    att_copy_rows(dst, ldd, tile[0], TILE_L, n, w);
 }
 
 /* One head for the n query rows at positions t0..t0+n-1 (q, stride ldq)
@@ -630,31 +659,31 @@ static void attention_head(float *out, int ldo, float *att, float *scratch,
                            const float *q, int ldq, const float *k, const float *v, int ldkv,
                            int t0, int n, int hs, float scale)
 {
-    int nkv = t0 + n, Tp = round_up(nkv, ATT_L), hsp = round_up(hs, ATT_L);
+    int nkv = t0 + n, Tp = round_up(nkv, TILE_L), hsp = round_up(hs, TILE_L);
     float *kT = scratch, *vh = kT + (size_t)hsp * Tp, *srow = vh + (size_t)nkv * hsp;
-    float tile[ATT_R][ATT_L];
+    float tile[TILE_R][TILE_L];
     int ldv;
 
     att_transpose(kT, Tp, k, ldkv, nkv, hs);
     const float *vr = att_rows(vh, hsp, v, ldkv, nkv, hs, &ldv);
-    for (int i0 = 0; i0 < n; i0 += ATT_R) {
-        int rb = n - i0 < ATT_R ? n - i0 : ATT_R; /* rows of the tile; the rest repeat the last */
-        const float *x[ATT_R], *p[ATT_R];
-        float *s[ATT_R];
-        int nk[ATT_R];
-        for (int r = 0; r < ATT_R; r++) {
+    for (int i0 = 0; i0 < n; i0 += TILE_R) {
+        int rb = n - i0 < TILE_R ? n - i0 : TILE_R; /* rows of the tile; the rest repeat the last */
+        const float *x[TILE_R], *p[TILE_R];
+        float *s[TILE_R];
+        int nk[TILE_R];
+        for (int r = 0; r < TILE_R; r++) {
             int i = i0 + (r < rb ? r : rb - 1);
             x[r] = q + (size_t)i * ldq;
             s[r] = srow + (size_t)r * Tp;
             p[r] = srow + (size_t)(r < rb ? r : rb - 1) * Tp;
             nk[r] = t0 + i + 1;
         }
-        att_dot_tile(s, x, hs, kT, Tp, round_up(nk[ATT_R - 1], ATT_L), scale);
+        att_dot_tile(s, x, hs, kT, Tp, round_up(nk[TILE_R - 1], TILE_L), scale);
         for (int r = 0; r < rb; r++) {
             softmax_causal_row(s[r], nk[r], att ? att + att_tri(t0 + i0 + r) : NULL);
         }
-        for (int c0 = 0; c0 < hs; c0 += ATT_L) {
-            int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
+        for (int c0 = 0; c0 < hs; c0 += TILE_L) {
+            int w = hs - c0 < TILE_L ? hs - c0 : TILE_L;
             att_mix_tile(tile, p, nk, vr + c0, ldv);
             att_put_tile(out + (size_t)i0 * ldo + c0, ldo, tile, rb, w);
         }
@@ -716,10 +745,10 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *scra
                                     const float *v, int ldx, const float *p, int q0, int T,
                                     int hs, float scale)
 {
-    int Tp = round_up(T, ATT_L), hsp = round_up(hs, ATT_L);
+    int Tp = round_up(T, TILE_L), hsp = round_up(hs, TILE_L);
     float *vT = scratch, *kh = vT + (size_t)hsp * Tp, *qh = kh + (size_t)T * hsp;
     float *dyh = qh + (size_t)T * hsp, *ds = dyh + (size_t)T * hsp; /* ds (Tr, Tp) */
-    float tile[ATT_R][ATT_L];
+    float tile[TILE_R][TILE_L];
     int ldk, ldq, lddy;
 
     att_transpose(vT, Tp, v, ldx, T, hs);
@@ -730,36 +759,36 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *scra
      * rows before q0 have no gradient */
     for (int i = 0; i < q0; i++)
         memset(dq + (size_t)i * ldx, 0, (size_t)hs * sizeof(float));
-    for (int i0 = q0; i0 < T; i0 += ATT_R) {
-        int rb = T - i0 < ATT_R ? T - i0 : ATT_R;
-        const float *x[ATT_R], *dsr[ATT_R];
-        float *s[ATT_R];
-        int nk[ATT_R];
-        for (int r = 0; r < ATT_R; r++) {
+    for (int i0 = q0; i0 < T; i0 += TILE_R) {
+        int rb = T - i0 < TILE_R ? T - i0 : TILE_R;
+        const float *x[TILE_R], *dsr[TILE_R];
+        float *s[TILE_R];
+        int nk[TILE_R];
+        for (int r = 0; r < TILE_R; r++) {
             int i = i0 + (r < rb ? r : rb - 1);
             x[r] = dy + (size_t)i * ldy;
             s[r] = ds + (size_t)(i0 + r) * Tp; /* rows past T: ds has room */
             nk[r] = i + 1;
         }
-        int width = round_up(nk[ATT_R - 1], ATT_L);
+        int width = round_up(nk[TILE_R - 1], TILE_L);
         att_dot_tile(s, x, hs, vT, Tp, width, 1.0f);
         for (int r = 0; r < rb; r++) {
             softmax_causal_row_backward(s[r], p + att_tri(i0 + r), nk[r], scale);
             dsr[r] = s[r];
         }
-        for (int r = rb; r < ATT_R; r++)
+        for (int r = rb; r < TILE_R; r++)
             dsr[r] = dsr[rb - 1];
-        for (int c0 = 0; c0 < hs; c0 += ATT_L) {
+        for (int c0 = 0; c0 < hs; c0 += TILE_L) {
             att_mix_tile(tile, dsr, nk, kr + c0, ldk);
             att_put_tile(dq + (size_t)i0 * ldx + c0, ldx, tile, rb,
-                         hs - c0 < ATT_L ? hs - c0 : ATT_L);
+                         hs - c0 < TILE_L ? hs - c0 : TILE_L);
         }
     }
     /* keys: dv += p^T @ dy, dk += dscore^T @ q, over the rows from q0 */
-    for (int j0 = 0; j0 < T; j0 += ATT_R) {
-        int jn = T - j0 < ATT_R ? T - j0 : ATT_R;
-        for (int c0 = 0; c0 < hs; c0 += ATT_L) {
-            int w = hs - c0 < ATT_L ? hs - c0 : ATT_L;
+    for (int j0 = 0; j0 < T; j0 += TILE_R) {
+        int jn = T - j0 < TILE_R ? T - j0 : TILE_R;
+        for (int c0 = 0; c0 < hs; c0 += TILE_L) {
+            int w = hs - c0 < TILE_L ? hs - c0 : TILE_L;
             att_gather_tile(tile, p, 0, j0, jn, dyr + c0, lddy, q0, T);
             att_put_tile(dv + (size_t)j0 * ldx + c0, ldx, tile, jn, w);
             att_gather_tile(tile, ds, Tp, j0, jn, qr + c0, ldq, q0, T);
@@ -865,67 +894,44 @@ void residual_backward(float *da, float *db, const float *dout, size_t N)
 /* logits = x @ wte^T with V up to a few thousand and C = 64 is a product
  * with a short inner dimension and a wide output: OpenBLAS ran it at ~75
  * GFLOP/s and first zeroed the whole output.  Here the ids go 16 at a time
- * (LM_L lanes, two vectors) and rows LM_R at a time, a tile of 12
+ * (TILE_L lanes, two vectors) and rows TILE_R at a time, a tile of 12
  * accumulators over the C products, from a copy of wte laid out as
  * (V / 16) panels of (C, 16): in cache, 92 GFLOP/s, OpenBLAS's own peak on
  * this machine.  Each logit is its own sum over c = 0..C-1, so a row's bits
  * do not depend on the rows computed with it. */
-enum { LM_R = 6, LM_L = 2 * VL };
-
-size_t lmhead_panel_floats(int V, int C) { return (size_t)round_up(V, LM_L) * C; }
+size_t lmhead_panel_floats(int V, int C) { return (size_t)round_up(V, TILE_L) * C; }
 
 void lmhead_pack(float *panels, const float *wte, int V, int C)
 {
-    for (int v0 = 0; v0 < V; v0 += LM_L) {
+    for (int v0 = 0; v0 < V; v0 += TILE_L) {
         float *panel = panels + (size_t)v0 * C;
         for (int c = 0; c < C; c++)
-            for (int l = 0; l < LM_L; l++)
-                panel[c * LM_L + l] = v0 + l < V ? wte[(size_t)(v0 + l) * C + c] : 0.0f;
+            for (int l = 0; l < TILE_L; l++)
+                panel[c * TILE_L + l] = v0 + l < V ? wte[(size_t)(v0 + l) * C + c] : 0.0f;
     }
 }
 
-/* LM_R rows of logits (row r at out[r], V of them) from the rows x[r]. */
-LAYERS_SIMD static void lmhead_tile(float *const out[LM_R], const float *const x[LM_R],
+/* TILE_R rows of logits (row r at out[r], V of them) from the rows x[r]. */
+LAYERS_SIMD static void lmhead_tile(float *const out[TILE_R], const float *const x[TILE_R],
                                     const float *panels, int V, int C)
 {
-    for (int v0 = 0; v0 < V; v0 += LM_L) {
-        const float *w = panels + (size_t)v0 * C;
-        vf8 acc[LM_R][2];
-#pragma GCC unroll 6
-        for (int r = 0; r < LM_R; r++)
-            acc[r][0] = acc[r][1] = vf8_splat(0.0f);
-        for (int c = 0; c < C; c++) {
-            vf8 w0 = vf8_load(w + c * LM_L), w1 = vf8_load(w + c * LM_L + VL);
-#pragma GCC unroll 6
-            for (int r = 0; r < LM_R; r++) {
-                float xr = x[r][c];
-                acc[r][0] += w0 * xr;
-                acc[r][1] += w1 * xr;
-            }
-        }
-        if (v0 + LM_L <= V)
-#pragma GCC unroll 6
-            for (int r = 0; r < LM_R; r++) {
-                vf8_store(out[r] + v0, acc[r][0]);
-                vf8_store(out[r] + v0 + VL, acc[r][1]);
-            }
-        else /* the last ids: only V - v0 of the lanes are logits */
-            for (int r = 0; r < LM_R; r++) {
-                float lanes[LM_L];
-                vf8_store(lanes, acc[r][0]);
-                vf8_store(lanes + VL, acc[r][1]);
-                memcpy(out[r] + v0, lanes, (size_t)(V - v0) * sizeof(float));
-            }
+    for (int v0 = 0; v0 < V; v0 += TILE_L) {
+        vf8 acc[TILE_R][2];
+        float *dst[TILE_R];
+        tile_rows(acc, x, panels + (size_t)v0 * C, TILE_L, C);
+        for (int r = 0; r < TILE_R; r++)
+            dst[r] = out[r] + v0;
+        tile_store(dst, acc, TILE_R, V - v0 < TILE_L ? V - v0 : TILE_L);
     }
 }
 
 void lmhead_logits(float *logits, const float *x, size_t N, const float *panels, int V, int C)
 {
-    for (size_t n0 = 0; n0 < N; n0 += LM_R) {
-        int rows = N - n0 < LM_R ? (int)(N - n0) : LM_R;
-        const float *xr[LM_R];
-        float *out[LM_R];
-        for (int r = 0; r < LM_R; r++) {
+    for (size_t n0 = 0; n0 < N; n0 += TILE_R) {
+        int rows = N - n0 < TILE_R ? (int)(N - n0) : TILE_R;
+        const float *xr[TILE_R];
+        float *out[TILE_R];
+        for (int r = 0; r < TILE_R; r++) {
             size_t n = n0 + (size_t)(r < rows ? r : rows - 1);
             xr[r] = x + n * C;
             out[r] = logits + n * V; /* a repeated row writes the same bits again */
@@ -938,53 +944,41 @@ void lmhead_logits(float *logits, const float *x, size_t N, const float *panels,
  * same tiles with the roles turned, lanes over C and the sum over the V
  * ids, from a copy of wte as round_up(C, 16) / 16 panels of (V, 16).  Each
  * number is its own sum over v = 0..V-1 in order. */
-size_t lmhead_back_panel_floats(int V, int C) { return (size_t)round_up(C, LM_L) * V; }
+size_t lmhead_back_panel_floats(int V, int C) { return (size_t)round_up(C, TILE_L) * V; }
 
 void lmhead_back_pack(float *panels, const float *wte, int V, int C)
 {
-    for (int c0 = 0; c0 < C; c0 += LM_L) {
+    for (int c0 = 0; c0 < C; c0 += TILE_L) {
         float *panel = panels + (size_t)c0 * V;
         for (int v = 0; v < V; v++)
-            for (int l = 0; l < LM_L; l++)
-                panel[(size_t)v * LM_L + l] = c0 + l < C ? wte[(size_t)v * C + c0 + l] : 0.0f;
+            for (int l = 0; l < TILE_L; l++)
+                panel[(size_t)v * TILE_L + l] = c0 + l < C ? wte[(size_t)v * C + c0 + l] : 0.0f;
     }
 }
 
-/* u[r][c0..c0+16) for LM_R rows g[r], from the panel of columns c0... */
-LAYERS_SIMD static void lmhead_back_tile(float tile[LM_R][LM_L], const float *const g[LM_R],
+/* u[r][c0..c0+16) for TILE_R rows g[r], from the panel of columns c0... */
+LAYERS_SIMD static void lmhead_back_tile(float tile[TILE_R][TILE_L], const float *const g[TILE_R],
                                          const float *panel, int V)
 {
-    vf8 acc[LM_R][2];
-#pragma GCC unroll 6
-    for (int r = 0; r < LM_R; r++)
-        acc[r][0] = acc[r][1] = vf8_splat(0.0f);
-    for (int v = 0; v < V; v++) {
-        vf8 w0 = vf8_load(panel + (size_t)v * LM_L), w1 = vf8_load(panel + (size_t)v * LM_L + VL);
-#pragma GCC unroll 6
-        for (int r = 0; r < LM_R; r++) {
-            float gr = g[r][v];
-            acc[r][0] += w0 * gr;
-            acc[r][1] += w1 * gr;
-        }
-    }
-#pragma GCC unroll 6
-    for (int r = 0; r < LM_R; r++) {
-        vf8_store(tile[r], acc[r][0]);
-        vf8_store(tile[r] + VL, acc[r][1]);
-    }
+    vf8 acc[TILE_R][2];
+    float *rows[TILE_R];
+    tile_rows(acc, g, panel, TILE_L, V);
+    for (int r = 0; r < TILE_R; r++)
+        rows[r] = tile[r];
+    tile_store(rows, acc, TILE_R, TILE_L);
 }
 
 void lmhead_back_rows(float *u, const float *g, size_t N, const float *panels, int V, int C)
 {
-    float tile[LM_R][LM_L];
-    for (size_t n0 = 0; n0 < N; n0 += LM_R) {
-        int rows = N - n0 < LM_R ? (int)(N - n0) : LM_R;
-        const float *gr[LM_R];
-        for (int r = 0; r < LM_R; r++)
+    float tile[TILE_R][TILE_L];
+    for (size_t n0 = 0; n0 < N; n0 += TILE_R) {
+        int rows = N - n0 < TILE_R ? (int)(N - n0) : TILE_R;
+        const float *gr[TILE_R];
+        for (int r = 0; r < TILE_R; r++)
             gr[r] = g + (n0 + (size_t)(r < rows ? r : rows - 1)) * V;
-        for (int c0 = 0; c0 < C; c0 += LM_L) {
+        for (int c0 = 0; c0 < C; c0 += TILE_L) {
             lmhead_back_tile(tile, gr, panels + (size_t)c0 * V, V);
-            int w = C - c0 < LM_L ? C - c0 : LM_L;
+            int w = C - c0 < TILE_L ? C - c0 : TILE_L;
             for (int r = 0; r < rows; r++)
                 memcpy(u + (n0 + (size_t)r) * C + c0, tile[r], (size_t)w * sizeof(float));
         }
@@ -993,30 +987,22 @@ void lmhead_back_rows(float *u, const float *g, size_t N, const float *panels, i
 
 /* The LM head's weight gradient from a block of rows, dw (V, Cp) += g (N,
  * V)^T @ x (N, Cp), with Cp = round_up(C, 16) and x's and dw's columns
- * past C zero: LM_R ids by 16 lanes of accumulators over the N rows, in
+ * past C zero: TILE_R ids by 16 lanes of accumulators over the N rows, in
  * order, added to dw once per block.  g's rows are read a few numbers at a
  * time, so the block should be in cache. */
 LAYERS_SIMD void lmhead_back_weights(float *dw, const float *g, const float *x, size_t N, int V,
                                      int C)
 {
-    int Cp = round_up(C, LM_L);
-    for (int v0 = 0; v0 < V; v0 += LM_R) {
-        int ids = V - v0 < LM_R ? V - v0 : LM_R;
-        for (int c0 = 0; c0 < Cp; c0 += LM_L) {
-            vf8 acc[LM_R][2];
+    int Cp = round_up(C, TILE_L);
+    for (int v0 = 0; v0 < V; v0 += TILE_R) {
+        int ids = V - v0 < TILE_R ? V - v0 : TILE_R;
+        for (int c0 = 0; c0 < Cp; c0 += TILE_L) {
+            vf8 acc[TILE_R][2];
 #pragma GCC unroll 6
-            for (int r = 0; r < LM_R; r++)
+            for (int r = 0; r < TILE_R; r++)
                 acc[r][0] = acc[r][1] = vf8_splat(0.0f);
-            if (ids == LM_R)
-                for (size_t n = 0; n < N; n++) {
-                    const float *gn = g + n * V + v0, *xn = x + n * Cp + c0;
-                    vf8 x0 = vf8_load(xn), x1 = vf8_load(xn + VL);
-#pragma GCC unroll 6
-                    for (int r = 0; r < LM_R; r++) {
-                        acc[r][0] += x0 * gn[r];
-                        acc[r][1] += x1 * gn[r];
-                    }
-                }
+            if (ids == TILE_R)
+                tile_cols(acc, g + v0, (size_t)V, x + c0, (size_t)Cp, 0, N);
             else /* the last ids */
                 for (size_t n = 0; n < N; n++) {
                     const float *gn = g + n * V + v0, *xn = x + n * Cp + c0;
