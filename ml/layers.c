@@ -191,6 +191,20 @@ VEC_INLINE void tile_cols(vf8 acc[TILE_R][2], const float *w, size_t ldw, const 
     }
 }
 
+/* b (K, N), element (k, n) at b[k * sk + n * sn], as the rows tile_rows
+ * reads with ldb = TILE_L: N / TILE_L panels (rounded up) of (K, TILE_L),
+ * panel n0 at panels + n0 * K, lanes past N zero. */
+static void tile_pack(float *panels, const float *b, int K, int N, size_t sk, size_t sn)
+{
+    for (int n0 = 0; n0 < N; n0 += TILE_L) {
+        float *panel = panels + (size_t)n0 * K;
+        for (int k = 0; k < K; k++)
+            for (int l = 0; l < TILE_L; l++)
+                panel[(size_t)k * TILE_L + l] =
+                    n0 + l < N ? b[(size_t)k * sk + (size_t)(n0 + l) * sn] : 0.0f;
+    }
+}
+
 /* The tile's rows into dst[r] (TILE_L numbers, or the first w of them). */
 VEC_INLINE void tile_store(float *const dst[TILE_R], const vf8 acc[TILE_R][2], int rows, int w)
 {
@@ -903,12 +917,7 @@ size_t lmhead_panel_floats(int V, int C) { return (size_t)round_up(V, TILE_L) * 
 
 void lmhead_pack(float *panels, const float *wte, int V, int C)
 {
-    for (int v0 = 0; v0 < V; v0 += TILE_L) {
-        float *panel = panels + (size_t)v0 * C;
-        for (int c = 0; c < C; c++)
-            for (int l = 0; l < TILE_L; l++)
-                panel[c * TILE_L + l] = v0 + l < V ? wte[(size_t)(v0 + l) * C + c] : 0.0f;
-    }
+    tile_pack(panels, wte, C, V, 1, (size_t)C); /* wte^T */
 }
 
 /* TILE_R rows of logits (row r at out[r], V of them) from the rows x[r]. */
@@ -948,12 +957,7 @@ size_t lmhead_back_panel_floats(int V, int C) { return (size_t)round_up(C, TILE_
 
 void lmhead_back_pack(float *panels, const float *wte, int V, int C)
 {
-    for (int c0 = 0; c0 < C; c0 += TILE_L) {
-        float *panel = panels + (size_t)c0 * V;
-        for (int v = 0; v < V; v++)
-            for (int l = 0; l < TILE_L; l++)
-                panel[(size_t)v * TILE_L + l] = c0 + l < C ? wte[(size_t)v * C + c0 + l] : 0.0f;
-    }
+    tile_pack(panels, wte, V, C, (size_t)C, 1);
 }
 
 /* u[r][c0..c0+16) for TILE_R rows g[r], from the panel of columns c0... */
