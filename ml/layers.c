@@ -245,13 +245,11 @@ void encoder_forward(float *out, const int *tokens, const int *types, const floa
                            (size_t)na, AIN, C);
         for (int t = F + NA; t < T; t++)
             memcpy(out_b + (size_t)t * C, p->wte + (size_t)tok_b[t] * C, (size_t)C * sizeof(float));
-        /* token + wpe[t] + wtype[type], added in that order (sample.c relies on it). */
-        for (int t = 0; t < T; t++) {
-            float *o = out_b + (size_t)t * C;
-            const float *pos = p->wpe + (size_t)t * C, *ty = p->wtype + (size_t)type_b[t] * C;
-            for (int i = 0; i < C; i++)
-                o[i] = (o[i] + pos[i]) + ty[i];
-        }
+        /* token + wpe[t] + wtype[type], added in that order (sample.c relies on it) */
+        residual_forward(out_b, out_b, p->wpe, (size_t)T * C);
+        for (int t = 0; t < T; t++)
+            residual_forward(out_b + (size_t)t * C, out_b + (size_t)t * C,
+                             p->wtype + (size_t)type_b[t] * C, (size_t)C);
     }
 }
 
@@ -273,15 +271,15 @@ void encoder_backward(const model_params *dp, const float *dout, const int *toke
         if (na > 0)
             matmul_backward(NULL, dp->waud, dp->baud, dout_b + (size_t)F * C,
                             mel + (size_t)b * NA * AIN, NULL, (size_t)na, AIN, C);
+        /* each element's adds in the order of b, then t, as one at a time */
+        residual_forward(dp->wpe, dp->wpe, dout_b, (size_t)T * C);
         for (int t = 0; t < T; t++) {
             const float *d = dout_b + (size_t)t * C;
-            float *dpos = dp->wpe + (size_t)t * C, *dty = dp->wtype + (size_t)type_b[t] * C;
-            float *dtok = t >= F + NA ? dp->wte + (size_t)tok_b[t] * C : NULL;
-            for (int i = 0; i < C; i++) {
-                dpos[i] += d[i];
-                dty[i] += d[i];
-                if (dtok)
-                    dtok[i] += d[i];
+            float *dty = dp->wtype + (size_t)type_b[t] * C;
+            residual_forward(dty, dty, d, (size_t)C);
+            if (t >= F + NA) {
+                float *dtok = dp->wte + (size_t)tok_b[t] * C;
+                residual_forward(dtok, dtok, d, (size_t)C);
             }
         }
     }
