@@ -408,6 +408,19 @@ LAYERS_SIMD static void sum_rows(float *acc, const float *x, size_t N, int W)
     }
 }
 
+/* Each of the N rows of x (N, W) = row (W), in lanes (no call per row). */
+LAYERS_SIMD static void fill_rows(float *x, const float *row, size_t N, int W)
+{
+    int full = W - W % VL;
+    for (size_t n = 0; n < N; n++) {
+        float *xn = x + n * W;
+        for (int o = 0; o < full; o += VL)
+            vf8_store(xn + o, vf8_load(row + o));
+        for (int o = full; o < W; o++)
+            xn[o] = row[o];
+    }
+}
+
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
                     size_t N, int C, int OC)
 {
@@ -415,8 +428,7 @@ void matmul_forward(float *out, const float *inp, const float *weight, const flo
     if (N == 0)
         return;
     if (bias)
-        for (size_t n = 0; n < N; n++)
-            memcpy(out + n * OC, bias, (size_t)OC * sizeof(float));
+        fill_rows(out, bias, N, OC);
     sgemm_blocked(0, 1, (int)N, OC, C, 1.0f, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
 }
 
