@@ -9,16 +9,9 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/stop.h"
 #include "coordinator/coord.h"
 #include "coordinator/http.h"
-
-static volatile int stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -107,10 +100,7 @@ int main(int argc, char **argv)
         return 2;
     }
     /* Handlers first, so a SIGTERM during start-up still ends in a clean stop. */
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    volatile int *stop = stop_flag_install();
     signal(SIGPIPE, SIG_IGN);
     if (migr_home_resolve(&home, 1, &err) < 0 || lock_home(&home, &err) < 0 ||
         coord_open(&c, &cfg, &home, &err) < 0) {
@@ -122,7 +112,7 @@ int main(int argc, char **argv)
         coord_close(&c);
         return 1;
     }
-    int rc = coord_serve(&c, &stop_requested, &err);
+    int rc = coord_serve(&c, stop, &err);
     if (rc < 0)
         log_error("%s", err.msg);
     http_stop(&http);

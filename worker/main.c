@@ -1,21 +1,13 @@
 /* migr-worker -- runs migr tasks for a coordinator.  See README.md. */
 #include <cblas.h>
 #include <libavutil/log.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "common/stop.h"
 #include "worker/worker.h"
-
-static volatile int stop_requested;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop_requested = 1;
-}
 
 static void usage(FILE *out)
 {
@@ -78,11 +70,8 @@ int main(int argc, char **argv)
     /* One BLAS thread per task: a worker scales with --concurrency, and a
      * gradient must not depend on how many threads computed it. */
     openblas_set_num_threads(1);
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    if (worker_run(&opt, &home, &stop_requested, &err) < 0) {
+    volatile int *stop = stop_flag_install();
+    if (worker_run(&opt, &home, stop, &err) < 0) {
         log_error("%s", err.msg);
         return 1;
     }
