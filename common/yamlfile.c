@@ -10,6 +10,20 @@ int yamlfile_line(const yaml_node_t *node)
     return (int)node->start_mark.line + 1;
 }
 
+int yamlfile_root(yaml_document_t *doc, const char *path, const char *hint, yaml_node_t **root,
+                  migr_err *err)
+{
+    yaml_node_t *node = yaml_document_get_root_node(doc);
+    *root = NULL;
+    if (!node || (node->type == YAML_SCALAR_NODE && node->data.scalar.length == 0))
+        return 0;
+    if (node->type != YAML_MAPPING_NODE)
+        return migr_errf(err, "%s:%d: expected a mapping of settings%s", path, yamlfile_line(node),
+                         hint);
+    *root = node;
+    return 0;
+}
+
 static int parse_error(const yaml_parser_t *parser, const char *path, migr_err *err)
 {
     return migr_errf(err, "%s:%d: YAML error: %s", path, (int)parser->problem_mark.line + 1,

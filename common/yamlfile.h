@@ -12,6 +12,12 @@
  * document; a config is one mapping". */
 int yamlfile_load(const char *path, yaml_document_t *doc, migr_err *err);
 
+/* The document's top-level mapping in *root, or NULL for an empty file
+ * (which changes nothing).  Anything else at the top is an error naming
+ * path and line, then hint (e.g. " (see examples/sft.yaml)", or ""). */
+int yamlfile_root(yaml_document_t *doc, const char *path, const char *hint, yaml_node_t **root,
+                  migr_err *err);
+
 /* The 1-based line of a node, for error messages. */
 int yamlfile_line(const yaml_node_t *node);
 

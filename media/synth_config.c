@@ -151,14 +151,11 @@ static int check_together(const char *path, const synth_config *cfg, migr_err *e
 
 static int read_document(config_reader *rd, synth_config *cfg)
 {
-    yaml_node_t *root = yaml_document_get_root_node(rd->doc);
+    yaml_node_t *root;
+    if (yamlfile_root(rd->doc, rd->path, "", &root, rd->err) < 0)
+        return -1;
     if (!root)
-        return 0;  /* an empty file changes nothing */
-    if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)
-        return 0;
-    if (root->type != YAML_MAPPING_NODE)
-        return migr_errf(rd->err, "%s:%d: expected a mapping of settings", rd->path,
-                         yamlfile_line(root));
+        return 0; /* an empty file changes nothing */
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
          p++) {
         yaml_node_t *k = yaml_document_get_node(rd->doc, p->key);

@@ -659,15 +659,10 @@ static int read_mapping(yaml_reader *rd, const char *prefix, const yaml_node_t *
 
 static int read_document(yaml_reader *rd, runconfig *rc)
 {
-    yaml_node_t *root = yaml_document_get_root_node(rd->doc);
-    if (!root)
-        return 0;  /* an empty file changes nothing */
-    if (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)
-        return 0;
-    if (root->type != YAML_MAPPING_NODE)
-        return migr_errf(rd->err, "%s:%d: expected a mapping of settings (see examples/sft.yaml)",
-                         rd->path, yamlfile_line(root));
-    return read_mapping(rd, "", root, rc);
+    yaml_node_t *root;
+    if (yamlfile_root(rd->doc, rd->path, " (see examples/sft.yaml)", &root, rd->err) < 0)
+        return -1;
+    return root ? read_mapping(rd, "", root, rc) : 0; /* an empty file changes nothing */
 }
 
 int runconfig_load_yaml(const char *path, runconfig *rc, migr_err *err)
