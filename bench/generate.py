@@ -49,17 +49,7 @@ PREFIX = 8 + 30 + 24 + 1
 
 def make_params(cfg, gen):
     """model_new's init (ml/model.c params_init) times 10."""
-    P, L = {}, cfg["layers"]
-    for name, shape in make_golden.param_shapes(cfg).items():
-        if name in ("ln1w", "ln2w", "lnfw"):
-            x = torch.ones(shape)
-        elif len(shape) == 1 or name.endswith("b"):
-            x = torch.zeros(shape)
-        else:
-            std = 0.02 / math.sqrt(2 * L) if name in ("attprojw", "fcprojw") else 0.02
-            x = std * torch.randn(shape, generator=gen)
-        P[name] = (10.0 * x).float().contiguous()
-    return P
+    return {k: (10.0 * x).contiguous() for k, x in make_golden.init_params(cfg, gen).items()}
 
 
 def embed(cfg, P, frames, mel, tokens, types):

@@ -11,7 +11,6 @@ side computes them only at positions with a target (see bench/sft_step.sh).
 
 Prints one key=value line like the C driver's.
 """
-import math
 import os
 import sys
 import time
@@ -29,17 +28,7 @@ def main():
     cfg = dict(vocab=V, max_seq=max(160, T), channels=64, layers=2, heads=4, mlp_ratio=4,
                n_frames=8, frame_pixels=1024, audio_tokens=30, audio_window=10, n_mel=40)
     gen = torch.Generator().manual_seed(1)
-    P = {}
-    L = cfg["layers"]
-    for name, shape in make_golden.param_shapes(cfg).items():
-        if name in ("ln1w", "ln2w", "lnfw"):
-            x = torch.ones(shape)
-        elif len(shape) == 1 or name.endswith("b"):
-            x = torch.zeros(shape)
-        else:
-            std = 0.02 / math.sqrt(2 * L) if name in ("attprojw", "fcprojw") else 0.02
-            x = std * torch.randn(shape, generator=gen)
-        P[name] = x.float().requires_grad_(True)
+    P = {k: x.requires_grad_(True) for k, x in make_golden.init_params(cfg, gen).items()}
     F, NA = cfg["n_frames"], cfg["audio_tokens"]
     media, prefix = F + NA, F + NA + 24 + 1
     frames = torch.rand((B, F, cfg["frame_pixels"]), generator=gen)

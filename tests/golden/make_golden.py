@@ -77,6 +77,24 @@ def random_params(c, gen):
     return P
 
 
+def init_params(c, gen):
+    """model_new's initialization (ml/model.c params_init): LayerNorm gains 1,
+    biases 0, weights N(0, 0.02), the two projections into the residual
+    stream N(0, 0.02 / sqrt(2 L)); for the benchmarks, which want the
+    model's own distributions rather than the golden test's."""
+    P, L = {}, c["layers"]
+    for name, shape in param_shapes(c).items():
+        if name in ("ln1w", "ln2w", "lnfw"):
+            x = torch.ones(shape)
+        elif len(shape) == 1 or name.endswith("b"):
+            x = torch.zeros(shape)
+        else:
+            std = 0.02 / math.sqrt(2 * L) if name in ("attprojw", "fcprojw") else 0.02
+            x = std * torch.randn(shape, generator=gen)
+        P[name] = x.float()
+    return P
+
+
 def make_batch(c, gen):
     F, NA, W, M = c["n_frames"], c["audio_tokens"], c["audio_window"], c["n_mel"]
     V, media = c["vocab"], c["n_frames"] + c["audio_tokens"]
