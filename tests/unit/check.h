@@ -23,6 +23,9 @@ void check_fail(check_case *c, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 /* A scratch directory for the running test, created empty; removed after it. */
 const char *check_tmpdir(void);
+/* The entries in check_tmpdir() other than . and .., or -1 if it cannot
+ * be read: how a test sees that nothing was left behind. */
+int check_tmpdir_entries(void);
 
 #define TEST(name)                                                         \
     static void name(check_case *check_self_);                             \

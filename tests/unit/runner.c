@@ -4,6 +4,7 @@
  * contains the argument.  Closes with "N passed, N failed". */
 #include "check.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -35,6 +36,18 @@ void check_fail(check_case *c, const char *file, int line, const char *fmt, ...)
 const char *check_tmpdir(void)
 {
     return tmpdir;
+}
+
+int check_tmpdir_entries(void)
+{
+    DIR *d = opendir(tmpdir);
+    int n = 0;
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return n;
 }
 
 static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

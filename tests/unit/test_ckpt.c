@@ -2,7 +2,6 @@
  * truncated, corrupted, foreign and wrong-version files with a clear message. */
 #include "check.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -140,14 +139,7 @@ TEST(ckpt_round_trip_is_bit_exact_and_reports_the_file_sha256)
     free(bytes);
     CHECK(magic);
     CHECK_INT(CKPT_HEADER_BYTES + 12 * n + CKPT_SUM_BYTES, len);
-    DIR *d = opendir(check_tmpdir());
-    struct dirent *e;
-    int files = 0;
-    while (d && (e = readdir(d)))
-        files += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    CHECK_INT(1, files);
+    CHECK_INT(1, check_tmpdir_entries());
 }
 
 TEST(ckpt_peek_reads_the_header_without_the_payload)
@@ -383,14 +375,7 @@ TEST(ckpt_save_refuses_a_bad_vocabulary_hash_and_replaces_files_atomically)
     CHECK(strcmp(sha1, sha2) != 0);
     CHECK(ckpt_peek(path, &h, &err) == 0);
     CHECK_INT(38, h.step);
-    DIR *d = opendir(check_tmpdir());
-    struct dirent *e;
-    int files = 0;
-    while (d && (e = readdir(d)))
-        files += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    CHECK_INT(1, files);
+    CHECK_INT(1, check_tmpdir_entries());
 }
 
 TEST(ckpt_match_names_the_first_difference)

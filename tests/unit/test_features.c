@@ -116,35 +116,36 @@ TEST(features_round_trip_of_silent_clip_has_no_mel)
     CHECK_MSG(ok, "expected has_audio 0, n_audio 0, mel NULL after a silent round trip");
 }
 
-TEST(features_decode_rejects_bad_magic)
+/* Encodes the sample features, sets byte at to value and returns what
+ * features_decode says of the result (-2 if encoding failed). */
+static int decode_altered(size_t at, uint8_t value, migr_err *err)
 {
     float frames[24], mel[30];
     media_features f, g;
     uint8_t *buf;
     size_t len;
-    migr_err err = {{0}};
     sample_features(&f, frames, mel);
-    CHECK(features_encode(&f, &buf, &len, &err) == 0);
-    buf[0] = 'X';
-    int rc = features_decode(buf, len, &g, &err);
+    if (features_encode(&f, &buf, &len, err) < 0)
+        return -2;
+    buf[at] = value;
+    int rc = features_decode(buf, len, &g, err);
+    if (rc == 0)
+        media_features_free(&g);
     free(buf);
-    CHECK_INT(-1, rc);
+    return rc;
+}
+
+TEST(features_decode_rejects_bad_magic)
+{
+    migr_err err = {{0}};
+    CHECK_INT(-1, decode_altered(0, 'X', &err));
     CHECK_MSG(strstr(err.msg, "magic"), "expected a message about the magic, got \"%s\"", err.msg);
 }
 
 TEST(features_decode_rejects_unknown_version)
 {
-    float frames[24], mel[30];
-    media_features f, g;
-    uint8_t *buf;
-    size_t len;
     migr_err err = {{0}};
-    sample_features(&f, frames, mel);
-    CHECK(features_encode(&f, &buf, &len, &err) == 0);
-    buf[8] = 99;
-    int rc = features_decode(buf, len, &g, &err);
-    free(buf);
-    CHECK_INT(-1, rc);
+    CHECK_INT(-1, decode_altered(8, 99, &err));
     CHECK_MSG(strstr(err.msg, "version"), "expected a message about the version, got \"%s\"",
               err.msg);
 }

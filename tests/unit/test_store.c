@@ -1,7 +1,6 @@
 /* Store objects: round trip, checksum verification, atomicity leftovers. */
 #include "check.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -29,44 +28,45 @@ TEST(store_put_then_get_returns_same_bytes_and_checksum)
     CHECK_STR("f7951f67a2e96701afd5b350877708392673b9b7ef43b0f939e71e4503e09026", sha_put);
 }
 
-static int corrupt_byte(const char *path, long offset)
+/* Overwrites the byte at offset with 'X' (truncate's shape, for get_damaged). */
+static int corrupt_byte(const char *path, off_t offset)
 {
     FILE *f = fopen(path, "r+b");
     if (!f)
         return -1;
-    int rc = fseek(f, offset, SEEK_SET) == 0 && fputc('X', f) != EOF ? 0 : -1;
+    int rc = fseeko(f, offset, SEEK_SET) == 0 && fputc('X', f) != EOF ? 0 : -1;
     return fclose(f) == 0 ? rc : -1;
 }
 
-TEST(store_get_refuses_a_corrupted_object)
+/* Stores ten bytes as "obj", damages its file with damage(path, at) and
+ * returns what store_get does then (0, -1), or -2 if the setup failed. */
+static int get_damaged(int (*damage)(const char *, off_t), off_t at, migr_err *err)
 {
     store st;
-    migr_err err;
     char path[4096];
     uint8_t *data = NULL;
     size_t len;
 
-    CHECK(store_open(&st, check_tmpdir(), &err) == 0);
-    CHECK(store_put(&st, "obj", "0123456789", 10, NULL, &err) == 0);
-    CHECK(store_path(&st, "obj", path, sizeof path, &err) == 0);
-    CHECK(corrupt_byte(path, 48 + 3) == 0);
-    CHECK_INT(-1, store_get(&st, "obj", &data, &len, NULL, &err));
+    if (store_open(&st, check_tmpdir(), err) < 0 ||
+        store_put(&st, "obj", "0123456789", 10, NULL, err) < 0 ||
+        store_path(&st, "obj", path, sizeof path, err) < 0 || damage(path, at) < 0)
+        return -2;
+    int rc = store_get(&st, "obj", &data, &len, NULL, err);
+    free(data);
+    return rc;
+}
+
+TEST(store_get_refuses_a_corrupted_object)
+{
+    migr_err err;
+    CHECK_INT(-1, get_damaged(corrupt_byte, 48 + 3, &err));
     CHECK_MSG(strstr(err.msg, "checksum") != NULL, "expected a checksum error, got \"%s\"", err.msg);
 }
 
 TEST(store_get_refuses_a_truncated_object)
 {
-    store st;
     migr_err err;
-    char path[4096];
-    uint8_t *data = NULL;
-    size_t len;
-
-    CHECK(store_open(&st, check_tmpdir(), &err) == 0);
-    CHECK(store_put(&st, "obj", "0123456789", 10, NULL, &err) == 0);
-    CHECK(store_path(&st, "obj", path, sizeof path, &err) == 0);
-    CHECK(truncate(path, 48 + 4) == 0);
-    CHECK_INT(-1, store_get(&st, "obj", &data, &len, NULL, &err));
+    CHECK_INT(-1, get_damaged(truncate, 48 + 4, &err));
     CHECK_MSG(strstr(err.msg, "truncated") != NULL, "expected a truncation error, got \"%s\"", err.msg);
 }
 
@@ -74,17 +74,11 @@ TEST(store_put_leaves_no_temp_files)
 {
     store st;
     migr_err err;
-    int entries = 0;
 
     CHECK(store_open(&st, check_tmpdir(), &err) == 0);
     CHECK(store_put(&st, "x", "1", 1, NULL, &err) == 0);
     CHECK(store_put(&st, "x", "22", 2, NULL, &err) == 0);
-    DIR *d = opendir(check_tmpdir());
-    CHECK(d != NULL);
-    for (struct dirent *e; (e = readdir(d));)
-        entries += e->d_name[0] != '.';
-    closedir(d);
-    CHECK_INT(1, entries);
+    CHECK_INT(1, check_tmpdir_entries());
 }
 
 TEST(store_path_refuses_escaping_paths)
