@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "common/fs.h"
 #include "media/features.h"
 #include "media/melspec.h"
 #include "media/synth.h"
@@ -41,25 +42,6 @@ static int write_bytes(const char *path, const void *data, size_t len)
         return -1;
     size_t n = fwrite(data, 1, len, f);
     return fclose(f) == 0 && n == len ? 0 : -1;
-}
-
-/* The whole file in a malloc'd buffer, or NULL. */
-static unsigned char *read_bytes(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    long size;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)size + 1)) && fread(buf, 1, (size_t)size, f) == (size_t)size) {
-        *len = (size_t)size;
-    } else {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
 }
 
 /* A small hand-made feature set with every field set. */
@@ -372,8 +354,8 @@ TEST(featurize_truncated_mp4_fails_naming_it)
     tmp_path(path, sizeof path, "whole.mp4");
     tmp_path(cut, sizeof cut, "half.mp4");
     CHECK_MSG(render_clip(path, 4, SYNTH_TRACK_BOTH, &err) == 0, "render: %s", err.msg);
-    unsigned char *bytes = read_bytes(path, &len);
-    CHECK(bytes);
+    uint8_t *bytes;
+    CHECK_MSG(fs_read_file(path, &bytes, &len, &err) == 0, "%s", err.msg);
     int wrote = write_bytes(cut, bytes, len / 2);
     free(bytes);
     CHECK(wrote == 0);

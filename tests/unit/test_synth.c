@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "media/synth.h"
 
 /* ---- helpers ---- */
@@ -28,24 +29,6 @@ static int write_text(const char *path, const char *text)
         return -1;
     size_t n = fwrite(text, 1, strlen(text), f);
     return fclose(f) == 0 && n == strlen(text) ? 0 : -1;
-}
-
-static unsigned char *read_bytes(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = NULL;
-    long size;
-    if (!f)
-        return NULL;
-    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)size + 1)) && fread(buf, 1, (size_t)size, f) == (size_t)size) {
-        *len = (size_t)size;
-    } else {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
 }
 
 /* 1 if s holds a double quote or a line break. */
@@ -289,8 +272,9 @@ TEST(synth_render_same_clip_twice_gives_identical_bytes)
     tmp_path(p2, sizeof p2, "two.mp4");
     CHECK_MSG(synth_render(&cfg, 31, &clip, p1, &err) == 0, "render: %s", err.msg);
     CHECK_MSG(synth_render(&cfg, 31, &clip, p2, &err) == 0, "render: %s", err.msg);
-    unsigned char *b1 = read_bytes(p1, &n1), *b2 = read_bytes(p2, &n2);
-    int same = b1 && b2 && n1 == n2 && memcmp(b1, b2, n1) == 0;
+    uint8_t *b1 = NULL, *b2 = NULL;
+    int same = fs_read_file(p1, &b1, &n1, &err) == 0 && fs_read_file(p2, &b2, &n2, &err) == 0 &&
+               n1 == n2 && memcmp(b1, b2, n1) == 0;
     free(b1);
     free(b2);
     CHECK_MSG(same, "expected identical files, got %zu and %zu bytes that differ", n1, n2);
