@@ -96,11 +96,9 @@ fail:
     return -1;
 }
 
-int fs_read_file(const char *path, uint8_t **data, size_t *len, migr_err *err)
+int fs_open_regular(const char *path, size_t *size, migr_err *err)
 {
     struct stat st;
-    uint8_t *buf = NULL;
-    size_t got = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0)
@@ -109,13 +107,25 @@ int fs_read_file(const char *path, uint8_t **data, size_t *len, migr_err *err)
         close(fd);
         return migr_errf(err, "%s is not a regular file", path);
     }
-    buf = malloc((size_t)st.st_size + 1);
+    *size = (size_t)st.st_size;
+    return fd;
+}
+
+int fs_read_file(const char *path, uint8_t **data, size_t *len, migr_err *err)
+{
+    uint8_t *buf = NULL;
+    size_t got = 0, size;
+    int fd = fs_open_regular(path, &size, err);
+
+    if (fd < 0)
+        return -1;
+    buf = malloc(size + 1);
     if (!buf) {
         close(fd);
-        return migr_errf(err, "out of memory reading %s (%lld bytes)", path, (long long)st.st_size);
+        return migr_errf(err, "out of memory reading %s (%zu bytes)", path, size);
     }
-    while (got < (size_t)st.st_size) {
-        ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+    while (got < size) {
+        ssize_t r = read(fd, buf + got, size - got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {

@@ -18,6 +18,10 @@ int fs_write_atomic(const char *path, const void *const *bufs, const size_t *len
 /* Copy the file at from to to, atomically as fs_write_atomic writes. */
 int fs_copy(const char *from, const char *to, migr_err *err);
 
+/* Open path for reading (close-on-exec) if it is a regular file, and
+ * report its size: the descriptor, or -1 with a message naming path. */
+int fs_open_regular(const char *path, size_t *size, migr_err *err);
+
 /* Read a whole file into a malloc'd buffer (NUL-terminated, not counted in
  * *len) that the caller owns. */
 int fs_read_file(const char *path, uint8_t **data, size_t *len, migr_err *err);

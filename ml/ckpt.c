@@ -8,13 +8,11 @@
 #include "ml/ckpt.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -284,17 +282,12 @@ fail:
 int ckpt_peek(const char *path, ckpt_header *h, migr_err *err)
 {
     uint8_t buf[CKPT_HEADER_BYTES];
-    size_t got = 0;
-    struct stat st;
+    size_t got = 0, file_len;
     ckpt_header hdr;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = fs_open_regular(path, &file_len, err);
 
     if (fd < 0)
-        return migr_errf(err, "cannot open %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return migr_errf(err, "%s is not a regular file", path);
-    }
+        return -1;
     while (got < sizeof buf) {
         ssize_t r = read(fd, buf + got, sizeof buf - got);
         if (r < 0 && errno == EINTR)
@@ -310,7 +303,6 @@ int ckpt_peek(const char *path, ckpt_header *h, migr_err *err)
     }
     close(fd);
     /* A file that shrank while we read is judged by what we could read. */
-    size_t file_len = (size_t)st.st_size;
     if (got < sizeof buf && got < file_len)
         file_len = got;
     if (check_header(path, buf, file_len, &hdr, err) < 0 || check_count(path, &hdr, err) < 0)
