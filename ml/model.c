@@ -659,12 +659,12 @@ static int backward(model *m, const float *w, migr_err *err)
      * dlnf is 0 at the others */
     for (size_t r = 0; r < NT; r++) {
         float s = a->dlogits_scale[r] * (w ? w[r] : 1.0f);
-        for (int i = 0; i < C; i++) {
-            a->lm_in_w[r * C + i] = s * a->lm_in[r * C + i];
+        for (int i = 0; i < C; i++)
             a->dlm_in[r * C + i] = s * a->dlm_u[r * C + i];
-        }
+        for (int i = 0; !m->fused && i < C; i++)
+            a->lm_in_w[r * C + i] = s * a->lm_in[r * C + i];
     }
-    if (m->fused) /* the forward summed it */
+    if (m->fused) /* the forward summed dwte's part */
         for (int v = 0; v < V; v++)
             for (int i = 0; i < C; i++)
                 g->wte[(size_t)v * C + i] += a->dwte_lm[(size_t)v * round_up16(C) + i];
