@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "common/rng.h"
+#include "ml/blas.h"
 #include "ml/model.h"
 #include "ml/sample.h"
 
@@ -32,6 +33,7 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
+    blas_pin_kernel(argv);
     int want = argc > 1 ? atoi(argv[1]) : 97, reps = argc > 2 ? atoi(argv[2]) : 3;
     int V = argc > 3 ? atoi(argv[3]) : 2000, top_k = argc > 4 ? atoi(argv[4]) : 40;
     model_config cfg = {.vocab = V, .max_seq = 160, .channels = 64, .layers = 2, .heads = 4,

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "common/rng.h"
+#include "ml/blas.h"
 #include "ml/model.h"
 
 static double now(void)
@@ -95,6 +96,7 @@ static double sgemm_peak(int n, int reps, uint64_t *hash)
 
 int main(int argc, char **argv)
 {
+    blas_pin_kernel(argv);
     int B = argc > 1 ? atoi(argv[1]) : 16, T = argc > 2 ? atoi(argv[2]) : 160;
     int iters = argc > 3 ? atoi(argv[3]) : 10, V = argc > 4 ? atoi(argv[4]) : 2000;
     model_config cfg = {.vocab = V, .max_seq = 160, .channels = 64, .layers = 2, .heads = 4,

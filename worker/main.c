@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/stop.h"
+#include "ml/blas.h"
 #include "worker/worker.h"
 
 static void usage(FILE *out)
@@ -33,6 +34,7 @@ int main(int argc, char **argv)
     migr_home home;
     migr_err err;
 
+    blas_pin_kernel(argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "ml/blas.h"
+
 static check_case *cases;
 static char tmpdir[256];
 
@@ -61,6 +63,7 @@ int main(int argc, char **argv)
     int passed = 0, failed = 0;
     const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
 
+    blas_pin_kernel(argv);
     for (check_case *c = cases; c; c = c->next) {
         if (argc > 1 && !strstr(c->name, argv[1]))
             continue;
