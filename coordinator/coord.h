@@ -23,15 +23,29 @@ typedef struct coord_config {
     int backoff_ms;        /* first retry delay, doubling (1000) */
 } coord_config;
 
+/* A task sent to a worker that has not answered for it yet.  It holds one
+ * of the worker's slots until the worker's result for the lease arrives,
+ * current or stale (the run may have been cancelled meanwhile), or until a
+ * heartbeat sent after the worker received it no longer lists the lease. */
+typedef struct coord_assignment {
+    int64_t task_id;
+    uint64_t lease;
+    uint64_t seq;          /* its number among the assignments sent on the
+                            * worker's connection; 0 if held since its hello */
+} coord_assignment;
+
 /* A connected worker.  The table is kept oldest-heard-from first, so a sweep
- * for dead workers stops at the first live one. */
+ * for dead workers stops at the first live one.  Its busy slots are the
+ * assignments it holds, never a counter of its own. */
 typedef struct coord_worker {
     char id[128];
     wire_peer peer;
     char host[128];
     int pid;
     int concurrency;
-    int busy;              /* tasks leased to it */
+    coord_assignment *held; /* (concurrency), the first nheld in use; owned */
+    int nheld;
+    uint64_t sent;         /* assignments sent since its hello */
     int64_t last_heard_ms; /* monotonic */
 } coord_worker;
 

@@ -94,6 +94,8 @@ void coord_close(coord *c)
     discard_flush(c, 0);
     free(c->discard);
     c->discard = NULL;
+    for (int i = 0; i < c->nworkers; i++)
+        free(c->workers[i].held);
     free(c->workers);
     c->workers = NULL;
     c->nworkers = c->capworkers = 0;
@@ -131,8 +133,22 @@ static coord_worker *worker_touch(coord *c, coord_worker *w)
 static void worker_remove(coord *c, coord_worker *w)
 {
     int i = (int)(w - c->workers);
+    free(w->held);
     memmove(&c->workers[i], &c->workers[i + 1], (size_t)(c->nworkers - i - 1) * sizeof *w);
     c->nworkers--;
+}
+
+/* The worker answered for the assignment under lease, or no longer holds
+ * it: its slot is free.  Returns 1 if w held it, 0 if not. */
+static int worker_settle(coord_worker *w, uint64_t lease)
+{
+    for (int i = 0; i < w->nheld; i++) {
+        if (w->held[i].lease == lease) {
+            w->held[i] = w->held[--w->nheld];
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* ---- task outcomes ---- */
@@ -261,11 +277,23 @@ static void on_hello(coord *c, const wire_peer *peer, const Migr__WorkerHello *h
         memset(w, 0, sizeof *w);
         snprintf(w->id, sizeof w->id, "%s", h->worker_id);
     }
+    /* Room for its slots and for what it says it still runs, which a
+     * smaller --concurrency after a restart may exceed. */
+    int concurrency = h->concurrency > 0 ? (int)h->concurrency : 1;
+    coord_assignment *held = calloc((size_t)concurrency + h->n_running, sizeof *held);
+    if (!held) {
+        log_error("out of memory registering worker %s", h->worker_id);
+        worker_remove(c, w);
+        return;
+    }
+    free(w->held);
+    w->held = held;
+    w->nheld = 0;
+    w->sent = 0;
     w->peer = *peer;
     snprintf(w->host, sizeof w->host, "%s", h->host);
     w->pid = (int)h->pid;
-    w->concurrency = h->concurrency > 0 ? (int)h->concurrency : 1;
-    w->busy = 0;
+    w->concurrency = concurrency;
     w = worker_touch(c, w);
     log_info("worker %s (%s pid %d, %d slots) connected", w->id, w->host, w->pid, w->concurrency);
 
@@ -277,11 +305,11 @@ static void on_hello(coord *c, const wire_peer *peer, const Migr__WorkerHello *h
     for (size_t i = 0; i < n; i++) {
         if (strcmp(rows[i].worker, w->id) != 0)
             continue;
-        int held = 0;
+        int kept = 0;
         for (size_t j = 0; j < h->n_running; j++)
-            held |= h->running[j] == rows[i].lease;
-        if (held)
-            w->busy++;
+            kept |= h->running[j] == rows[i].lease;
+        if (kept)
+            w->held[w->nheld++] = (coord_assignment){rows[i].id, rows[i].lease, 0};
         else if (task_failed(c, &rows[i], "the worker restarted without finishing it", &err) < 0)
             log_error("%s", err.msg);
     }
@@ -303,8 +331,10 @@ static void on_result(coord *c, const wire_peer *peer, const Migr__TaskResult *r
     coord_worker *w = worker_by_peer(c, peer);
     int current = queue_current(c->db, (int64_t)r->task_id, r->lease, &t, &err);
 
-    if (w)
+    if (w) {
         w = worker_touch(c, w);
+        worker_settle(w, r->lease);
+    }
     if (current < 0) {
         log_error("%s", err.msg);
         return;
@@ -316,12 +346,45 @@ static void on_result(coord *c, const wire_peer *peer, const Migr__TaskResult *r
             log_error("%s", err.msg);
         return;
     }
-    if (w && strcmp(w->id, t.worker) == 0 && w->busy > 0)
-        w->busy--;
     int rc = r->ok ? task_succeeded(c, &t, r->output, &err)
                    : task_failed(c, &t, r->error && *r->error ? r->error : "unknown error", &err);
     if (rc < 0)
         log_error("recording the result of task %lld: %s", (long long)t.id, err.msg);
+}
+
+/* A heartbeat from worker w.  Every assignment the worker had received when
+ * it sent it and no longer lists is settled: its result is either already
+ * here (results and heartbeats share one ordered pipe) or was lost, and so
+ * was the assignment if the worker dropped it.  A task still leased under
+ * such an assignment goes back to the queue. */
+static void on_heartbeat(coord *c, coord_worker *w, const Migr__Heartbeat *hb)
+{
+    migr_err err;
+    char reason[300];
+
+    for (int i = 0; i < w->nheld; i++) {
+        coord_assignment a = w->held[i];
+        int listed = 0;
+        for (size_t j = 0; j < hb->n_running && !listed; j++)
+            listed = hb->running[j] == a.lease;
+        if (listed || a.seq > hb->assigned)
+            continue;
+        worker_settle(w, a.lease);
+        i--;
+        task_row t;
+        int current = queue_current(c->db, a.task_id, a.lease, &t, &err);
+        if (current < 0) {
+            log_error("%s", err.msg);
+            continue;
+        }
+        if (!current)
+            continue;
+        snprintf(reason, sizeof reason,
+                 "worker %s no longer holds it: the assignment or its result was lost", w->id);
+        log_warn("task %lld: %s; requeueing it", (long long)t.id, reason);
+        if (task_failed(c, &t, reason, &err) < 0)
+            log_error("requeueing task %lld: %s", (long long)t.id, err.msg);
+    }
 }
 
 static void on_request(coord *c, const wire_peer *peer, const Migr__Request *req)
@@ -365,7 +428,7 @@ static void handle_message(coord *c)
         break;
     case MIGR__ENVELOPE__BODY_HEARTBEAT:
         if (w)
-            worker_touch(c, w);
+            on_heartbeat(c, worker_touch(c, w), env->heartbeat);
         break;
     case MIGR__ENVELOPE__BODY_RESULT:
         on_result(c, &peer, env->result);
@@ -386,6 +449,9 @@ static void handle_message(coord *c)
 
 /* ---- dispatch and heartbeats ---- */
 
+/* Lease the next ready task to w and send it.  Returns 1 when it went out,
+ * 0 when nothing is ready, -1 when w was unreachable and is gone from the
+ * table (with the task back in the queue). */
 static int assign_one(coord *c, coord_worker *w)
 {
     Migr__Envelope env = MIGR__ENVELOPE__INIT;
@@ -410,14 +476,16 @@ static int assign_one(coord *c, coord_worker *w)
     a.attempt = (uint32_t)t.attempts;
     env.body_case = MIGR__ENVELOPE__BODY_ASSIGN;
     env.assign = &a;
-    w->busy++;
-    if (wire_send(c->router, &w->peer, &env, &err) < 0) {
-        /* The worker is unreachable; the sweep will reclaim the lease. */
-        log_warn("sending task %lld to %s: %s", (long long)t.id, w->id, err.msg);
-    } else {
-        log_debug("task %lld (%s) -> %s, attempt %d", (long long)t.id, t.kind, w->id, t.attempts);
-    }
+    int sent = wire_send(c->router, &w->peer, &env, &err) == 0;
     free(params);
+    if (!sent) {
+        char why[sizeof err.msg + 32];
+        snprintf(why, sizeof why, "is unreachable (%s)", err.msg);
+        worker_lost(c, w, why); /* requeues this task with the others it held */
+        return -1;
+    }
+    w->held[w->nheld++] = (coord_assignment){t.id, lease, ++w->sent};
+    log_debug("task %lld (%s) -> %s, attempt %d", (long long)t.id, t.kind, w->id, t.attempts);
     return 1;
 }
 
@@ -429,10 +497,11 @@ static void dispatch(coord *c)
         progress = 0;
         for (int i = c->nworkers - 1; i >= 0; i--) {
             coord_worker *w = &c->workers[i];
-            if (w->busy < w->concurrency && assign_one(c, w))
-                progress = 1;
-            else if (w->busy < w->concurrency)
+            if (w->nheld >= w->concurrency)
+                continue;
+            if (assign_one(c, w) == 0)
                 return;  /* nothing ready */
+            progress = 1;
         }
     }
 }

@@ -40,6 +40,10 @@ typedef struct worker {
     /* Leases of tasks queued or running; main thread only. */
     uint64_t *running;
     int nrunning;
+    /* Assignments received on this connection, kept or dropped: with the
+     * running leases, each heartbeat lets the coordinator settle the
+     * assignments this worker no longer holds. */
+    uint64_t assigned;
 } worker;
 
 /* ---- task threads ---- */
@@ -154,6 +158,7 @@ static int connect_coordinator(worker *w, migr_err *err)
         zmq_setsockopt(w->dealer, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) < 0 ||
         zmq_connect(w->dealer, w->home->endpoint) < 0)
         return migr_errf(err, "cannot connect to %s: %s", w->home->endpoint, zmq_strerror(errno));
+    w->assigned = 0;
     hello.worker_id = w->id;
     hello.host = w->host;
     hello.pid = (uint32_t)getpid();
@@ -179,7 +184,7 @@ static void queue_job(worker *w, const Migr__TaskAssign *a)
     job *j = calloc(1, sizeof *j);
     if (!j || !(j->params = strdup(a->params))) {
         free(j);
-        log_error("out of memory queueing task %llu; the coordinator will reassign it",
+        log_error("out of memory queueing task %llu; the coordinator will requeue it",
                   (unsigned long long)a->task_id);
         return;
     }
@@ -211,8 +216,9 @@ static int on_coordinator(worker *w, migr_err *err)
     }
     int rc = 0;
     if (env->body_case == MIGR__ENVELOPE__BODY_ASSIGN) {
+        w->assigned++;
         if (w->nrunning >= w->opt->concurrency * 4)
-            log_warn("the coordinator sent more tasks than slots; task %llu dropped",
+            log_warn("the coordinator sent more tasks than slots; task %llu dropped (it will be requeued)",
                      (unsigned long long)env->assign->task_id);
         else
             queue_job(w, env->assign);
@@ -254,6 +260,9 @@ static void send_heartbeat(worker *w)
     Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
     int free_slots = w->opt->concurrency - w->nrunning;
     hb.free_slots = (uint32_t)(free_slots > 0 ? free_slots : 0);
+    hb.n_running = (size_t)w->nrunning;
+    hb.running = w->running;
+    hb.assigned = w->assigned;
     env.body_case = MIGR__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     send_env(w, &env);

@@ -1,17 +1,23 @@
 /* poke -- sends hostile traffic to migrd, for the robustness tests.
  *
- * usage: poke ENDPOINT random|frames|version|big|empty
+ * usage: poke ENDPOINT random|frames|version|big|empty|drop
  *   random   one frame of random bytes
  *   frames   five frames of random bytes
  *   version  a well-formed request with protocol version 999 (expects a refusal)
  *   big      a 100 MB frame
  *   empty    an Envelope with no body
+ *   drop     a worker (id poke-drop, one slot) that loses the first task it
+ *            is given and holds any later one, heartbeating for 4 s, then
+ *            leaves; prints the id of the lost task
  * Exits 0 once the message is sent (and, for "version", the refusal read). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
+#include "common/clock.h"
+#include "common/wire.h"
 #include "migr.pb-c.h"
 
 static int send_random(void *sock, size_t len, int more)
@@ -41,6 +47,63 @@ static int send_envelope(void *sock, Migr__Envelope *env)
     return rc;
 }
 
+/* The "drop" mode; sock is connected with routing id poke-drop. */
+static int drop_assignments(void *sock)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__WorkerHello hello = MIGR__WORKER_HELLO__INIT;
+    Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
+    uint64_t first = 0, assigned = 0, kept[16];
+    char buf[65536];
+
+    env.version = WIRE_PROTOCOL_VERSION;
+    hello.worker_id = "poke-drop";
+    hello.host = "poke";
+    hello.concurrency = 1;
+    env.body_case = MIGR__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    if (send_envelope(sock, &env) < 0)
+        return -1;
+    env.body_case = MIGR__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    int64_t deadline = clock_mono_ms() + 30000, next_beat = 0;
+    while (clock_mono_ms() < deadline) {
+        int n = zmq_recv(sock, buf, sizeof buf, ZMQ_DONTWAIT);
+        Migr__Envelope *in = n > 0 && n < (int)sizeof buf
+                                 ? migr__envelope__unpack(NULL, (size_t)n, (uint8_t *)buf) : NULL;
+        if (in && in->body_case == MIGR__ENVELOPE__BODY_ASSIGN) {
+            if (!assigned++) {
+                first = in->assign->task_id;
+                deadline = clock_mono_ms() + 4000;
+            } else if (hb.n_running < sizeof kept / sizeof *kept) {
+                kept[hb.n_running++] = in->assign->lease;
+            }
+        }
+        if (in)
+            migr__envelope__free_unpacked(in, NULL);
+        if (clock_mono_ms() >= next_beat) {
+            hb.assigned = assigned;
+            hb.running = kept;
+            if (send_envelope(sock, &env) < 0)
+                return -1;
+            next_beat = clock_mono_ms() + 300;
+        }
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    }
+    Migr__WorkerBye bye = MIGR__WORKER_BYE__INIT;
+    bye.reason = "poke is done";
+    env.body_case = MIGR__ENVELOPE__BODY_BYE;
+    env.bye = &bye;
+    if (send_envelope(sock, &env) < 0)
+        return -1;
+    if (!assigned) {
+        fprintf(stderr, "poke: drop: no task was assigned in 30 s\n");
+        return -1;
+    }
+    printf("%llu\n", (unsigned long long)first);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     Migr__Envelope env = MIGR__ENVELOPE__INIT;
@@ -48,10 +111,12 @@ int main(int argc, char **argv)
     int linger = 2000, timeout = 5000, rc = 0;
 
     if (argc != 3) {
-        fprintf(stderr, "usage: poke ENDPOINT random|frames|version|big|empty\n");
+        fprintf(stderr, "usage: poke ENDPOINT random|frames|version|big|empty|drop\n");
         return 2;
     }
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
+    if (!strcmp(argv[2], "drop"))
+        zmq_setsockopt(sock, ZMQ_ROUTING_ID, "poke-drop", 9);
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     if (zmq_connect(sock, argv[1]) < 0) {
@@ -66,6 +131,8 @@ int main(int argc, char **argv)
             rc = send_random(sock, 17 + (size_t)i, i < 4);
     } else if (!strcmp(mode, "big")) {
         rc = send_random(sock, 100u << 20, 0);
+    } else if (!strcmp(mode, "drop")) {
+        rc = drop_assignments(sock);
     } else if (!strcmp(mode, "empty")) {
         env.version = 1;
         rc = send_envelope(sock, &env);
