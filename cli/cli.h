@@ -3,7 +3,10 @@
 #define MIGR_CLI_H
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
 
+#include "cli/commands.h"
 #include "common/error.h"
 #include "common/home.h"
 
@@ -27,19 +30,38 @@ void cli_print_json(json_t *v);
 void cli_progress(const char *label, long done, long total);
 void cli_progress_end(void);
 
-/* Commands: argc/argv start after the command word.  Return an exit code. */
-int cmd_up(const migr_home *home, int argc, char **argv);
-int cmd_down(const migr_home *home, int argc, char **argv);
-int cmd_workers(const migr_home *home, int argc, char **argv);
-int cmd_dataset(const migr_home *home, int argc, char **argv);
-int cmd_run(const migr_home *home, int argc, char **argv);
-int cmd_ckpt(const migr_home *home, int argc, char **argv);
-int cmd_sample(const migr_home *home, int argc, char **argv);
-int cmd_demo(const migr_home *home, int argc, char **argv);
+/* The commands of the table in commands.c, each given its parsed command
+ * line (operands and options as the table declares them).  They return an
+ * exit code. */
+int cmd_up(const migr_home *home, const cli_args *a);
+int cmd_down(const migr_home *home, const cli_args *a);
+int cmd_workers(const migr_home *home, const cli_args *a);
+int cmd_dataset_synth(const migr_home *home, const cli_args *a);
+int cmd_dataset_add(const migr_home *home, const cli_args *a);
+int cmd_dataset_mi(const migr_home *home, const cli_args *a);
+int cmd_dataset_instruments(const migr_home *home, const cli_args *a);
+int cmd_dataset_list(const migr_home *home, const cli_args *a);
+int cmd_dataset_show(const migr_home *home, const cli_args *a);
+int cmd_run_submit(const migr_home *home, const cli_args *a);
+int cmd_run_list(const migr_home *home, const cli_args *a);
+int cmd_run_show(const migr_home *home, const cli_args *a);
+int cmd_run_watch(const migr_home *home, const cli_args *a);
+int cmd_run_logs(const migr_home *home, const cli_args *a);
+int cmd_run_cancel(const migr_home *home, const cli_args *a);
+int cmd_ckpt_list(const migr_home *home, const cli_args *a);
+int cmd_sample(const migr_home *home, const cli_args *a);
+int cmd_demo(const migr_home *home, const cli_args *a);
 
-/* 1 if argv holds -h or --help. */
-int cli_wants_help(int argc, char **argv);
-/* 1 if argv holds --json. */
-int cli_has_flag(int argc, char **argv, const char *flag);
+/* ms since the epoch as local "YYYY-MM-DD HH:MM:SS.mmm" into buf. */
+void cli_format_time(char *buf, size_t cap, int64_t ms);
+
+/* Start migrd and workers local workers for home, as `migr up` does; stop
+ * what `migr up` started.  Exit codes. */
+int cli_up(const migr_home *home, long workers);
+int cli_down(const migr_home *home);
+
+/* Parse an integer option value in lo..hi; on failure prints "migr WORDS:
+ * NAME needs an integer in lo..hi, got ..." and returns -1. */
+int cli_int(const cli_args *a, const char *name, long long lo, long long hi, long long *out);
 
 #endif

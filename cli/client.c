@@ -1,13 +1,48 @@
 /* client.c -- one request, one reply, over a DEALER socket. */
 #include <errno.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zmq.h>
 
 #include "cli/cli.h"
+#include "common/fs.h"
 #include "common/wire.h"
+
+/* 1 (err set) when migrd surely is not running, so that the caller need
+ * not wait for an answer: its ipc:// socket is missing, or the migrd that
+ * `migr up` recorded in run/migrd.pid is gone.  0 when it may be running
+ * (a tcp:// endpoint can only be told by asking). */
+static int migrd_surely_down(const migr_home *home, migr_err *err)
+{
+    const char *path = strncmp(home->endpoint, "ipc://", 6) == 0 ? home->endpoint + 6 : NULL;
+    char pidfile[PATH_MAX + 16];
+    struct stat sb;
+
+    if (path && stat(path, &sb) < 0 && errno == ENOENT) {
+        migr_errf(err, "migrd is not running: there is no socket at %s; start it with `migr up` "
+                  "(MIGR_HOME=%s) or set MIGR_ENDPOINT to where it runs", path, home->home);
+        return 1;
+    }
+    snprintf(pidfile, sizeof pidfile, "%s/migrd.pid", home->run);
+    uint8_t *text;
+    size_t len;
+    migr_err ignored;
+    if (!path || fs_read_file(pidfile, &text, &len, &ignored) < 0)
+        return 0;
+    long pid = strtol((char *)text, NULL, 10);
+    free(text);
+    if (pid > 1 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+        migr_errf(err, "migrd is not running: the one `migr up` started (pid %ld) is gone; see "
+                  "%s/migrd.log, then `migr down` and `migr up`", pid, home->logs);
+        return 1;
+    }
+    return 0;
+}
 
 json_t *cli_request(const migr_home *home, const char *verb, json_t *args, int timeout_ms,
                     int *status, migr_err *err)
@@ -21,6 +56,8 @@ json_t *cli_request(const migr_home *home, const char *verb, json_t *args, int t
     int linger = 0;
 
     *status = EXIT_FAIL;
+    if (migrd_surely_down(home, err))
+        goto end;
     if (!text || !sock) {
         migr_errf(err, "cannot set up a connection: %s", text ? zmq_strerror(errno) : "out of memory");
         goto end;

@@ -1,32 +1,13 @@
 /* dataset.c -- migr workers, migr dataset synth | add | list | show. */
+#include <errno.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
-
-static const char dataset_usage[] =
-    "usage: migr dataset synth NAME --clips N [--seed S] [--config FILE] [--wait]\n"
-    "       migr dataset add NAME --manifest FILE [--annotations FILE] [--wait]\n"
-    "       migr dataset mi NAME [--tau T] [--folds K] [--seed S] [--wait]\n"
-    "       migr dataset instruments NAME [--seed S] [--wait]\n"
-    "       migr dataset list [--json]\n"
-    "       migr dataset show NAME [--json]\n"
-    "\n"
-    "synth  write a synthetic DFEW-format dataset (real MP4s, clue annotations) into\n"
-    "       the store and ingest it; FILE is a YAML generator config (see examples/).\n"
-    "add    ingest a DFEW-style manifest: CSV rows \"clip path,label[,subtitle]\", paths\n"
-    "       relative to the manifest; annotations are JSON lines keyed by \"clip\".\n"
-    "mi     modality importance of every clip: probes trained with modality dropout,\n"
-    "       cross-fitted over K folds (default 5), score p(label | only m) for visual,\n"
-    "       audio and text; the dominant modality beats the runner-up by tau (default\n"
-    "       0.1), else the clip is multimodal.  `show` reports the distribution.\n"
-    "instruments  train the GRPO reward verifier (word n-grams, on clue sentences)\n"
-    "       and the evaluation judge (character n-grams, on <think> texts) on\n"
-    "       disjoint halves of the annotated clips.\n"
-    "--wait follow the work to the end, with a progress bar on a terminal.\n";
 
 static void print_datasets(json_t *list)
 {
@@ -86,6 +67,8 @@ static void print_instruments(json_t *inst)
     else if (json_is_string(json_object_get(inst, "error")))
         printf(" (%s)", json_string_value(json_object_get(inst, "error")));
     putchar('\n');
+    if (json_is_string(json_object_get(inst, "warning")))
+        printf("warning: %s\n", json_string_value(json_object_get(inst, "warning")));
 }
 
 static void print_dataset(json_t *d)
@@ -123,20 +106,9 @@ static void print_workers(json_t *list)
     }
 }
 
-int cmd_workers(const migr_home *home, int argc, char **argv)
+int cmd_workers(const migr_home *home, const cli_args *a)
 {
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: migr workers [--json]\n\nList the workers connected to migrd: "
-               "[{\"id\",\"pid\",\"host\",\"state\",...}].\n");
-        return EXIT_OK;
-    }
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--json") != 0) {
-            fprintf(stderr, "migr workers: unknown argument \"%s\"\n", argv[i]);
-            return EXIT_USAGE;
-        }
-    }
-    return cli_show(home, "workers", json_object(), cli_has_flag(argc, argv, "--json"), print_workers);
+    return cli_show(home, "workers", json_object(), cli_flag(a, "--json"), print_workers);
 }
 
 /* Follow a dataset until it is ready or failed; then show it. */
@@ -167,71 +139,66 @@ static int wait_dataset(const migr_home *home, const char *name)
     }
 }
 
-/* Parse "NAME --flag value ... [--wait]" into args; returns an exit code or -1 to go on. */
-static int parse_ingest(int argc, char **argv, const char *const *flags, json_t *args, int *wait)
+/* args[key] = the absolute path of option --key, when given.  Returns an
+ * exit code, or -1 to go on. */
+static int path_arg(const cli_args *a, const char *key, json_t *args)
 {
-    if (argc < 1 || argv[0][0] == '-') {
-        fputs(dataset_usage, stderr);
-        return EXIT_USAGE;
+    char opt[64], abs[PATH_MAX];
+    snprintf(opt, sizeof opt, "--%s", key);
+    const char *v = cli_value(a, opt);
+    if (!v)
+        return -1;
+    if (!realpath(v, abs)) {
+        fprintf(stderr, "migr %s: cannot find %s \"%s\": %s\n", a->cmd->words, opt, v, strerror(errno));
+        return EXIT_FAIL;
     }
-    json_object_set_new(args, "name", json_string(argv[0]));
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--wait")) {
-            *wait = 1;
-            continue;
-        }
-        int known = 0;
-        for (const char *const *f = flags; *f; f++)
-            known |= strcmp(argv[i], *f) == 0;
-        if (!known || i + 1 >= argc) {
-            fprintf(stderr, "migr dataset: unknown or incomplete argument \"%s\"\n\n%s", argv[i], dataset_usage);
-            return EXIT_USAGE;
-        }
-        const char *key = argv[i] + 2, *value = argv[++i];
-        if (!strcmp(key, "clips") || !strcmp(key, "seed")) {
-            char *end;
-            long long v = strtoll(value, &end, 10);
-            if (*end || v < 0) {
-                fprintf(stderr, "migr dataset: --%s needs a non-negative integer, got \"%s\"\n", key, value);
-                return EXIT_USAGE;
-            }
-            json_object_set_new(args, key, json_integer(v));
-        } else {
-            char abs[PATH_MAX];
-            if (!realpath(value, abs)) {
-                fprintf(stderr, "migr dataset: cannot find %s \"%s\"\n", key, value);
-                return EXIT_FAIL;
-            }
-            json_object_set_new(args, key, json_string(abs));
-        }
-    }
+    json_object_set_new(args, key, json_string(abs));
     return -1;
 }
 
-static int ingest(const migr_home *home, const char *verb, int argc, char **argv,
-                  const char *const *flags, const char *required)
+/* Send verb with args (consumed) for dataset NAME, then follow it with --wait. */
+static int ingest(const migr_home *home, const cli_args *a, const char *verb, json_t *args)
 {
-    int wait = 0, status;
+    int status;
     migr_err err;
-    json_t *args = json_object();
-    int rc = parse_ingest(argc, argv, flags, args, &wait);
-    if (rc < 0 && !json_object_get(args, required)) {
-        fprintf(stderr, "migr dataset: --%s is required\n\n%s", required, dataset_usage);
-        rc = EXIT_USAGE;
-    }
-    if (rc >= 0) {
-        json_decref(args);
-        return rc;
-    }
     json_t *r = cli_request(home, verb, args, 60000, &status, &err);
     if (!r) {
-        fprintf(stderr, "migr: %s\n", err.msg);
+        fprintf(stderr, "migr %s: %s\n", a->cmd->words, err.msg);
         return status;
     }
     printf("dataset %s: %lld clips queued\n", json_string_value(json_object_get(r, "name")),
            (long long)json_integer_value(json_object_get(r, "clips")));
     json_decref(r);
-    return wait ? wait_dataset(home, argv[0]) : EXIT_OK;
+    return cli_flag(a, "--wait") ? wait_dataset(home, a->operand[0]) : EXIT_OK;
+}
+
+int cmd_dataset_synth(const migr_home *home, const cli_args *a)
+{
+    long long clips, seed = 0;
+    if (cli_int(a, "--clips", 1, 1000000, &clips) < 0 ||
+        (cli_value(a, "--seed") && cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0))
+        return EXIT_USAGE;
+    json_t *args = json_pack("{s:s, s:I, s:I}", "name", a->operand[0], "clips", (json_int_t)clips,
+                             "seed", (json_int_t)seed);
+    int rc = path_arg(a, "config", args);
+    if (rc >= 0) {
+        json_decref(args);
+        return rc;
+    }
+    return ingest(home, a, "dataset.synth", args);
+}
+
+int cmd_dataset_add(const migr_home *home, const cli_args *a)
+{
+    json_t *args = json_pack("{s:s}", "name", a->operand[0]);
+    int rc = path_arg(a, "manifest", args);
+    if (rc < 0)
+        rc = path_arg(a, "annotations", args);
+    if (rc >= 0) {
+        json_decref(args);
+        return rc;
+    }
+    return ingest(home, a, "dataset.add", args);
 }
 
 /* Follow a dataset's job ("mi", "instruments") until it is done or failed. */
@@ -257,86 +224,62 @@ static int wait_job(const migr_home *home, const char *name, const char *job)
     }
 }
 
-/* A numeric option of a dataset job and its default. */
-typedef struct job_option {
-    const char *flag;    /* "--tau" */
-    double value;
-    int integer;         /* sent as a JSON integer */
-} job_option;
-
-/* migr dataset JOB NAME [--option value]... [--wait]: queue the dataset job
- * (request "dataset.JOB", the options as numbers), then optionally follow it. */
-static int dataset_job(const migr_home *home, int argc, char **argv, const char *job, job_option *opts,
-                       int nopts, const char *what)
+/* Queue dataset job "dataset.JOB" with args (consumed), then follow it
+ * with --wait. */
+static int dataset_job(const migr_home *home, const cli_args *a, const char *job, json_t *args,
+                       const char *what)
 {
-    int wait = 0, status;
+    int status;
     migr_err err;
     char verb[64];
 
-    if (argc < 1 || argv[0][0] == '-') {
-        fputs(dataset_usage, stderr);
-        return EXIT_USAGE;
-    }
-    for (int i = 1; i < argc; i++) {
-        char *end = argv[i];
-        if (!strcmp(argv[i], "--wait")) {
-            wait = 1;
-            continue;
-        }
-        for (int k = 0; k < nopts && i + 1 < argc; k++) {
-            if (strcmp(argv[i], opts[k].flag) != 0)
-                continue;
-            opts[k].value = strtod(argv[++i], &end);
-            if (opts[k].integer && opts[k].value != (double)(long long)opts[k].value)
-                end = argv[i];   /* an integer option given a fraction */
-            break;
-        }
-        if (*end) {
-            fprintf(stderr, "migr dataset %s: bad or incomplete argument \"%s\"\n\n%s", job, argv[i], dataset_usage);
-            return EXIT_USAGE;
-        }
-    }
-    json_t *args = json_pack("{s:s}", "name", argv[0]);
-    for (int k = 0; k < nopts; k++)
-        json_object_set_new(args, opts[k].flag + 2, opts[k].integer ? json_integer((json_int_t)opts[k].value)
-                                                                    : json_real(opts[k].value));
     snprintf(verb, sizeof verb, "dataset.%s", job);
+    json_object_set_new(args, "name", json_string(a->operand[0]));
     json_t *r = cli_request(home, verb, args, 60000, &status, &err);
     if (!r) {
-        fprintf(stderr, "migr: %s\n", err.msg);
+        fprintf(stderr, "migr %s: %s\n", a->cmd->words, err.msg);
         return status;
     }
     json_decref(r);
-    printf("dataset %s: %s queued\n", argv[0], what);
-    return wait ? wait_job(home, argv[0], job) : EXIT_OK;
+    printf("dataset %s: %s queued\n", a->operand[0], what);
+    return cli_flag(a, "--wait") ? wait_job(home, a->operand[0], job) : EXIT_OK;
 }
 
-int cmd_dataset(const migr_home *home, int argc, char **argv)
+int cmd_dataset_mi(const migr_home *home, const cli_args *a)
 {
-    static const char *const synth_flags[] = {"--clips", "--seed", "--config", NULL};
-    static const char *const add_flags[] = {"--manifest", "--annotations", NULL};
-    int json = cli_has_flag(argc, argv, "--json");
+    long long folds = 5, seed = 1;
+    double tau = 0.1;
+    const char *t = cli_value(a, "--tau");
+    char *end = NULL;
+    if (t)
+        tau = strtod(t, &end);
+    if (t && (!*t || *end || !(tau >= 0 && tau < 1))) {
+        fprintf(stderr, "migr dataset mi: --tau needs a number with 0 <= tau < 1, got \"%s\"\n", t);
+        return EXIT_USAGE;
+    }
+    if ((cli_value(a, "--folds") && cli_int(a, "--folds", 2, 20, &folds) < 0) ||
+        (cli_value(a, "--seed") && cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0))
+        return EXIT_USAGE;
+    return dataset_job(home, a, "mi", json_pack("{s:f, s:I, s:I}", "tau", tau, "folds", (json_int_t)folds,
+                                                "seed", (json_int_t)seed), "modality importance");
+}
 
-    if (argc < 1 || cli_wants_help(argc, argv)) {
-        fputs(dataset_usage, argc < 1 ? stderr : stdout);
-        return argc < 1 ? EXIT_USAGE : EXIT_OK;
-    }
-    if (!strcmp(argv[0], "synth"))
-        return ingest(home, "dataset.synth", argc - 1, argv + 1, synth_flags, "clips");
-    if (!strcmp(argv[0], "add"))
-        return ingest(home, "dataset.add", argc - 1, argv + 1, add_flags, "manifest");
-    if (!strcmp(argv[0], "mi")) {
-        job_option opts[] = {{"--tau", 0.1, 0}, {"--folds", 5, 1}, {"--seed", 1, 1}};
-        return dataset_job(home, argc - 1, argv + 1, "mi", opts, 3, "modality importance");
-    }
-    if (!strcmp(argv[0], "instruments")) {
-        job_option opts[] = {{"--seed", 1, 1}};
-        return dataset_job(home, argc - 1, argv + 1, "instruments", opts, 1, "verifier and judge training");
-    }
-    if (!strcmp(argv[0], "list") && argc == 1 + json)
-        return cli_show(home, "dataset.list", json_object(), json, print_datasets);
-    if (!strcmp(argv[0], "show") && argc == 2 + json && argv[1][0] != '-')
-        return cli_show(home, "dataset.show", json_pack("{s:s}", "name", argv[1]), json, print_dataset);
-    fputs(dataset_usage, stderr);
-    return EXIT_USAGE;
+int cmd_dataset_instruments(const migr_home *home, const cli_args *a)
+{
+    long long seed = 1;
+    if (cli_value(a, "--seed") && cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0)
+        return EXIT_USAGE;
+    return dataset_job(home, a, "instruments", json_pack("{s:I}", "seed", (json_int_t)seed),
+                       "verifier and judge training");
+}
+
+int cmd_dataset_list(const migr_home *home, const cli_args *a)
+{
+    return cli_show(home, "dataset.list", json_object(), cli_flag(a, "--json"), print_datasets);
+}
+
+int cmd_dataset_show(const migr_home *home, const cli_args *a)
+{
+    return cli_show(home, "dataset.show", json_pack("{s:s}", "name", a->operand[0]), cli_flag(a, "--json"),
+                    print_dataset);
 }

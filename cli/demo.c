@@ -203,18 +203,18 @@ static int prepare_set(const migr_home *home, const demo_plan *plan, const char 
     if (have)
         return 0;
     stage("synthesizing and featurizing %s", name);
-    char *synth[] = {"synth", (char *)name, "--clips", clips, "--seed", (char *)seed, "--wait"};
-    if (cmd_dataset(home, 7, synth) != EXIT_OK)
+    char *synth[] = {"dataset", "synth", (char *)name, "--clips", clips, "--seed", (char *)seed, "--wait"};
+    if (cli_run_line(home, 8, synth) != EXIT_OK)
         return -1;
     stage("modality importance of %s (cross-fitted probes)", name);
-    char *mi[] = {"mi", (char *)name, "--wait"};
-    if (cmd_dataset(home, 3, mi) != EXIT_OK)
+    char *mi[] = {"dataset", "mi", (char *)name, "--wait"};
+    if (cli_run_line(home, 4, mi) != EXIT_OK)
         return -1;
     if (!instruments)
         return 0;
     stage("the reward verifier and the evaluation judge of %s", name);
-    char *inst[] = {"instruments", (char *)name, "--wait"};
-    return cmd_dataset(home, 3, inst) == EXIT_OK ? 0 : -1;
+    char *inst[] = {"dataset", "instruments", (char *)name, "--wait"};
+    return cli_run_line(home, 4, inst) == EXIT_OK ? 0 : -1;
 }
 
 static void print_cell(json_t *v)
@@ -243,26 +243,14 @@ static void print_table(json_t *result)
            json_number_value(json_object_get(m, "grpo_reward_last")));
 }
 
-int cmd_demo(const migr_home *home, int argc, char **argv)
+int cmd_demo(const migr_home *home, const cli_args *a)
 {
-    int is_quick = cli_has_flag(argc, argv, "--quick"), json = cli_has_flag(argc, argv, "--json");
+    int is_quick = cli_flag(a, "--quick"), json = cli_flag(a, "--json");
     int status, rc = EXIT_FAIL;
     migr_err err;
     const demo_plan *plan = is_quick ? &quick : &full;
     const char *cold = is_quick ? "demo-quick" : "demo", *rl = is_quick ? "demo-quick-rl" : "demo-rl";
 
-    if (cli_wants_help(argc, argv) || argc > is_quick + json) {
-        printf("usage: migr demo [--quick] [--json]\n\n"
-               "The MIGR experiment on two synthetic sets of %d clips (%d with --quick): a\n"
-               "cold-start set (SFT, reward verifier, judge) and an RL set (GRPO, evaluation),\n"
-               "both with modality importance; the baseline (visual-first SFT, GRPO on accuracy\n"
-               "+ format) and MIGR (MI-ordered SFT, GRPO on accuracy + format + mi_order +\n"
-               "consistency) from the same seed and budget, both evaluated on the RL set's\n"
-               "held-out clips, printed side by side (--json: {\"baseline\": {...}, \"migr\": {...}}).\n"
-               "Starts migrd and 2 workers unless one is running; progress goes to stderr.\n",
-               full.clips, quick.clips);
-        return cli_wants_help(argc, argv) ? EXIT_OK : EXIT_USAGE;
-    }
     /* Everything but the result goes to stderr. */
     int saved_stdout = dup(STDOUT_FILENO);
     if (saved_stdout < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0) {
@@ -274,8 +262,7 @@ int cmd_demo(const migr_home *home, int argc, char **argv)
     json_decref(ping);
     json_t *result = NULL;
     if (started) {
-        char *up_argv[] = {"--workers", "2"};
-        if (cmd_up(home, 2, up_argv) != EXIT_OK)
+        if (cli_up(home, 2) != EXIT_OK)
             goto stop;
     }
     if (prepare_set(home, plan, cold, "7", 1) < 0 || prepare_set(home, plan, rl, "8", 0) < 0)
@@ -291,8 +278,7 @@ int cmd_demo(const migr_home *home, int argc, char **argv)
     }
 stop:
     if (started) {
-        char *down_argv[] = {NULL};
-        cmd_down(home, 0, down_argv);
+        cli_down(home);
     }
     fflush(stdout);
     if (dup2(saved_stdout, STDOUT_FILENO) < 0 || close(saved_stdout) < 0) {

@@ -8,23 +8,6 @@
 #include "cli/cli.h"
 #include "ml/runconfig.h"
 
-static const char run_usage[] =
-    "usage: migr run submit FILE.yaml [--set key=value]... [--wait]\n"
-    "       migr run list [--json]\n"
-    "       migr run show ID [--json]\n"
-    "       migr run watch ID\n"
-    "       migr run logs ID [--json]\n"
-    "       migr run cancel ID\n"
-    "\n"
-    "submit  send a run (kind sft; see examples/sft.yaml) to migrd and print its id;\n"
-    "        --set overrides any key (train.steps=10, dataset=NAME); unknown keys\n"
-    "        are errors.  --wait follows it like `watch`.\n"
-    "watch   print each step's loss, gradient norm, learning rate and tokens/s\n"
-    "        until the run ends.\n"
-    "logs    the run's events (retries, failures) and its per-step metrics.\n"
-    "cancel  stop a queued or running run within one step; its checkpoints stay.\n"
-    "States: queued, running, succeeded, failed, cancelled.\n";
-
 static double metric(json_t *m, const char *name)
 {
     return json_number_value(json_object_get(m, name));
@@ -43,20 +26,20 @@ static void print_run(json_t *r)
 }
 
 /* One step's metrics: SFT's four, then GRPO's rewards and KL when present. */
-static void print_step(json_t *m)
+static void print_step(FILE *out, json_t *m)
 {
     const char *name;
     json_t *v;
-    printf("step %5lld  loss %.4f  grad_norm %.4f  lr %.2e  %.0f tokens/s",
+    fprintf(out, "step %5lld  loss %.4f  grad_norm %.4f  lr %.2e  %.0f tokens/s",
            (long long)json_integer_value(json_object_get(m, "step")), metric(m, "loss"),
            metric(m, "grad_norm"), metric(m, "lr"), metric(m, "tokens_per_s"));
     if (json_object_get(m, "reward_mean"))
-        printf("  reward %.3f +- %.3f  zero-var %.2f  kl %.4f", metric(m, "reward_mean"), metric(m, "reward_std"),
+        fprintf(out, "  reward %.3f +- %.3f  zero-var %.2f  kl %.4f", metric(m, "reward_mean"), metric(m, "reward_std"),
                metric(m, "zero_variance_share"), metric(m, "kl"));
     json_object_foreach(m, name, v)
         if (strncmp(name, "reward_", 7) == 0 && strcmp(name, "reward_mean") != 0 && strcmp(name, "reward_std") != 0)
-            printf("  %s %.3f", name + 7, json_number_value(v));
-    putchar('\n');
+            fprintf(out, "  %s %.3f", name + 7, json_number_value(v));
+    fputc('\n', out);
 }
 
 static void print_runs(json_t *list)
@@ -96,13 +79,15 @@ static void print_run_detail(json_t *r)
     print_run(r);
     json_t *m = json_object_get(r, "metrics"), *e = json_object_get(r, "eval");
     if (json_object_get(m, "step"))
-        print_step(m);
+        print_step(stdout, m);
     if (json_is_object(e))
         print_eval(e);
     size_t i;
     json_t *sample;
     json_array_foreach(json_object_get(r, "samples"), i, sample)
         printf("sample: %s\n", json_string_value(json_object_get(sample, "text")));
+    json_array_foreach(json_object_get(r, "warnings"), i, sample)
+        printf("warning: %s\n", json_string_value(sample));
 }
 
 static void print_checkpoints(json_t *list)
@@ -133,8 +118,9 @@ static int request_or_report(const migr_home *home, const char *verb, json_t *ar
     return *out ? EXIT_OK : status;
 }
 
-/* Print steps as they complete until the run ends; exit 0 if it succeeded. */
-static int watch(const migr_home *home, long long id)
+/* Print steps to out as they complete until the run ends; exit 0 if it
+ * succeeded. */
+static int watch(const migr_home *home, long long id, FILE *out)
 {
     long long next = 1;
     for (;;) {
@@ -148,17 +134,21 @@ static int watch(const migr_home *home, long long id)
         json_array_foreach(json_object_get(r, "steps_done"), i, m) {
             if (isatty(STDERR_FILENO))
                 fputs("\r\033[K", stderr);
-            print_step(m);
+            print_step(out, m);
             next = json_integer_value(json_object_get(m, "step")) + 1;
         }
-        fflush(stdout);
+        fflush(out);
         const char *state = json_string_value(json_object_get(r, "state"));
         cli_progress(state, (long)json_integer_value(json_object_get(r, "step")),
                      (long)json_integer_value(json_object_get(r, "steps")));
         if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0) {
             cli_progress_end();
             json_t *e = json_object_get(r, "error");
-            printf("run %lld %s%s%s\n", id, state, json_is_string(e) ? ": " : "",
+            size_t k;
+            json_t *w;
+            json_array_foreach(json_object_get(r, "warnings"), k, w)
+                fprintf(out, "warning: %s\n", json_string_value(w));
+            fprintf(out, "run %lld %s%s%s\n", id, state, json_is_string(e) ? ": " : "",
                    json_is_string(e) ? json_string_value(e) : "");
             rc = strcmp(state, "succeeded") == 0 ? EXIT_OK : EXIT_FAIL;
             json_decref(r);
@@ -169,32 +159,19 @@ static int watch(const migr_home *home, long long id)
     }
 }
 
-/* migr run submit FILE.yaml [--set k=v]... [--wait] */
-static int submit(const migr_home *home, int argc, char **argv)
+int cmd_run_submit(const migr_home *home, const cli_args *a)
 {
     runconfig rc;
     migr_err err;
-    int wait = 0;
 
-    if (argc < 1 || argv[0][0] == '-') {
-        fputs(run_usage, stderr);
-        return EXIT_USAGE;
-    }
     runconfig_defaults(&rc);
-    if (runconfig_load_yaml(argv[0], &rc, &err) < 0) {
+    if (runconfig_load_yaml(a->operand[0], &rc, &err) < 0) {
         fprintf(stderr, "migr run submit: %s\n", err.msg);
         return EXIT_USAGE;
     }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--wait")) {
-            wait = 1;
-        } else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
-            if (runconfig_set(&rc, argv[++i], &err) < 0) {
-                fprintf(stderr, "migr run submit: --set %s: %s\n", argv[i], err.msg);
-                return EXIT_USAGE;
-            }
-        } else {
-            fprintf(stderr, "migr run submit: unknown or incomplete argument \"%s\"\n", argv[i]);
+    for (int i = 0; i < a->nopts; i++) {
+        if (strcmp(a->opt[i]->name, "--set") == 0 && runconfig_set(&rc, a->value[i], &err) < 0) {
+            fprintf(stderr, "migr run submit: --set %s: %s\n", a->value[i], err.msg);
             return EXIT_USAGE;
         }
     }
@@ -214,7 +191,9 @@ static int submit(const migr_home *home, int argc, char **argv)
     json_decref(r);
     printf("%lld\n", id);
     fflush(stdout);
-    return wait ? watch(home, id) : EXIT_OK;
+    /* Only the id goes to stdout, as for a submit without --wait: the steps
+     * followed are progress. */
+    return cli_flag(a, "--wait") ? watch(home, id, stderr) : EXIT_OK;
 }
 
 static int logs(const migr_home *home, long long id, int json)
@@ -229,72 +208,72 @@ static int logs(const migr_home *home, long long id, int json)
         size_t i;
         json_t *e;
         json_array_foreach(json_object_get(r, "events"), i, e) {
-            json_t *d = json_object_get(e, "detail");
-            printf("%lld %-14s task %-6lld %s\n", (long long)json_integer_value(json_object_get(e, "at_ms")),
-                   json_string_value(json_object_get(e, "kind")),
-                   (long long)json_integer_value(json_object_get(e, "task_id")),
+            json_t *d = json_object_get(e, "detail"), *tk = json_object_get(e, "task_kind");
+            char when[40], task[64] = "";
+            cli_format_time(when, sizeof when, json_integer_value(json_object_get(e, "at_ms")));
+            if (json_integer_value(json_object_get(e, "task_id")) > 0)
+                snprintf(task, sizeof task, "task %lld (%s)",
+                         (long long)json_integer_value(json_object_get(e, "task_id")),
+                         json_is_string(tk) ? json_string_value(tk) : "?");
+            printf("%s  %-14s %-20s %s\n", when, json_string_value(json_object_get(e, "kind")), task,
                    json_is_string(d) ? json_string_value(d) : "");
         }
         json_array_foreach(json_object_get(r, "metrics"), i, e)
-            print_step(e);
+            print_step(stdout, e);
     }
     json_decref(r);
     return EXIT_OK;
 }
 
-int cmd_run(const migr_home *home, int argc, char **argv)
+/* The run id operand of a, or -1 after saying what is wrong with it. */
+static long long run_id(const cli_args *a)
 {
-    int json = cli_has_flag(argc, argv, "--json");
-    long long id = 0;
-
-    if (argc < 1 || cli_wants_help(argc, argv)) {
-        fputs(run_usage, argc < 1 ? stderr : stdout);
-        return argc < 1 ? EXIT_USAGE : EXIT_OK;
+    long long id;
+    if (parse_id(a->operand[0], &id) < 0) {
+        fprintf(stderr, "migr %s: \"%s\" is not a run id (see migr run list)\n", a->cmd->words,
+                a->operand[0]);
+        return -1;
     }
-    if (!strcmp(argv[0], "submit"))
-        return submit(home, argc - 1, argv + 1);
-    if (!strcmp(argv[0], "list") && argc == 1 + json)
-        return cli_show(home, "run.list", NULL, json, print_runs);
-    int takes_json = !strcmp(argv[0], "show") || !strcmp(argv[0], "logs");
-    if (argc != 2 + (takes_json && json)) {
-        fputs(run_usage, stderr);
-        return EXIT_USAGE;
-    }
-    if (parse_id(argv[1], &id) < 0) {
-        fprintf(stderr, "migr run: \"%s\" is not a run id (see migr run list)\n", argv[1]);
-        return EXIT_USAGE;
-    }
-    if (!strcmp(argv[0], "watch"))
-        return watch(home, id);
-    if (!strcmp(argv[0], "logs"))
-        return logs(home, id, json);
-    const char *verb = !strcmp(argv[0], "show") ? "run.show" : !strcmp(argv[0], "cancel") ? "run.cancel" : NULL;
-    if (!verb) {
-        fputs(run_usage, stderr);
-        return EXIT_USAGE;
-    }
-    return cli_show(home, verb, json_pack("{s:I}", "id", (json_int_t)id), json, print_run_detail);
+    return id;
 }
 
-static const char ckpt_usage[] =
-    "usage: migr ckpt list [RUN] [--json]\n"
-    "\n"
-    "The checkpoints kept in the store: [{\"run\",\"step\",\"path\",\"sha256\"}].\n";
-
-int cmd_ckpt(const migr_home *home, int argc, char **argv)
+int cmd_run_list(const migr_home *home, const cli_args *a)
 {
-    int json = cli_has_flag(argc, argv, "--json");
-    long long id = -1;
+    return cli_show(home, "run.list", NULL, cli_flag(a, "--json"), print_runs);
+}
 
-    if (cli_wants_help(argc, argv)) {
-        fputs(ckpt_usage, stdout);
-        return EXIT_OK;
-    }
-    if (argc < 1 || strcmp(argv[0], "list") != 0 || argc > 2 + json ||
-        (argc == 2 + json && parse_id(argv[1][0] == '-' ? argv[2] : argv[1], &id) < 0)) {
-        fputs(ckpt_usage, stderr);
+int cmd_run_show(const migr_home *home, const cli_args *a)
+{
+    long long id = run_id(a);
+    return id < 0 ? EXIT_USAGE
+                  : cli_show(home, "run.show", json_pack("{s:I}", "id", (json_int_t)id), cli_flag(a, "--json"),
+                             print_run_detail);
+}
+
+int cmd_run_watch(const migr_home *home, const cli_args *a)
+{
+    long long id = run_id(a);
+    return id < 0 ? EXIT_USAGE : watch(home, id, stdout);
+}
+
+int cmd_run_logs(const migr_home *home, const cli_args *a)
+{
+    long long id = run_id(a);
+    return id < 0 ? EXIT_USAGE : logs(home, id, cli_flag(a, "--json"));
+}
+
+int cmd_run_cancel(const migr_home *home, const cli_args *a)
+{
+    long long id = run_id(a);
+    return id < 0 ? EXIT_USAGE
+                  : cli_show(home, "run.cancel", json_pack("{s:I}", "id", (json_int_t)id), 0, print_run_detail);
+}
+
+int cmd_ckpt_list(const migr_home *home, const cli_args *a)
+{
+    long long id = 0;
+    if (a->noperands && (id = run_id(a)) < 0)
         return EXIT_USAGE;
-    }
     json_t *args = id > 0 ? json_pack("{s:I}", "run", (json_int_t)id) : json_object();
-    return cli_show(home, "ckpt.list", args, json, print_checkpoints);
+    return cli_show(home, "ckpt.list", args, cli_flag(a, "--json"), print_checkpoints);
 }

@@ -1,5 +1,6 @@
 /* sample.c -- migr sample: one generated explanation and answer for a clip,
  * computed here from a checkpoint in the store. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,14 +14,6 @@
 #include "ml/target.h"
 #include "ml/vocab.h"
 
-static const char sample_usage[] =
-    "usage: migr sample --ckpt PATH --dataset NAME --clip N\n"
-    "                   [--temperature T] [--top-k K] [--max-new N] [--seed S] [--json]\n"
-    "\n"
-    "Generate one explanation and answer for clip N (its row in the manifest,\n"
-    "from 0) of a dataset, with the checkpoint at PATH (see migr ckpt list).\n"
-    "Defaults: temperature 0 (greedy), top-k 0 (all), max-new 200, seed 1.\n";
-
 typedef struct sample_args {
     const char *ckpt, *dataset;
     long clip, max_new, top_k;
@@ -29,39 +22,60 @@ typedef struct sample_args {
     int json;
 } sample_args;
 
-static int parse_args(int argc, char **argv, sample_args *a)
+/* The options of a into *s; -1 after saying which is wrong. */
+static int parse_args(const cli_args *a, sample_args *s)
 {
-    *a = (sample_args){.clip = -1, .max_new = 200, .seed = 1};
-    for (int i = 0; i < argc; i++) {
-        const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        char *end = NULL;
-        if (!strcmp(k, "--json")) {
-            a->json = 1;
-            continue;
-        }
-        if (!v)
-            return -1;
-        i++;
-        if (!strcmp(k, "--ckpt"))
-            a->ckpt = v;
-        else if (!strcmp(k, "--dataset"))
-            a->dataset = v;
-        else if (!strcmp(k, "--clip"))
-            a->clip = strtol(v, &end, 10);
-        else if (!strcmp(k, "--max-new"))
-            a->max_new = strtol(v, &end, 10);
-        else if (!strcmp(k, "--top-k"))
-            a->top_k = strtol(v, &end, 10);
-        else if (!strcmp(k, "--temperature"))
-            a->temperature = strtod(v, &end);
-        else if (!strcmp(k, "--seed"))
-            a->seed = strtoull(v, &end, 10);
-        else
-            return -1;
-        if (end && *end)
-            return -1;
+    long long clip, max_new = 200, top_k = 0, seed = 1;
+    const char *t = cli_value(a, "--temperature");
+    char *end = NULL;
+
+    *s = (sample_args){.ckpt = cli_value(a, "--ckpt"), .dataset = cli_value(a, "--dataset"),
+                       .json = cli_flag(a, "--json")};
+    if (cli_int(a, "--clip", 0, INT32_MAX, &clip) < 0 ||
+        (cli_value(a, "--max-new") && cli_int(a, "--max-new", 1, 4096, &max_new) < 0) ||
+        (cli_value(a, "--top-k") && cli_int(a, "--top-k", 0, INT32_MAX, &top_k) < 0) ||
+        (cli_value(a, "--seed") && cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0))
+        return -1;
+    if (t)
+        s->temperature = strtod(t, &end);
+    if (t && (!*t || *end || !(s->temperature >= 0 && s->temperature <= 100))) {
+        fprintf(stderr, "migr sample: --temperature needs a number in 0..100 (0 decodes greedily), got \"%s\"\n", t);
+        return -1;
     }
-    return a->ckpt && a->dataset && a->clip >= 0 && a->max_new >= 1 ? 0 : -1;
+    s->clip = (long)clip;
+    s->max_new = (long)max_new;
+    s->top_k = (long)top_k;
+    s->seed = (unsigned long long)seed;
+    return 0;
+}
+
+/* The checkpoint path --ckpt names: run:ID is that run's newest (asked of
+ * migrd), anything else a path.  Returns an exit code. */
+static int resolve_ckpt(const migr_home *home, const char *ref, char *path, size_t cap)
+{
+    long long run;
+    const char *given;
+    int status;
+    migr_err err;
+
+    if (runconfig_ckpt_ref(ref, &run, &given) != 1) {
+        snprintf(path, cap, "%s", ref);
+        return EXIT_OK;
+    }
+    json_t *list = cli_request(home, "ckpt.list", json_pack("{s:I}", "run", (json_int_t)run), 10000,
+                               &status, &err);
+    if (!list) {
+        fprintf(stderr, "migr sample: --ckpt %s: %s\n", ref, err.msg);
+        return status;
+    }
+    json_t *last = json_array_get(list, json_array_size(list) - 1);
+    status = last ? EXIT_OK : EXIT_FAIL;
+    if (last)
+        snprintf(path, cap, "%s", json_string_value(json_object_get(last, "path")));
+    else
+        fprintf(stderr, "migr sample: --ckpt %s: run %lld has no checkpoint yet\n", ref, run);
+    json_decref(list);
+    return status;
 }
 
 static int load_clip_features(json_t *clip, media_features *f, migr_err *err)
@@ -98,7 +112,7 @@ static void print_result(const sample_args *a, json_t *clip, const vocab *v, con
            p.well_formed ? "" : "; malformed: ", p.well_formed ? "" : p.why);
 }
 
-int cmd_sample(const migr_home *home, int argc, char **argv)
+int cmd_sample(const migr_home *home, const cli_args *args)
 {
     sample_args a;
     migr_err err;
@@ -108,14 +122,13 @@ int cmd_sample(const migr_home *home, int argc, char **argv)
     batch *b = NULL;
     int *out = NULL;
 
-    if (cli_wants_help(argc, argv)) {
-        fputs(sample_usage, stdout);
-        return EXIT_OK;
-    }
-    if (parse_args(argc, argv, &a) < 0) {
-        fputs(sample_usage, stderr);
+    char ckpt[PATH_MAX];
+    if (parse_args(args, &a) < 0)
         return EXIT_USAGE;
-    }
+    if ((rc = resolve_ckpt(home, a.ckpt, ckpt, sizeof ckpt)) != EXIT_OK)
+        return rc;
+    rc = EXIT_FAIL;
+    a.ckpt = ckpt;
     json_t *clip = cli_request(home, "dataset.clip", json_pack("{s:s, s:I}", "name", a.dataset, "clip",
                                (json_int_t)a.clip), 10000, &status, &err);
     if (!clip) {

@@ -87,31 +87,20 @@ static int alive_workers(const migr_home *home)
     return n;
 }
 
-int cmd_up(const migr_home *home_in, int argc, char **argv)
+int cmd_up(const migr_home *home, const cli_args *a)
+{
+    long long workers = 2;
+    if (cli_value(a, "--workers") && cli_int(a, "--workers", 0, 64, &workers) < 0)
+        return EXIT_USAGE;
+    return cli_up(home, (long)workers);
+}
+
+int cli_up(const migr_home *home_in, long workers)
 {
     migr_home home = *home_in;
     char dir[PATH_MAX], prog[PATH_MAX + 32], log[PATH_MAX + 32], pidf[PATH_MAX + 32];
     migr_err err;
-    long workers = 2;
 
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: migr up [--workers N]\n\nStart migrd and N migr-worker processes (default 2) in the\n"
-               "background for MIGR_HOME (%s); logs go to its logs/, pids to run/.\n", home.home);
-        return EXIT_OK;
-    }
-    for (int i = 0; i < argc; i++) {
-        char *end;
-        if (!strcmp(argv[i], "--workers") && i + 1 < argc) {
-            workers = strtol(argv[++i], &end, 10);
-            if (*end || workers < 0 || workers > 64) {
-                fprintf(stderr, "migr up: --workers needs 0..64\n");
-                return EXIT_USAGE;
-            }
-        } else {
-            fprintf(stderr, "migr up: unknown argument \"%s\" (see migr up --help)\n", argv[i]);
-            return EXIT_USAGE;
-        }
-    }
     if (migr_home_resolve(&home, 1, &err) < 0 || bin_dir(dir, sizeof dir) < 0) {
         fprintf(stderr, "migr up: %s\n", err.msg);
         return EXIT_FAIL;
@@ -136,6 +125,7 @@ int cmd_up(const migr_home *home_in, int argc, char **argv)
             unlink(pidf);
             return EXIT_FAIL;
         }
+        usleep(50 * 1000); /* a ping fails at once while its socket is not there yet */
     }
     snprintf(prog, sizeof prog, "%s/migr-worker", dir);
     for (long i = 0; i < workers; i++) {
@@ -157,7 +147,17 @@ int cmd_up(const migr_home *home_in, int argc, char **argv)
         }
         usleep(100 * 1000);
     }
-    printf("migrd at %s with %ld worker(s); MIGR_HOME=%s\n", home.endpoint, workers, home.home);
+    char http[128] = "off (MIGR_HTTP=off)";
+    uint8_t *addr;
+    size_t len;
+    snprintf(pidf, sizeof pidf, "%s/http.addr", home.run);
+    if (strcmp(home.http, "off") != 0 && fs_read_file(pidf, &addr, &len, &err) == 0) {
+        const uint8_t *nl = memchr(addr, '\n', len);
+        snprintf(http, sizeof http, "http://%.*s/", (int)(nl ? (size_t)(nl - addr) : len), (char *)addr);
+        free(addr);
+    }
+    printf("migrd at %s with %ld worker(s); HTTP API and dashboard %s; MIGR_HOME=%s\n", home.endpoint,
+           workers, http, home.home);
     return EXIT_OK;
 }
 
@@ -190,17 +190,18 @@ static void stop_pid(pid_t pid, const char *what)
     kill(pid, SIGKILL);
 }
 
-int cmd_down(const migr_home *home, int argc, char **argv)
+int cmd_down(const migr_home *home, const cli_args *a)
+{
+    (void)a;
+    return cli_down(home);
+}
+
+int cli_down(const migr_home *home)
 {
     char pattern[PATH_MAX + 32];
     glob_t g;
     int stopped = 0;
 
-    if (cli_wants_help(argc, argv) || argc > 0) {
-        printf("usage: migr down\n\nStop the workers, then migrd, started by `migr up` for MIGR_HOME (%s).\n",
-               home->home);
-        return argc > 0 && !cli_wants_help(argc, argv) ? EXIT_USAGE : EXIT_OK;
-    }
     snprintf(pattern, sizeof pattern, "%s/worker-*.pid", home->run);
     if (glob(pattern, 0, NULL, &g) == 0) {
         for (size_t i = 0; i < g.gl_pathc; i++) {

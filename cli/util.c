@@ -1,6 +1,9 @@
 /* util.c -- output helpers shared by the commands. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -31,15 +34,29 @@ void cli_progress_end(void)
         fputc('\n', stderr);
 }
 
-int cli_has_flag(int argc, char **argv, const char *flag)
+void cli_format_time(char *buf, size_t cap, int64_t ms)
 {
-    for (int i = 0; i < argc; i++)
-        if (strcmp(argv[i], flag) == 0)
-            return 1;
-    return 0;
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0) {
+        snprintf(buf, cap, "%lld ms", (long long)ms);
+        return;
+    }
+    size_t n = strlen(buf);
+    snprintf(buf + n, cap - n, ".%03d", (int)(ms % 1000));
 }
 
-int cli_wants_help(int argc, char **argv)
+int cli_int(const cli_args *a, const char *name, long long lo, long long hi, long long *out)
 {
-    return cli_has_flag(argc, argv, "-h") || cli_has_flag(argc, argv, "--help");
+    const char *v = cli_value(a, name);
+    char *end;
+    errno = 0;
+    long long n = v ? strtoll(v, &end, 10) : 0;
+    if (!v || !*v || *end || errno == ERANGE || n < lo || n > hi) {
+        fprintf(stderr, "migr %s: %s needs an integer in %lld..%lld, got \"%s\"\n", a->cmd->words, name,
+                lo, hi, v ? v : "");
+        return -1;
+    }
+    *out = n;
+    return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "common/stop.h"
+#include "common/version.h"
 #include "coordinator/coord.h"
 #include "coordinator/http.h"
 
@@ -17,6 +18,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: migrd [--log-level LEVEL] [--heartbeat-ms N] [--liveness N] [--max-attempts N]\n"
+            "       migrd --version\n"
             "\n"
             "The migr coordinator: owns the SQLite database, hands tasks to workers\n"
             "under leases, answers the migr CLI and serves the HTTP API.\n"
@@ -74,6 +76,9 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("migrd %s (wire protocol %d)\n", MIGR_VERSION, WIRE_PROTOCOL_VERSION);
             return 0;
         } else if (!strcmp(a, "--log-level") && v) {
             level = v, i++;

@@ -7,6 +7,8 @@
 
 #include "common/log.h"
 #include "common/stop.h"
+#include "common/version.h"
+#include "common/wire.h"
 #include "ml/blas.h"
 #include "worker/worker.h"
 
@@ -14,6 +16,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: migr-worker [--concurrency N] [--id NAME] [--log-level LEVEL]\n"
+            "       migr-worker --version\n"
             "\n"
             "A stateless migr worker: connects to migrd at $MIGR_ENDPOINT, runs the\n"
             "tasks it is given (synth, featurize, ...) N at a time, and writes what\n"
@@ -39,6 +42,9 @@ int main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("migr-worker %s (wire protocol %d)\n", MIGR_VERSION, WIRE_PROTOCOL_VERSION);
             return 0;
         } else if (!strcmp(a, "--concurrency") && v) {
             char *end;

@@ -1,0 +1,250 @@
+/* commands.c -- see commands.h. */
+#include "cli/commands.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define JSON_OPT {"--json", NULL, 0, 0, "print JSON instead of a table"}
+#define WAIT_OPT {"--wait", NULL, 0, 0, "follow the work to the end (a progress bar on a terminal)"}
+#define END_OPT {NULL, NULL, 0, 0, NULL}
+
+static const cli_option up_opts[] = {
+    {"--workers", "N", 0, 0, "local workers to start, 0..64 (default 2)"}, END_OPT};
+static const cli_option no_opts[] = {END_OPT};
+static const cli_option json_opts[] = {JSON_OPT, END_OPT};
+static const cli_option synth_opts[] = {
+    {"--clips", "N", 1, 0, "clips to generate, 1..1000000"},
+    {"--seed", "S", 0, 0, "generator seed, >= 0 (default 0)"},
+    {"--config", "FILE", 0, 0, "a generator config in YAML (see examples/synth.yaml)"},
+    WAIT_OPT, END_OPT};
+static const cli_option add_opts[] = {
+    {"--manifest", "FILE", 1, 0, "CSV rows \"clip path,label[,subtitle]\", paths relative to it"},
+    {"--annotations", "FILE", 0, 0, "clue annotations, JSON lines keyed by \"clip\""},
+    WAIT_OPT, END_OPT};
+static const cli_option mi_opts[] = {
+    {"--tau", "T", 0, 0, "margin by which the dominant modality beats the runner-up, 0 <= T < 1 (default 0.1)"},
+    {"--folds", "K", 0, 0, "cross-fitting folds, 2..20 (default 5)"},
+    {"--seed", "S", 0, 0, "probe seed (default 1)"},
+    WAIT_OPT, END_OPT};
+static const cli_option instruments_opts[] = {
+    {"--seed", "S", 0, 0, "training seed (default 1)"}, WAIT_OPT, END_OPT};
+static const cli_option submit_opts[] = {
+    {"--set", "key=value", 0, 1, "override a key of the YAML (train.steps=10, dataset=NAME)"},
+    {"--wait", NULL, 0, 0, "follow the run like `migr run watch` and exit 0 if it succeeds"},
+    END_OPT};
+static const cli_option sample_opts[] = {
+    {"--ckpt", "PATH", 1, 0, "a checkpoint file, or run:ID for that run's newest"},
+    {"--dataset", "NAME", 1, 0, "a ready dataset"},
+    {"--clip", "N", 1, 0, "the clip's row in the manifest, from 0"},
+    {"--temperature", "T", 0, 0, "sampling temperature, >= 0; 0 decodes greedily (default 0)"},
+    {"--top-k", "K", 0, 0, "sample among the K likeliest tokens, 0 for all (default 0)"},
+    {"--max-new", "N", 0, 0, "most tokens to generate, >= 1 (default 200)"},
+    {"--seed", "S", 0, 0, "sampling seed (default 1)"},
+    JSON_OPT, END_OPT};
+static const cli_option demo_opts[] = {
+    {"--quick", NULL, 0, 0, "a smaller experiment that finishes in a few minutes"},
+    JSON_OPT, END_OPT};
+
+const cli_command cli_commands[] = {
+    {"up", NULL, 0, 0, up_opts, "start migrd and N local workers in the background",
+     "Logs go to $MIGR_HOME/logs, pids to $MIGR_HOME/run; prints the ZeroMQ endpoint and the HTTP\n"
+     "address migrd serves.", cmd_up},
+    {"down", NULL, 0, 0, no_opts, "stop the workers, then migrd, started by `migr up`", NULL, cmd_down},
+    {"workers", NULL, 0, 0, json_opts, "the workers connected to migrd",
+     "JSON: [{\"id\",\"pid\",\"host\",\"state\",\"tasks\"}].", cmd_workers},
+    {"dataset synth", "NAME", 1, 1, synth_opts, "write a synthetic DFEW-format dataset and ingest it",
+     "Real MP4s (faces, voices, subtitles) with clue annotations, written into the store.",
+     cmd_dataset_synth},
+    {"dataset add", "NAME", 1, 1, add_opts, "ingest a DFEW-style manifest", NULL, cmd_dataset_add},
+    {"dataset mi", "NAME", 1, 1, mi_opts, "modality importance of every clip",
+     "Probes trained with modality dropout, cross-fitted over K folds, score p(label | only m)\n"
+     "for visual, audio and text; the dominant modality beats the runner-up by tau, else the\n"
+     "clip is multimodal.  `migr dataset show` reports the distribution.", cmd_dataset_mi},
+    {"dataset instruments", "NAME", 1, 1, instruments_opts,
+     "train the GRPO reward verifier and the evaluation judge",
+     "The verifier (word n-grams, on clue sentences) and the judge (character n-grams, on\n"
+     "<think> texts) learn from disjoint halves of the annotated clips.", cmd_dataset_instruments},
+    {"dataset list", NULL, 0, 0, json_opts, "every dataset",
+     "JSON: [{\"name\",\"clips\",\"featurized\",\"failed\",...}].", cmd_dataset_list},
+    {"dataset show", "NAME", 1, 1, json_opts, "one dataset, its failures and its MI distribution",
+     NULL, cmd_dataset_show},
+    {"run submit", "FILE.yaml", 1, 1, submit_opts, "submit a run and print its id",
+     "Kinds sft, grpo and eval (see examples/sft.yaml, grpo.yaml, eval.yaml); unknown keys\n"
+     "and bad values are refused before anything is sent.", cmd_run_submit},
+    {"run list", NULL, 0, 0, json_opts, "every run",
+     "JSON: [{\"id\",\"name\",\"kind\",\"state\",\"step\",\"steps\",...}].", cmd_run_list},
+    {"run show", "ID", 1, 1, json_opts, "one run: state, latest metrics, evaluation, samples", NULL,
+     cmd_run_show},
+    {"run watch", "ID", 1, 1, no_opts, "print each step's metrics until the run ends",
+     "Exits 0 if the run succeeds, 1 if it fails or is cancelled.", cmd_run_watch},
+    {"run logs", "ID", 1, 1, json_opts, "a run's events (retries, failures) and per-step metrics",
+     NULL, cmd_run_logs},
+    {"run cancel", "ID", 1, 1, no_opts, "stop a queued or running run within one step",
+     "Its checkpoints stay.  States: queued, running, succeeded, failed, cancelled.",
+     cmd_run_cancel},
+    {"ckpt list", "[RUN]", 0, 1, json_opts, "checkpoints (of one run) with their sha256",
+     "JSON: [{\"run\",\"step\",\"path\",\"sha256\"}].", cmd_ckpt_list},
+    {"sample", NULL, 0, 0, sample_opts, "one generated explanation and answer for a clip", NULL,
+     cmd_sample},
+    {"demo", NULL, 0, 0, demo_opts, "the MIGR experiment: baseline and MIGR side by side",
+     "Synthetic data, modality importance, visual-first and MI-ordered SFT, GRPO with\n"
+     "accuracy + format (baseline) or + mi_order + consistency (MIGR), evaluated on the same\n"
+     "held-out clips.  Starts migrd and 2 workers unless one is running; progress goes to\n"
+     "stderr.", cmd_demo},
+    {NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
+};
+
+/* "NAME --clips N [--seed S] [--wait]" into buf. */
+static void synopsis(char *buf, size_t cap, const cli_command *c)
+{
+    size_t n = (size_t)snprintf(buf, cap, "%s%s%s", c->words, c->operands ? " " : "",
+                                c->operands ? c->operands : "");
+    for (const cli_option *o = c->options; o->name && n < cap; o++)
+        n += (size_t)snprintf(buf + n, cap - n, " %s%s%s%s%s%s", o->required ? "" : "[", o->name,
+                              o->value ? " " : "", o->value ? o->value : "", o->required ? "" : "]",
+                              o->repeats ? "..." : "");
+}
+
+static int in_group(const cli_command *c, const char *group)
+{
+    size_t n = strlen(group);
+    return strncmp(c->words, group, n) == 0 && (c->words[n] == ' ' || c->words[n] == '\0');
+}
+
+void cli_print_commands(FILE *out, const char *group)
+{
+    char line[512];
+    for (const cli_command *c = cli_commands; c->words; c++) {
+        if (group && !in_group(c, group))
+            continue;
+        synopsis(line, sizeof line, c);
+        fprintf(out, "  migr %s\n        %s\n", line, c->summary);
+    }
+}
+
+void cli_print_help(FILE *out, const cli_command *c)
+{
+    char line[512];
+    synopsis(line, sizeof line, c);
+    fprintf(out, "usage: migr %s\n\n%c%s.\n", line, toupper((unsigned char)c->summary[0]),
+            c->summary + 1);
+    if (c->details)
+        fprintf(out, "%s\n", c->details);
+    if (c->options[0].name)
+        fprintf(out, "\nOptions:\n");
+    for (const cli_option *o = c->options; o->name; o++) {
+        snprintf(line, sizeof line, "%s%s%s", o->name, o->value ? " " : "", o->value ? o->value : "");
+        fprintf(out, "  %-20s %s%s%s\n", line, o->help, o->required ? " (required)" : "",
+                o->repeats ? " (repeatable)" : "");
+    }
+}
+
+const cli_command *cli_find(int argc, char **argv, int *used)
+{
+    for (const cli_command *c = cli_commands; c->words; c++) {
+        const char *space = strchr(c->words, ' ');
+        size_t n = space ? (size_t)(space - c->words) : strlen(c->words);
+        if (argc < 1 || strlen(argv[0]) != n || strncmp(argv[0], c->words, n) != 0)
+            continue;
+        if (!space) {
+            *used = 1;
+            return c;
+        }
+        if (argc >= 2 && strcmp(argv[1], space + 1) == 0) {
+            *used = 2;
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static const cli_option *option_named(const cli_command *c, const char *name)
+{
+    for (const cli_option *o = c->options; o->name; o++)
+        if (strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
+}
+
+int cli_parse(const cli_command *c, int argc, char **argv, cli_args *a, char *why, size_t cap)
+{
+    assert(c && a);
+    memset(a, 0, sizeof *a);
+    a->cmd = c;
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return 1;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] == '-' && arg[1] != '\0') {
+            const cli_option *o = option_named(c, arg);
+            if (!o) {
+                snprintf(why, cap, "unknown option \"%s\" (see migr %s --help)", arg, c->words);
+                return -1;
+            }
+            if (o->value && i + 1 >= argc) {
+                snprintf(why, cap, "%s needs a value: %s %s", arg, arg, o->value);
+                return -1;
+            }
+            if (!o->repeats && cli_value(a, arg)) {
+                snprintf(why, cap, "%s is given twice; give it once", arg);
+                return -1;
+            }
+            if (a->nopts == CLI_MAX_OPTIONS) {
+                snprintf(why, cap, "more than %d options", CLI_MAX_OPTIONS);
+                return -1;
+            }
+            a->opt[a->nopts] = o;
+            a->value[a->nopts++] = o->value ? argv[++i] : "";
+        } else if (a->noperands < c->max_operands) {
+            a->operand[a->noperands++] = arg;
+        } else {
+            snprintf(why, cap, "unexpected argument \"%s\" (usage: see migr %s --help)", arg, c->words);
+            return -1;
+        }
+    }
+    if (a->noperands < c->min_operands) {
+        snprintf(why, cap, "missing %s (usage: see migr %s --help)", c->operands, c->words);
+        return -1;
+    }
+    for (const cli_option *o = c->options; o->name; o++) {
+        if (o->required && !cli_value(a, o->name)) {
+            snprintf(why, cap, "%s %s is required", o->name, o->value ? o->value : "");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cli_run_line(const migr_home *home, int argc, char **argv)
+{
+    cli_args a;
+    char why[512];
+    int used;
+    const cli_command *c = cli_find(argc, argv, &used);
+    if (!c) {
+        fprintf(stderr, "migr: unknown command \"%s\"\n", argc ? argv[0] : "");
+        return EXIT_USAGE;
+    }
+    if (cli_parse(c, argc - used, argv + used, &a, why, sizeof why) != 0) {
+        fprintf(stderr, "migr %s: %s\n", c->words, why);
+        return EXIT_USAGE;
+    }
+    return c->run(home, &a);
+}
+
+const char *cli_value(const cli_args *a, const char *name)
+{
+    for (int i = a->nopts - 1; i >= 0; i--)
+        if (strcmp(a->opt[i]->name, name) == 0)
+            return a->value[i];
+    return NULL;
+}
+
+int cli_flag(const cli_args *a, const char *name)
+{
+    return cli_value(a, name) != NULL;
+}
