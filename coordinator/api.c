@@ -128,7 +128,16 @@ static json_t *verb_run_logs(coord *c, json_t *args, int *status, migr_err *err)
 static json_t *verb_ckpt_list(coord *c, json_t *args, int *status, migr_err *err)
 {
     json_t *run = json_object_get(args, "run");
+    int64_t exists = 1;
     (void)status;
+    if (json_is_integer(run) &&
+        db_int(c->db, err, &exists, 0, "SELECT COUNT(*) FROM runs WHERE id = ?", "i",
+               (int64_t)json_integer_value(run)) < 0)
+        return NULL;
+    if (!exists) {
+        migr_errf(err, "there is no run %lld (see `migr run list`)", (long long)json_integer_value(run));
+        return NULL;
+    }
     return view_checkpoints(c->db, json_is_integer(run) ? json_integer_value(run) : -1, err);
 }
 
@@ -140,9 +149,16 @@ static json_t *verb_dataset_clip(coord *c, json_t *args, int *status, migr_err *
     json_t *idx = json_object_get(args, "clip");
     json_t *out = NULL;
 
+    int64_t exists = 0;
     if (!name || !json_is_integer(idx)) {
         *status = 2;
         migr_errf(err, "dataset.clip needs a dataset name and a clip number");
+        return NULL;
+    }
+    if (db_int(c->db, err, &exists, 0, "SELECT COUNT(*) FROM datasets WHERE name = ?", "s", name) < 0)
+        return NULL;
+    if (!exists) {
+        migr_errf(err, "there is no dataset named %s (see `migr dataset list`)", name);
         return NULL;
     }
     sqlite3_stmt *st = db_prepare(c->db, err,

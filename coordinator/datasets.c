@@ -153,12 +153,18 @@ static int64_t ingest_manifest(coord *c, int64_t dataset_id, const char *dataset
     annotations a = {NULL};
     int64_t idx = 0;
     int rc;
+    json_t *seen = json_object(); /* clip path -> the line that listed it */
 
-    if (fs_read_file(manifest, &text, &len, err) < 0)
+    if (!seen)
+        return migr_errf(err, "out of memory");
+    if (fs_read_file(manifest, &text, &len, err) < 0) {
+        json_decref(seen);
         return -1;
+    }
     if (load_annotations(annotations_path, &a, err) < 0) {
         free(text);
         json_decref(a.by_clip);
+        json_decref(seen);
         return -1;
     }
     snprintf(copy, sizeof copy, "%s", manifest);
@@ -172,6 +178,16 @@ static int64_t ingest_manifest(coord *c, int64_t dataset_id, const char *dataset
         }
         if (r.line == 1 && strcasecmp(r.field[1], "label") == 0)
             continue;   /* header */
+        json_t *first = json_object_get(seen, r.field[0]);
+        if (first) {
+            rc = migr_errf(err, "line %d lists clip \"%s\" again (first on line %lld); list each "
+                           "clip once", r.line, r.field[0], (long long)json_integer_value(first));
+            break;
+        }
+        if (json_object_set_new(seen, r.field[0], json_integer(r.line)) < 0) {
+            rc = migr_errf(err, "out of memory");
+            break;
+        }
         if (add_manifest_row(c, dataset_id, dataset, dir, &r, idx++, &a, err) < 0) {
             rc = -1;
             break;
@@ -180,6 +196,7 @@ static int64_t ingest_manifest(coord *c, int64_t dataset_id, const char *dataset
     csv_free(&r);
     free(text);
     json_decref(a.by_clip);
+    json_decref(seen);
     if (rc < 0)
         return migr_err_wrap(err, "manifest %s", manifest);
     if (idx == 0)

@@ -8,10 +8,33 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/fs.h"
+#include "common/le.h"
 #include "common/log.h"
 #include "coordinator/db.h"
+#include "ml/ckpt.h"
 #include "ml/metrics.h"
 #include "ml/runconfig.h"
+
+/* 0 if path starts with a checkpoint's magic and a version we read, else
+ * -1 with a message naming ref. */
+static int sniff_checkpoint(const char *path, const char *ref, migr_err *err)
+{
+    uint8_t head[12];
+    size_t size;
+    int fd = fs_open_regular(path, &size, err);
+    if (fd < 0)
+        return migr_err_wrap(err, "%s is not a usable checkpoint", ref);
+    ssize_t got = read(fd, head, sizeof head);
+    close(fd);
+    if (got != (ssize_t)sizeof head || memcmp(head, CKPT_MAGIC, 8) != 0)
+        return migr_errf(err, "%s is not a usable checkpoint: it does not start as a migr checkpoint "
+                         "does; use run:ID or a path that `migr ckpt list` shows", ref);
+    if (le_get_u32(head + 8) != CKPT_VERSION)
+        return migr_errf(err, "%s is not a usable checkpoint: format version %u, this migr reads %d",
+                         ref, (unsigned)le_get_u32(head + 8), CKPT_VERSION);
+    return 0;
+}
 
 int evals_resolve_ckpt(coord *c, const char *ref, char *path, size_t cap, int64_t *run, int64_t *step,
                        char *sha, size_t shacap, migr_err *err)
@@ -49,7 +72,9 @@ int evals_resolve_ckpt(coord *c, const char *ref, char *path, size_t cap, int64_
     }
     if (access(path, R_OK) < 0)
         return migr_errf(err, "checkpoint %s cannot be read from migrd; is the store shared?", path);
-    return 0;
+    /* One no run of ours wrote must at least start as a checkpoint does,
+     * or the run would fail only after every task's retries. */
+    return found ? 0 : sniff_checkpoint(path, ref, err);
 }
 
 int evals_instruments(coord *c, const char *dataset, char *verifier, char *judge, size_t cap,

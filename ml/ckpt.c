@@ -18,7 +18,7 @@
 #include "common/fs.h"
 #include "common/le.h"
 
-static const uint8_t ckpt_magic[8] = {'M', 'I', 'G', 'R', 'C', 'K', 'P', 'T'};
+static const uint8_t ckpt_magic[8] = CKPT_MAGIC;
 
 enum {
     OFF_VERSION = 8,

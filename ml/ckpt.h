@@ -29,6 +29,9 @@
 #include "ml/model.h"
 
 enum { CKPT_VERSION = 1, CKPT_HEADER_BYTES = 112, CKPT_SUM_BYTES = 32 };
+/* The first 8 bytes of every checkpoint (the string's NUL is not written).
+ * migrd, which does not link the model, sniffs files with it. */
+#define CKPT_MAGIC "MIGRCKPT"
 
 typedef struct ckpt_header {
     model_config config;

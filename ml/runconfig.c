@@ -387,13 +387,17 @@ static int utf8(const char *text)
     return s != NULL;
 }
 
+/* 0 with *out set, -1 when text is no integer, -2 when it is one too
+ * large for 64 bits. */
 static int parse_int(const char *text, long long *out)
 {
     char *end;
     errno = 0;
     long long v = strtoll(text, &end, 10);
-    if (end == text || *end != '\0' || errno == ERANGE || isspace((unsigned char)text[0]))
+    if (end == text || *end != '\0' || isspace((unsigned char)text[0]))
         return -1;
+    if (errno == ERANGE)
+        return -2;
     *out = v;
     return 0;
 }
@@ -404,6 +408,7 @@ static int apply_text(const key_spec *k, const char *text, runconfig *rc, const 
 {
     void *field = (char *)rc + k->offset;
     char why[256], order[RUNCONFIG_ORDER_MAX];
+    int rc_int;
     long long iv;
 
     switch (k->type) {
@@ -446,7 +451,9 @@ static int apply_text(const key_spec *k, const char *text, runconfig *rc, const 
         *(uint64_t *)field = (uint64_t)iv;
         return 0;
     case K_INT:
-        if (parse_int(text, &iv) < 0)
+        if ((rc_int = parse_int(text, &iv)) == -2)
+            return fail(err, o, k->key, "%s is out of range [%.0f, %.0f]", text, k->lo, k->hi);
+        if (rc_int < 0)
             return fail(err, o, k->key, "'%s' is not an integer", text);
         if ((double)iv < k->lo || (double)iv > k->hi)
             return fail(err, o, k->key, "%lld is out of range [%.0f, %.0f]", iv, k->lo, k->hi);
@@ -829,8 +836,8 @@ static int check_train(const runconfig *rc, migr_err *err)
                          "needs at least one %s", t->shards, t->batch_size,
                          rc->kind == RUN_GRPO ? "clip" : "sequence");
     if (t->warmup > t->steps)
-        return migr_errf(err, "train.warmup: %d is more than train.steps %d", t->warmup,
-                         t->steps);
+        return migr_errf(err, "train.warmup: %d is more than train.steps %d; lower it, e.g. "
+                         "--set train.warmup=%d", t->warmup, t->steps, t->steps / 10);
     return 0;
 }
 

@@ -58,5 +58,10 @@ printf 'path,label\nclips/x.mp4,joyful\n' >"$m/bad.csv"
 out=$(migr dataset add bad --manifest "$m/bad.csv" 2>&1) && fail "a manifest with an unknown label was accepted"
 echo "$out" | grep -q "line 2" || fail "the error does not name line 2: $out"
 migr dataset show bad >/dev/null 2>&1 && fail "a refused manifest left a dataset behind"
+printf 'path,label\nclips/clip_000001.mp4,sad\nclips/clip_000002.mp4,sad\nclips/clip_000001.mp4,happy\n' >"$m/twice.csv"
+out=$(migr dataset add twice --manifest "$m/twice.csv" 2>&1) && fail "a manifest listing a clip twice was accepted"
+echo "$out" | grep -q 'line 4 lists clip "clips/clip_000001.mp4" again (first on line 2)' ||
+    fail "the refusal does not name both lines: $out"
+migr dataset show twice >/dev/null 2>&1 && fail "a refused manifest left a dataset behind"
 migr dataset add broken --manifest "$m/manifest.csv" >/dev/null 2>&1 && fail "a duplicate dataset name was accepted"
 finish

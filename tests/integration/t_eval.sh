@@ -28,10 +28,17 @@ done
 sum=$(migr run show "$ev" --json | jq '.eval.metrics | .correct_consistent + .correct_inconsistent + .wrong_consistent + .wrong_inconsistent')
 awk "BEGIN { exit !($sum > 0.999 && $sum < 1.001) }" || fail "the four bins sum to $sum, not 1"
 expect_eq "eval of checkpoint step" 4 "$(jqr .eval.ckpt_step run show "$ev")"
+# A file that is no checkpoint is refused at submit, not after 3 retries.
+head -c 5000 /dev/urandom >"$MIGR_HOME/garbage.ckpt"
+out=$(migr run submit "$here/examples/eval.yaml" --set dataset=e --set "eval.ckpt=$MIGR_HOME/garbage.ckpt" 2>&1)
+expect_eq "eval of a garbage checkpoint" 1 "$?"
+echo "$out" | grep -q "is not a usable checkpoint" || fail "the refusal does not say so: $out"
+runs_before=$(migr run list --json | jq length)
 # Every clip of the dataset, and a checkpoint given by path.
 path=$(migr ckpt list "$sft" --json | jq -r '.[-1].path')
 all=$(migr run submit "$here/examples/eval.yaml" --set dataset=e --set "eval.ckpt=$path" --set eval.clips=all \
     --set eval.max_new=20) || fail "eval all submit"
 migr run watch "$all" >/dev/null || fail "the eval of all clips did not succeed"
 expect_eq "clips evaluated (all)" 40 "$(jqr .eval.clips run show "$all")"
+expect_eq "runs made by the refused submit" $((runs_before + 1)) "$(migr run list --json | jq length)"
 finish

@@ -185,6 +185,9 @@ TEST(runconfig_yaml_type_and_range_errors_name_the_key_and_line)
               yaml_error("train: {steps: 1.5}\n", &err));
     CHECK_STR("run.yaml:1: train.steps: 0 is out of range [1, 10000000]",
               yaml_error("train: {steps: 0}\n", &err));
+    /* An integer too large for 64 bits is still an integer: out of range. */
+    CHECK_STR("run.yaml:1: train.steps: 12345678901234567890 is out of range [1, 10000000]",
+              yaml_error("train: {steps: 12345678901234567890}\n", &err));
     CHECK_STR("run.yaml:1: train.lr: 0 is out of range (0, 1]",
               yaml_error("train: {lr: 0}\n", &err));
     CHECK_STR("run.yaml:1: train.lr: 'fast' is not a number",
@@ -354,7 +357,7 @@ TEST(runconfig_check_enforces_the_rules_between_keys)
          "vocab.max_size: 20 is below 25, the fixed tokens and punctuation (0 means no limit)"},
         {"train.shards=17",
          "train.shards: 17 is more than train.batch_size 16; a shard needs at least one sequence"},
-        {"train.warmup=201", "train.warmup: 201 is more than train.steps 200"},
+        {"train.warmup=201", "train.warmup: 201 is more than train.steps 200; lower it, e.g. --set train.warmup=20"},
     };
     migr_err err;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -817,7 +820,7 @@ TEST(runconfig_check_enforces_the_grpo_and_eval_rules)
     grpo_config(&rc);
     CHECK(runconfig_set(&rc, "train.warmup=201", &err) == 0);
     CHECK(runconfig_check(&rc, &err) < 0);
-    CHECK_STR("train.warmup: 201 is more than train.steps 200", err.msg);
+    CHECK_STR("train.warmup: 201 is more than train.steps 200; lower it, e.g. --set train.warmup=20", err.msg);
     /* Eval ignores train: its own shards are what count. */
     CHECK(runconfig_set(&rc, "kind=eval", &err) == 0);
     CHECK(runconfig_set(&rc, "eval.ckpt=/x/y.ckpt", &err) == 0);
