@@ -40,6 +40,10 @@ deps: $(DEPS_OK)
 $(DEPS_OK): deploy/install-deps.sh
 	@sh deploy/install-deps.sh
 	@mkdir -p build && touch $@
+TEST_DEPS_OK := build/.test-deps-ok
+$(TEST_DEPS_OK): deploy/install-deps.sh
+	@sh deploy/install-deps.sh --test
+	@mkdir -p build && touch $@
 
 build/gen/migr.pb-c.c build/gen/migr.pb-c.h: proto/migr.proto | $(DEPS_OK)
 	@mkdir -p build/gen
@@ -95,7 +99,7 @@ san: build/san/bin/migr build/san/bin/migrd build/san/bin/migr-worker build/san/
 unit: build/san/bin/unit-tests
 	ASAN_OPTIONS=detect_leaks=1 build/san/bin/unit-tests
 
-integration: san
+integration: san $(TEST_DEPS_OK)
 	MIGR_BIN=$(CURDIR)/build/san/bin sh tests/integration/run.sh
 
 test: unit integration

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -31,6 +32,11 @@
 #define CONNECTION_LIMIT   64
 #define CONNECTION_TIMEOUT 30 /* seconds */
 #define MAX_PATH_LEN       512
+#define MAX_HEADER_BYTES   (16 * 1024)
+/* Room for a request far over both limits above, so that MHD hands it to
+ * us and the client gets our JSON 414 or 431, not MHD's HTML page (which
+ * only a request over this still gets). */
+#define CONNECTION_MEMORY  (256 * 1024)
 
 struct http_server {
     struct MHD_Daemon *daemon;
@@ -241,7 +247,9 @@ static int gauge_dataset_clips(sqlite3 *db, text_buf *b, migr_err *err)
  * the format requires. */
 static int gauge_active_runs(sqlite3 *db, text_buf *b, migr_err *err)
 {
-    static const char *const names[] = {"step", "loss", "grad_norm", "lr", "tokens_per_s"};
+    /* The exposed names spell units out, as promtool asks (tokens_per_s is
+     * the metric's key in the database). */
+    static const char *const names[] = {"step", "loss", "grad_norm", "lr", "tokens_per_second"};
     sqlite3_stmt *st = db_prepare(db, err,
         "SELECT r.id, r.name, r.step, "
         "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.step = r.step AND m.name = 'loss'), "
@@ -483,7 +491,8 @@ static struct MHD_Response *route(http_server *srv, const char *url, unsigned *s
     size_t n = strlen(url);
 
     if (n >= sizeof path)
-        return error_response(status, MHD_HTTP_NOT_FOUND, "no such path (%zu bytes long)", n);
+        return error_response(status, MHD_HTTP_URI_TOO_LONG,
+                              "the path is %zu bytes long; no path here is over %d", n, MAX_PATH_LEN - 1);
     memcpy(path, url, n + 1);
     if (n > 1 && path[n - 1] == '/')
         path[n - 1] = '\0';
@@ -516,6 +525,75 @@ static struct MHD_Response *route_snapshot(http_server *srv, const char *url, un
     return r;
 }
 
+/* MHD's unescaper for paths and query strings: %XX becomes its byte only
+ * when that is printable ASCII, so a path never holds a NUL that would cut
+ * it short (/api/v1/datasets/%00 is not /api/v1/datasets) nor bytes that
+ * are not text.  Returns the new length. */
+static size_t unescape_printable(void *cls, struct MHD_Connection *conn, char *s)
+{
+    char *out = s;
+    (void)cls, (void)conn;
+    for (const char *in = s; *in; in++) {
+        unsigned byte;
+        if (in[0] == '%' && isxdigit((unsigned char)in[1]) && isxdigit((unsigned char)in[2]) &&
+            sscanf(in + 1, "%2x", &byte) == 1 && byte >= 0x20 && byte < 0x7f) {
+            *out++ = (char)byte;
+            in += 2;
+        } else {
+            *out++ = *in;
+        }
+    }
+    *out = '\0';
+    return (size_t)(out - s);
+}
+
+/* A request's headers, or query arguments, summed up by MHD's iterator. */
+typedef struct request_extras {
+    size_t header_bytes;
+    const char *first_arg;
+} request_extras;
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    request_extras *x = cls;
+    (void)kind;
+    x->header_bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
+    return MHD_YES;
+}
+
+static enum MHD_Result first_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    request_extras *x = cls;
+    (void)kind, (void)value;
+    x->first_arg = key;
+    return MHD_NO;
+}
+
+/* Refuse a GET whose headers are too large or that has a query string (no
+ * path takes one yet): 1 with *r the JSON refusal (NULL when out of
+ * memory), 0 when it may be routed. */
+static int refuse_extras(struct MHD_Connection *conn, struct MHD_Response **r, unsigned *status)
+{
+    request_extras x = {0, NULL};
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &x);
+    if (x.header_bytes > MAX_HEADER_BYTES) {
+        *r = error_response(status, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
+                            "the request's headers take %zu bytes; send at most %d",
+                            x.header_bytes, MAX_HEADER_BYTES);
+        return 1;
+    }
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, first_arg, &x);
+    if (x.first_arg) {
+        *r = error_response(status, MHD_HTTP_BAD_REQUEST,
+                            "query parameter \"%.100s\" is not supported: no path here takes "
+                            "a query string", x.first_arg);
+        return 1;
+    }
+    return 0;
+}
+
 /* MHD's access handler: GET and HEAD are routed, anything else is 405.  A
  * GET is answered on the second call, once the whole request is read, so
  * the connection can be kept alive; another method is refused at once,
@@ -541,7 +619,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (get) {
-        r = route_snapshot(srv, url, &status);
+        if (!refuse_extras(conn, &r, &status))
+            r = route_snapshot(srv, url, &status);
     } else {
         r = error_response(&status, MHD_HTTP_METHOD_NOT_ALLOWED,
                            "method %s not allowed; the HTTP API is read-only (GET)", method);
@@ -611,7 +690,9 @@ static int start_daemon(http_server *srv, const struct sockaddr_in *sa, const ch
         on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)sa, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)CONNECTION_TIMEOUT, MHD_OPTION_END);
+        (unsigned int)CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONNECTION_MEMORY, MHD_OPTION_UNESCAPE_CALLBACK, unescape_printable, NULL,
+        MHD_OPTION_END);
     if (!srv->daemon)
         return migr_errf(err, "cannot serve the HTTP API on %s (MIGR_HTTP): %s; choose another "
                               "address, or MIGR_HTTP=off",

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages migr needs to build, test and run, skipping
-# those already present.  Run as root (or with sudo available) on Debian 12.
+# those already present; with --test, also those only the tests use.  Run
+# as root (or with sudo available) on Debian 12.
 set -eu
 
 PACKAGES="build-essential pkg-config
@@ -9,6 +10,8 @@ libsqlite3-dev libopenblas-dev libyaml-dev
 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
 libmicrohttpd-dev libjansson-dev
 ffmpeg curl jq sqlite3"
+# promtool (from prometheus) judges /metrics.
+[ "${1:-}" = --test ] && PACKAGES="$PACKAGES prometheus"
 
 missing=""
 for p in $PACKAGES; do

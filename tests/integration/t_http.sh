@@ -21,4 +21,22 @@ echo "$metrics" | grep -q '^migr_workers_alive 1$' || fail "migr_workers_alive i
 echo "$metrics" | grep -q '^migr_dataset_clips{dataset="web",state="featurized"} 2$' ||
     fail "no featurized clip count for web in /metrics"
 get / | grep -q "<html" || fail "the dashboard page is not HTML"
+# Every refusal is JSON with an "error" that says what was wrong.
+# refused WHAT CODE CURL-ARGS...
+refused() {
+    what=$1 want=$2
+    shift 2
+    body=$(curl -s -o - -w '\n%{http_code}' "$@")
+    expect_eq "$what: status" "$want" "$(echo "$body" | tail -1)"
+    echo "$body" | sed '$d' | jq -e '.error | type == "string"' >/dev/null ||
+        fail "$what: the body is not a JSON error: $(echo "$body" | head -c 300)"
+    echo "$what: $(echo "$body" | sed '$d' | jq -r .error)"
+}
+refused "bytes that are not text in a run id" 400 "$url/api/v1/runs/%ff%fe"
+refused "a NUL in a dataset name" 404 "$url/api/v1/datasets/%00"
+refused "a 20 kB path" 414 "$url/api/v1/$(head -c 20000 /dev/zero | tr '\0' a)"
+refused "20 kB of headers" 431 -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' b)" "$url/api/v1/runs"
+refused "a query string" 400 "$url/api/v1/runs?state=running"
+curl -s "$url/api/v1/runs?state=running" | jq -r .error | grep -q '"state"' ||
+    fail "the refusal of ?state= does not name the parameter"
 finish
