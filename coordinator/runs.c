@@ -575,6 +575,27 @@ static double step_seconds(coord *c, int64_t run, int64_t step, migr_err *err)
     return s > 1e-3 ? s : 1e-3;
 }
 
+/* A GRPO run in which every group of every step had rewards without
+ * variance got no policy gradient at all: it succeeded, but its checkpoint
+ * is its init's.  Say so with a run.warning event (run show's "warnings"). */
+static int warn_if_never_learned(coord *c, int64_t run, migr_err *err)
+{
+    int64_t steps, flat;
+    if (db_int(c->db, err, &steps, 0, "SELECT COUNT(*) FROM metrics WHERE run_id = ? AND name = "
+               "'zero_variance_share'", "i", run) < 0 ||
+        db_int(c->db, err, &flat, 0, "SELECT COUNT(*) FROM metrics WHERE run_id = ? AND name = "
+               "'zero_variance_share' AND value >= 1", "i", run) < 0)
+        return -1;
+    if (steps == 0 || flat < steps)
+        return 0;
+    char why[300];
+    snprintf(why, sizeof why, "every group of all %lld steps had rewards without variance, so the "
+             "policy got no gradient: raise grpo.group_size or grpo.temperature, or start from "
+             "another checkpoint", (long long)steps);
+    log_warn("run %lld: %s", (long long)run, why);
+    return queue_event(c->db, "run.warning", "run", run, 0, why, err);
+}
+
 /* GRPO's per-step records, from its shards' reward and grad tasks: the
  * group reward mean and std, the share of groups with zero reward
  * variance, each reward's mean, the KL and clip fraction, and a sampled
@@ -686,6 +707,8 @@ int runs_apply_done(coord *c, const task_row *t, json_t *output, migr_err *err)
                         clock_wall_ms(), run);
             if (rc == 0)
                 rc = queue_event(c->db, "run.succeeded", "run", run, t->id, NULL, err);
+            if (rc == 0 && is_grpo(cfg))
+                rc = warn_if_never_learned(c, run, err);
             log_info("run %lld succeeded after %lld steps", (long long)run, (long long)step);
         } else {
             rc = schedule_step(c, run, cfg, step + 1, err);

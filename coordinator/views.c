@@ -1,8 +1,10 @@
 /* views.c -- see views.h. */
 #include "coordinator/views.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "common/emotion.h"
 #include "coordinator/db.h"
 
 /* Rows of a query as objects, keyed by column name; integer, real and text
@@ -179,10 +181,19 @@ json_t *view_dataset(sqlite3 *db, const char *name, int *missing, migr_err *err)
     json_t *row = json_array_get(inst, 0);
     const char *out = json_string_value(json_object_get(row, "output"));
     json_t *o = out ? json_loads(out, 0, NULL) : NULL;
-    json_object_set_new(d, "instruments", json_pack("{s:s, s:O, s:o}",
+    /* A judge no better than guessing grades explanations at random: every
+     * consistency figure made with it would mean nothing. */
+    char warning[300] = "";
+    json_t *jacc = json_object_get(o, "judge_accuracy");
+    if (json_is_number(jacc) && json_number_value(jacc) <= 1.0 / EMOTION_COUNT)
+        snprintf(warning, sizeof warning,
+                 "the judge scores %.1f%% on held-out think texts, no better than chance (%.1f%%): "
+                 "consistency figures made with it mean nothing; annotate more clips",
+                 100 * json_number_value(jacc), 100.0 / EMOTION_COUNT);
+    json_object_set_new(d, "instruments", json_pack("{s:s, s:O, s:o, s:s?}",
         "state", row ? json_string_value(json_object_get(row, "state")) : "none",
         "error", row && json_object_get(row, "error") ? json_object_get(row, "error") : json_null(),
-        "trained", o ? o : json_null()));
+        "trained", o ? o : json_null(), "warning", warning[0] ? warning : NULL));
     json_decref(inst);
     return d;
 }
@@ -247,6 +258,17 @@ json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err)
     if (json_array_size(samples) > 0)
         json_object_set(r, "samples", samples);
     json_decref(samples);
+    json_t *warnings = rows(db, err, "SELECT detail FROM events WHERE owner = 'run' AND owner_id = ? "
+                            "AND kind = 'run.warning' ORDER BY id", "i", NULL, id);
+    if (!warnings) {
+        json_decref(r);
+        return NULL;
+    }
+    json_t *texts = json_array();
+    json_array_foreach(warnings, i, row)
+        json_array_append(texts, json_object_get(row, "detail"));
+    json_decref(warnings);
+    json_object_set_new(r, "warnings", texts);
     json_t *ev = rows(db, err, "SELECT source_run, ckpt_step, ckpt_path, ckpt_sha256, clips, metrics FROM evals "
                       "WHERE run_id = ?", "i", NULL, id);
     if (!ev) {
@@ -298,8 +320,9 @@ json_t *view_run_metrics(sqlite3 *db, int64_t id, int64_t since, migr_err *err)
 json_t *view_run_events(sqlite3 *db, int64_t id, migr_err *err)
 {
     return rows(db, err,
-                "SELECT at_ms, kind, task_id, detail FROM events WHERE owner = 'run' AND owner_id = ? "
-                "ORDER BY id", "i", NULL, id);
+                "SELECT e.at_ms, e.kind, e.task_id, t.kind AS task_kind, e.detail FROM events e "
+                "LEFT JOIN tasks t ON t.id = e.task_id WHERE e.owner = 'run' AND e.owner_id = ? "
+                "ORDER BY e.id", "i", NULL, id);
 }
 
 json_t *view_checkpoints(sqlite3 *db, int64_t run, migr_err *err)
