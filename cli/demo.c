@@ -184,6 +184,7 @@ static json_t *arm(const migr_home *home, const demo_plan *plan, const char *col
                             "eval_run", (json_int_t)ev, "clips", json_object_get(json_object_get(show, "eval"), "clips"));
     for (size_t i = 0; metrics && i < sizeof rows / sizeof rows[0]; i++)
         json_object_set(out, rows[i], json_object_get(metrics, rows[i]));
+    json_object_set(out, "ci", json_object_get(metrics, "ci"));
     reward_trend(home, grpo, out);
     json_decref(show);
     return out;
@@ -217,26 +218,31 @@ static int prepare_set(const migr_home *home, const demo_plan *plan, const char 
     return cli_run_line(home, 4, inst) == EXIT_OK ? 0 : -1;
 }
 
-static void print_cell(json_t *v)
+/* "  45.00% [40.1, 50.2]": a rate and its 95% interval (ci [lo, hi]). */
+static void print_cell(json_t *v, json_t *ci)
 {
+    char cell[64] = "n/a";
     if (json_is_number(v))
-        printf(" %9.2f%%", 100 * json_number_value(v));
-    else
-        printf(" %10s", "n/a");
+        snprintf(cell, sizeof cell, "%.2f%%", 100 * json_number_value(v));
+    if (json_is_number(v) && json_array_size(ci) == 2) {
+        size_t n = strlen(cell);
+        snprintf(cell + n, sizeof cell - n, " [%.1f, %.1f]", 100 * json_number_value(json_array_get(ci, 0)),
+                 100 * json_number_value(json_array_get(ci, 1)));
+    }
+    printf(" %24s", cell);
 }
 
 static void print_table(json_t *result)
 {
     json_t *b = json_object_get(result, "baseline"), *m = json_object_get(result, "migr");
-    printf("\n%-24s %10s %10s\n", "", "baseline", "MIGR");
+    printf("\n%-24s %24s %24s\n", "(95% intervals)", "baseline", "MIGR");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        json_t *x = json_object_get(b, rows[i]), *y = json_object_get(m, rows[i]);
         printf("%-24s", rows[i]);
-        print_cell(x);
-        print_cell(y);
+        print_cell(json_object_get(b, rows[i]), json_object_get(json_object_get(b, "ci"), rows[i]));
+        print_cell(json_object_get(m, rows[i]), json_object_get(json_object_get(m, "ci"), rows[i]));
         putchar('\n');
     }
-    printf("%-24s %10lld %10lld\n", "held-out clips", (long long)json_integer_value(json_object_get(b, "clips")),
+    printf("%-24s %24lld %24lld\n", "held-out clips", (long long)json_integer_value(json_object_get(b, "clips")),
            (long long)json_integer_value(json_object_get(m, "clips")));
     printf("%-24s %4.2f->%-4.2f %4.2f->%-4.2f\n", "GRPO reward, first->last", json_number_value(json_object_get(b, "grpo_reward_first")),
            json_number_value(json_object_get(b, "grpo_reward_last")), json_number_value(json_object_get(m, "grpo_reward_first")),
@@ -269,8 +275,9 @@ int cmd_demo(const migr_home *home, const cli_args *a)
         goto stop;
     json_t *base = arm(home, plan, cold, rl, 0), *migr = base ? arm(home, plan, cold, rl, 1) : NULL;
     if (base && migr) {
-        result = json_pack("{s:s, s:s, s:i, s:[i, i], s:o, s:o}", "cold_start", cold, "rl", rl, "clips",
-                           plan->clips, "seeds", 7, 8, "baseline", base, "migr", migr);
+        result = json_pack("{s:s, s:s, s:i, s:[i, i], s:O?, s:o, s:o}", "cold_start", cold, "rl", rl, "clips",
+                           plan->clips, "seeds", 7, 8, "held_out", json_object_get(base, "clips"), "baseline",
+                           base, "migr", migr);
         rc = EXIT_OK;
     } else {
         json_decref(base);

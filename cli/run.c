@@ -51,13 +51,19 @@ static void print_runs(json_t *list)
         print_run(run);
 }
 
+/* A rate of m and, when m has one, its 95% interval. */
 static void print_rate(const char *name, json_t *m)
 {
-    json_t *v = json_object_get(m, name);
-    if (json_is_number(v))
-        printf("  %-22s %6.2f%%\n", name, 100 * json_number_value(v));
-    else
+    json_t *v = json_object_get(m, name), *ci = json_object_get(json_object_get(m, "ci"), name);
+    if (!json_is_number(v)) {
         printf("  %-22s %7s\n", name, "n/a");
+        return;
+    }
+    printf("  %-22s %6.2f%%", name, 100 * json_number_value(v));
+    if (json_array_size(ci) == 2)
+        printf("  (95%% interval %.1f%% to %.1f%%)", 100 * json_number_value(json_array_get(ci, 0)),
+               100 * json_number_value(json_array_get(ci, 1)));
+    putchar('\n');
 }
 
 static void print_eval(json_t *e)

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "coordinator/db.h"
 #include "ml/ckpt.h"
+#include "ml/bootstrap.h"
 #include "ml/metrics.h"
 #include "ml/runconfig.h"
 
@@ -279,9 +280,16 @@ int evals_shard_done(coord *c, const task_row *t, json_t *output, migr_err *err)
     }
     sqlite3_finalize(st);
     metrics m;
-    json_t *mj = NULL;
+    json_t *mj = NULL, *ci = NULL;
+    int64_t seed = 0;
     if (rc == 0 && (metrics_compute(recs, (int)n, &m, err) < 0 || !(mj = metrics_to_json(&m))))
         rc = rc == 0 && !mj ? migr_errf(err, "out of memory") : -1;
+    /* 95% intervals by resampling the clips, seeded by the run. */
+    if (rc == 0 && n > 0 &&
+        (db_int(c->db, err, &seed, 0, "SELECT seed FROM runs WHERE id = ?", "i", run) < 0 ||
+         !(ci = bootstrap_metrics(recs, (int)n, BOOTSTRAP_RESAMPLES, (uint64_t)seed, err)) ||
+         json_object_set_new(mj, "ci", ci) < 0))
+        rc = -1;
     free(recs);
     char *text = mj ? json_dumps(mj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(mj);

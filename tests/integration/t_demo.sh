@@ -17,10 +17,14 @@ for arm in baseline migr; do
     done
     for k in war uar format_rate correct_inconsistent; do
         [ "$(echo "$out" | jq ".$arm.$k")" != null ] || fail "$arm.$k is null"
+        # Its 95% interval holds it.
+        echo "$out" | jq -e ".$arm as \$a | \$a.ci.$k | length == 2 and .[0] <= \$a.$k and \$a.$k <= .[1]" >/dev/null ||
+            fail "$arm.ci.$k does not hold $arm.$k: $(echo "$out" | jq -c ".$arm.ci.$k")"
     done
     sum=$(echo "$out" | jq ".$arm | .correct_consistent + .correct_inconsistent + .wrong_consistent + .wrong_inconsistent")
     awk "BEGIN { exit !($sum > 0.999 && $sum < 1.001) }" || fail "$arm's four bins sum to $sum"
 done
+expect_eq "held_out" "$(echo "$out" | jq .baseline.clips)" "$(echo "$out" | jq .held_out)"
 expect_eq "pid files left" "" "$(ls "$MIGR_HOME/run/" | grep '\.pid$' || true)"
 migr workers >/dev/null 2>&1 && fail "migrd still answers after the demo"
 check_logs_clean
