@@ -240,17 +240,26 @@ json_t *datasets_add(coord *c, json_t *args, int *status, migr_err *err)
 
 /* ---- synthetic datasets ---- */
 
+/* A synthetic clip's annotation line.  "think_first" holds, by block tag,
+ * the reasoning of a describer who starts from a misleading block and
+ * drifts with it (synth_clip.think_first); the trainer uses it when that
+ * block comes first, "think" otherwise. */
 static char *synth_annotation(const synth_clip *p)
 {
-    json_t *cues = json_object();
-    for (int m = 0; m < MODALITY_COUNT; m++)
+    static const char *const tag[MODALITY_COUNT] = {"vis", "aud", "txt"};
+    json_t *cues = json_object(), *drifted = json_object();
+    for (int m = 0; m < MODALITY_COUNT; m++) {
         json_object_set_new(cues, modality_name(m),
                             json_pack("{s:s, s:f}", "emotion", emotion_name(p->cue[m].emotion),
                                       "strength", p->cue[m].strength));
-    json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "clip", p->file,
+        if (p->drifted & (1u << m))
+            json_object_set_new(drifted, tag[m], json_string(p->think_first[m]));
+    }
+    json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "clip", p->file,
                           "vis", p->clue[MOD_VISUAL], "aud", p->clue[MOD_AUDIO],
                           "txt", p->clue[MOD_TEXT], "think", p->think,
-                          "dominant", modality_name(p->dominant), "cues", cues);
+                          "dominant", modality_name(p->dominant), "cues", cues,
+                          "think_first", drifted);
     char *s = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(a);
     return s;

@@ -22,6 +22,11 @@ typedef struct synth_config {
      * strength); the remainder agrees with the label at low-moderate strength. */
     double p_misleading, p_neutral, p_weak;
     double dominant_strength_min, dominant_strength_max;  /* e.g. 0.7 .. 1.0 */
+    /* Reasoning drift: the share of clips whose reasoning, when written
+     * starting from a misleading modality, follows that modality's emotion
+     * instead of the evidence (the answer stays the label); 0 = none.  See
+     * synth_clip.think_first. */
+    double drift;
     /* Media. */
     int width, height, fps;     /* default 64 x 64 at 10 fps */
     double seconds;             /* default 2.0 */
@@ -41,7 +46,14 @@ typedef struct synth_clip {
     char file[64];              /* "clip_000123.mp4" */
     char subtitle[256];         /* wording carries the text cue */
     char clue[MODALITY_COUNT][320]; /* one or two clue sentences per modality */
-    char think[640];            /* reasoning text ending in the label */
+    char think[640];            /* reasoning from the dominant modality, ending in the label */
+    /* The reasoning as a describer writes it who starts from modality m
+     * (the block an explanation describes first).  It is `think`, except
+     * when m's cue misleads and the clip drifts (drifted bit m): then it
+     * follows m's emotion and never reaches the label.  Which order an
+     * explanation uses is the trainer's choice; the facts are these. */
+    char think_first[MODALITY_COUNT][640];
+    unsigned drifted;           /* bit m: think_first[m] follows m's misleading cue */
 } synth_clip;
 
 void synth_config_default(synth_config *cfg);

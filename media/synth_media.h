@@ -14,7 +14,7 @@
 
 /* Random streams drawn for one clip (common/rng.h), kept apart so adding
  * draws to one (say, the face) never changes another (the plan). */
-enum { SYNTH_STREAM_PLAN = 1, SYNTH_STREAM_FACE = 2, SYNTH_STREAM_VOICE = 3 };
+enum { SYNTH_STREAM_PLAN = 1, SYNTH_STREAM_FACE = 2, SYNTH_STREAM_VOICE = 3, SYNTH_STREAM_DRIFT = 4 };
 
 /* The expression of a face at one instant; neutral is eye_open 1,
  * mouth_width 1 and everything else 0. */

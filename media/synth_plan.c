@@ -30,6 +30,7 @@ void synth_config_default(synth_config *cfg)
     cfg->p_weak = 0.2;
     cfg->dominant_strength_min = 0.7;
     cfg->dominant_strength_max = 1.0;
+    cfg->drift = 0.75;
     cfg->width = 64;
     cfg->height = 64;
     cfg->fps = 10;
@@ -248,17 +249,15 @@ static void plan_clues(synth_clip *out)
 }
 
 /* One clause about a non-dominant modality: "the voice is neutral". */
-static void minor_clause(char *buf, size_t size, int m, cue_kind kind, const synth_cue *cue,
-                         int label)
+static void minor_clause(char *buf, size_t size, int m, cue_kind kind, int label)
 {
     const char *noun = modality_noun[m];
     switch (kind) {
-    case CUE_MISLEADING:
-        snprintf(buf, size, "the %s %s %s, but less strongly", noun, modality_verb[m],
-                 emotion_adjective[cue->emotion]);
+    case CUE_MISLEADING: /* named by no emotion: the reasoning implies the label alone */
+        snprintf(buf, size, "the %s points another way, but less strongly", noun);
         break;
     case CUE_NEUTRAL:
-        snprintf(buf, size, label == EMO_NEUTRAL ? "the %s is also neutral" : "the %s is neutral",
+        snprintf(buf, size, label == EMO_NEUTRAL ? "the %s is also neutral" : "the %s shows no clear emotion",
                  noun);
         break;
     case CUE_WEAK:
@@ -280,7 +279,7 @@ static void plan_think(synth_clip *out, const cue_kind kind[MODALITY_COUNT])
     for (int m = 0; m < MODALITY_COUNT; m++) {
         if (m == out->dominant)
             continue;
-        minor_clause(clause[n++], sizeof clause[0], m, kind[m], &out->cue[m], out->label);
+        minor_clause(clause[n++], sizeof clause[0], m, kind[m], out->label);
         if (kind[m] == CUE_MISLEADING) {
             n_mis++;
             mis = m;
@@ -303,6 +302,25 @@ static void plan_think(synth_clip *out, const cue_kind kind[MODALITY_COUNT])
              "The %s gives the clearest cue and %s %s. %s, and %s. %s", dom,
              modality_verb[out->dominant], emotion_adjective[out->label], clause[0], clause[1],
              verdict);
+}
+
+/* think_first: `think` for every modality, except that a misleading one
+ * drifts (when u < cfg->drift): the describer who starts from it follows
+ * its emotion to the end. */
+static void plan_drift(const synth_config *cfg, synth_clip *out, const cue_kind kind[MODALITY_COUNT],
+                       double u)
+{
+    for (int m = 0; m < MODALITY_COUNT; m++) {
+        const char *seen = emotion_adjective[out->cue[m].emotion];
+        if (kind[m] != CUE_MISLEADING || !(u < cfg->drift)) {
+            snprintf(out->think_first[m], sizeof out->think_first[m], "%s", out->think);
+            continue;
+        }
+        out->drifted |= 1u << m;
+        snprintf(out->think_first[m], sizeof out->think_first[m],
+                 "The %s gives the first cue and %s %s. The rest of the clip fits that reading, "
+                 "so the person seems %s.", modality_noun[m], modality_verb[m], seen, seen);
+    }
 }
 
 void synth_plan(const synth_config *cfg, uint64_t seed, int index, synth_clip *out)
@@ -333,4 +351,7 @@ void synth_plan(const synth_config *cfg, uint64_t seed, int index, synth_clip *o
     plan_subtitle(&out->cue[MOD_TEXT], &rng, out);
     plan_clues(out);
     plan_think(out, kind);
+    /* Its own stream: the drift rate never shifts any other draw. */
+    uint64_t drift_rng = rng_stream(seed, index, SYNTH_STREAM_DRIFT);
+    plan_drift(cfg, out, kind, rng_uniform(&drift_rng));
 }

@@ -1,6 +1,7 @@
 /* runfiles.c -- see runfiles.h. */
 #include "worker/runfiles.h"
 
+#include <assert.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -41,6 +42,20 @@ void runfiles_free(run_inputs *in)
 const char *runfiles_ann(json_t *clip, const char *key)
 {
     return json_string_value(json_object_get(json_object_get(clip, "annotation"), key));
+}
+
+const char *runfiles_block_tag(int m)
+{
+    static const char *const tag[MODALITY_COUNT] = {"vis", "aud", "txt"};
+    assert(m >= 0 && m < MODALITY_COUNT);
+    return tag[m];
+}
+
+const char *runfiles_think(json_t *clip, int first)
+{
+    json_t *drifted = json_object_get(json_object_get(clip, "annotation"), "think_first");
+    const char *think = json_string_value(json_object_get(drifted, runfiles_block_tag(first)));
+    return think ? think : runfiles_ann(clip, "think");
 }
 
 int runfiles_features(const store *st, json_t *clip, media_features *f, migr_err *err)

@@ -24,6 +24,13 @@ void runfiles_free(run_inputs *in);
 
 /* A clip record's annotation text ("vis", "aud", "txt", "think"), or NULL. */
 const char *runfiles_ann(json_t *clip, const char *key);
+/* The block tag of modality m in annotations and targets: "vis", "aud", "txt". */
+const char *runfiles_block_tag(int m);
+/* The reasoning of clip's annotation for an explanation whose first block is
+ * modality first: its "think_first" entry for that block when it has one (a
+ * describer who started there and drifted), else its "think"; NULL when it
+ * has neither. */
+const char *runfiles_think(json_t *clip, int first);
 /* Decode the features of a clip record from the store. */
 int runfiles_features(const store *st, json_t *clip, media_features *f, migr_err *err);
 /* The absolute store path of dir/name, for files ml/ writes itself. */

@@ -37,6 +37,10 @@ static vocab *build_vocab(const run_inputs *in, migr_err *err)
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
             if (runfiles_ann(clip, keys[k]) && vocab_builder_add_text(b, runfiles_ann(clip, keys[k]), err) < 0)
                 goto end;
+        for (int m = 0; m < MODALITY_COUNT; m++)
+            if (runfiles_think(clip, m) != runfiles_ann(clip, "think") &&
+                vocab_builder_add_text(b, runfiles_think(clip, m), err) < 0)
+                goto end;
         const char *sub = json_string_value(json_object_get(clip, "subtitle"));
         if (sub && vocab_builder_add_text(b, sub, err) < 0)
             goto end;
@@ -188,7 +192,7 @@ static batch *shard_batch(const store *st, const run_inputs *in, const resume *r
         if ((!fixed && mi_order(clip, &to, err) < 0) || runfiles_features(st, clip, &feats[i], err) < 0)
             goto end;
         target_text tt = {{runfiles_ann(clip, "vis"), runfiles_ann(clip, "aud"), runfiles_ann(clip, "txt")},
-                          runfiles_ann(clip, "think"),
+                          runfiles_think(clip, to.mod[0]),
                           emotion_parse(json_string_value(json_object_get(clip, "label")))};
         if (!(expl[i] = malloc((size_t)cap * sizeof **expl))) {
             migr_errf(err, "out of memory");

@@ -1,13 +1,30 @@
 # Results that would mislead are flagged, not reported as if fine: a judge
-# no better than chance on its held-out think texts (30 clips, seed 3: 2 of
-# 15 right), and a GRPO run whose every group had rewards without variance
-# (a barely trained policy that never writes an answer, scored on accuracy
-# and format alone), which got no gradient at all.
+# no better than chance on its held-out think texts, and a GRPO run whose
+# every group had rewards without variance (a barely trained policy that
+# never writes an answer, scored on accuracy and format alone), which got no
+# gradient at all.
 . "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 
 migr up --workers 2 >/dev/null || fail "migr up"
-migr dataset synth j --clips 30 --seed 3 --wait >/dev/null || fail "synth"
+migr dataset synth src --clips 14 --seed 3 --wait >/dev/null || fail "synth"
+# A judge that cannot beat chance whatever the halves: 14 clips, each label
+# twice, every think the same words.  It can only guess the majority label
+# of its training half, which its held-out half has at most once in 7.
+src="$MIGR_HOME/store/datasets/src"
+labels="happy sad neutral angry surprise disgust fear happy sad neutral angry surprise disgust fear"
+echo "path,label" >"$MIGR_HOME/j.csv"
+: >"$MIGR_HOME/j.jsonl"
+i=0
+for label in $labels; do
+    f=$(printf 'media/clip_%06d.mp4' $i)
+    echo "$src/$f,$label" >>"$MIGR_HOME/j.csv"
+    printf '{"clip": "%s", "vis": "A face.", "aud": "A voice.", "txt": "Some words.", "think": "Hard to say what this is."}\n' \
+        "$src/$f" >>"$MIGR_HOME/j.jsonl"
+    i=$((i + 1))
+done
+migr dataset add j --manifest "$MIGR_HOME/j.csv" --annotations "$MIGR_HOME/j.jsonl" --wait >/dev/null ||
+    fail "dataset add"
 migr dataset instruments j --wait >/dev/null || fail "instruments"
 acc=$(jqr .instruments.trained.judge_accuracy dataset show j)
 echo "judge accuracy: $acc"

@@ -2,6 +2,7 @@
  * reproducible rendering, and the YAML config. */
 #include "check.h"
 
+#include <ctype.h>
 #include <libavutil/log.h>
 #include <math.h>
 #include <stdlib.h>
@@ -51,6 +52,7 @@ TEST(synth_config_default_matches_the_documented_values)
     CHECK_NEAR(0.2, c.p_weak, 1e-12);
     CHECK_NEAR(0.7, c.dominant_strength_min, 1e-12);
     CHECK_NEAR(1.0, c.dominant_strength_max, 1e-12);
+    CHECK_NEAR(0.75, c.drift, 1e-12);
     CHECK_INT(64, c.width);
     CHECK_INT(64, c.height);
     CHECK_INT(10, c.fps);
@@ -69,6 +71,7 @@ TEST(synth_config_load_reads_yaml_and_keeps_absent_keys)
                            "  visual: 0.5\n"
                            "  text: 0.1\n"
                            "p_misleading: 0.4\n"
+                           "drift: 0.25\n"
                            "seconds: 1.5\n"
                            "width: 96\n") == 0);
     synth_config_default(&c);
@@ -78,6 +81,7 @@ TEST(synth_config_load_reads_yaml_and_keeps_absent_keys)
     CHECK_NEAR(0.1, c.dominant_weight[MOD_TEXT], 1e-12);
     CHECK_NEAR(0.4, c.p_misleading, 1e-12);
     CHECK_NEAR(0.2, c.p_neutral, 1e-12);
+    CHECK_NEAR(0.25, c.drift, 1e-12);
     CHECK_NEAR(1.5, c.seconds, 1e-12);
     CHECK_INT(96, c.width);
     CHECK_INT(64, c.height);
@@ -254,6 +258,106 @@ TEST(synth_plan_text_is_clean_and_think_concludes_the_label)
                   "clip %d: expected think to start from the dominant %s, got \"%s\"", i,
                   modality_name(c.dominant), c.think);
     }
+}
+
+/* ---- reasoning drift ---- */
+
+/* The emotion words a text names other than want's (-1: none), as the
+ * first one found, or -1. */
+static int names_other_emotion(const char *text, int want)
+{
+    static const char *const words[EMOTION_COUNT][2] = {
+        {"happy", "happy"}, {"sad", "sad"}, {"neutral", "neutral"}, {"angry", "anger"},
+        {"surprised", "surprise"}, {"disgusted", "disgust"}, {"afraid", "fear"}};
+    for (int e = 0; e < EMOTION_COUNT; e++) {
+        if (e == want)
+            continue;
+        for (int k = 0; k < 2; k++) {
+            size_t n = strlen(words[e][k]);
+            for (const char *p = strstr(text, words[e][k]); p; p = strstr(p + 1, words[e][k]))
+                if ((p == text || !isalpha((unsigned char)p[-1])) && !isalpha((unsigned char)p[n]))
+                    return e;
+        }
+    }
+    return -1;
+}
+
+static int misleads(const synth_clip *c, int m)
+{
+    return m != c->dominant && c->cue[m].emotion != c->label && c->cue[m].emotion != EMO_NEUTRAL;
+}
+
+TEST(synth_drift_0_gives_no_think_that_names_another_emotion_than_the_label)
+{
+    synth_config cfg;
+    synth_config_default(&cfg);
+    cfg.drift = 0;
+    for (int i = 0; i < 1000; i++) {
+        synth_clip c;
+        synth_plan(&cfg, 31, i, &c);
+        CHECK_MSG(c.drifted == 0, "clip %d drifted at rate 0", i);
+        for (int m = 0; m < MODALITY_COUNT; m++) {
+            int other = names_other_emotion(c.think_first[m], c.label);
+            CHECK_MSG(other < 0, "clip %d (%s), first block %s: its think names %s: \"%s\"", i,
+                      emotion_name(c.label), modality_name(m), emotion_name(other), c.think_first[m]);
+            CHECK_MSG(strcmp(c.think_first[m], c.think) == 0, "clip %d: think_first[%s] is not think", i,
+                      modality_name(m));
+        }
+    }
+}
+
+TEST(synth_drift_1_makes_every_misleading_first_block_s_think_follow_it)
+{
+    synth_config cfg;
+    synth_config_default(&cfg);
+    cfg.drift = 1;
+    int seen = 0;
+    for (int i = 0; i < 1000; i++) {
+        synth_clip c;
+        synth_plan(&cfg, 31, i, &c);
+        for (int m = 0; m < MODALITY_COUNT; m++) {
+            if (!misleads(&c, m)) {
+                CHECK_MSG(!(c.drifted & (1u << m)) && strcmp(c.think_first[m], c.think) == 0,
+                          "clip %d: %s does not mislead, yet its think drifted: \"%s\"", i,
+                          modality_name(m), c.think_first[m]);
+                continue;
+            }
+            seen++;
+            int named = names_other_emotion(c.think_first[m], c.label);
+            CHECK_MSG(c.drifted & (1u << m), "clip %d: misleading %s did not drift", i, modality_name(m));
+            CHECK_MSG(named == c.cue[m].emotion && names_other_emotion(c.think_first[m], -1) == named,
+                      "clip %d (%s), misleading %s (%s): expected a think that names only %s: \"%s\"", i,
+                      emotion_name(c.label), modality_name(m), emotion_name(c.cue[m].emotion),
+                      emotion_name(c.cue[m].emotion), c.think_first[m]);
+        }
+    }
+    CHECK_MSG(seen > 300, "only %d misleading blocks in 1000 clips", seen);
+}
+
+/* The rate is a share of clips, drawn from a stream of its own: the rest of
+ * a plan is the same whatever the rate. */
+TEST(synth_drift_rate_is_the_share_of_clips_and_changes_nothing_else)
+{
+    synth_config cfg0, cfg;
+    synth_config_default(&cfg0);
+    cfg0.drift = 0;
+    cfg = cfg0;
+    cfg.drift = 0.5;
+    int with_misleading = 0, drifted = 0;
+    for (int i = 0; i < 2000; i++) {
+        synth_clip a, b;
+        synth_plan(&cfg0, 8, i, &a);
+        synth_plan(&cfg, 8, i, &b);
+        CHECK_MSG(a.label == b.label && a.dominant == b.dominant && strcmp(a.think, b.think) == 0 &&
+                      strcmp(a.subtitle, b.subtitle) == 0 && memcmp(a.cue, b.cue, sizeof a.cue) == 0,
+                  "clip %d: the drift rate changed more than the drifted thinks", i);
+        int any = misleads(&b, 0) || misleads(&b, 1) || misleads(&b, 2);
+        with_misleading += any;
+        drifted += b.drifted != 0;
+    }
+    double share = (double)drifted / with_misleading;
+    CHECK_MSG(share > 0.45 && share < 0.55, "%d of %d clips with a misleading block drifted (%.3f), not half",
+              drifted, with_misleading, share);
 }
 
 /* ---- rendering ---- */
