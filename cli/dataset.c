@@ -51,6 +51,17 @@ static void print_mi(json_t *mi)
     if (json_is_number(agree))
         printf("MI agrees with the generator's dominant modality on %.1f%% of %lld clips\n",
                100 * json_number_value(agree), (long long)json_integer_value(json_object_get(mi, "generator_compared")));
+    const char *m;
+    json_t *by;
+    json_object_foreach(json_object_get(mi, "generator_agreement_by_modality"), m, by) {
+        json_t *rate = json_object_get(by, "agreement");
+        if (json_is_number(rate))
+            printf("  generator's %-6s dominant: MI agrees on %.1f%% of %lld (%lld more called multimodal)\n", m,
+                   100 * json_number_value(rate),
+                   (long long)(json_integer_value(json_object_get(by, "clips")) -
+                               json_integer_value(json_object_get(by, "multimodal"))),
+                   (long long)json_integer_value(json_object_get(by, "multimodal")));
+    }
 }
 
 static void print_instruments(json_t *inst)

@@ -93,9 +93,42 @@ static json_t *counts(sqlite3 *db, migr_err *err, const char *sql, const char *n
     return out;
 }
 
+/* Per modality m the generator made dominant: {"clips", "multimodal" (of
+ * them, those MI found no dominant modality in), "agreed" (MI found m),
+ * "agreement": agreed / (clips - multimodal), null without such clips}. */
+static json_t *agreement_by_modality(sqlite3 *db, const char *name, migr_err *err)
+{
+    json_t *list = rows(db, err,
+        "SELECT json_extract(c.annotation, '$.dominant') AS m, COUNT(*) AS clips, "
+        "SUM(c.mi_dominant = 'multimodal') AS multimodal, "
+        "SUM(c.mi_dominant = json_extract(c.annotation, '$.dominant')) AS agreed "
+        "FROM clips c JOIN datasets d ON d.id = c.dataset_id WHERE d.name = ? AND c.mi_dominant IS NOT NULL "
+        "AND json_extract(c.annotation, '$.dominant') IS NOT NULL GROUP BY m ORDER BY m", "s", name, 0);
+    json_t *out = json_object(), *row;
+    size_t i;
+    if (!list) {
+        json_decref(out);
+        return NULL;
+    }
+    json_array_foreach(list, i, row) {
+        json_int_t clips = json_integer_value(json_object_get(row, "clips"));
+        json_int_t multi = json_integer_value(json_object_get(row, "multimodal"));
+        json_int_t agreed = json_integer_value(json_object_get(row, "agreed"));
+        const char *m = json_string_value(json_object_get(row, "m"));
+        if (m)
+            json_object_set_new(out, m, json_pack("{s:I, s:I, s:I, s:o}", "clips", clips, "multimodal", multi,
+                                                  "agreed", agreed, "agreement",
+                                                  clips > multi ? json_real((double)agreed / (double)(clips - multi))
+                                                                : json_null()));
+    }
+    json_decref(list);
+    return out;
+}
+
 /* The dataset's modality importance: the state of its latest MI job, the
  * distribution of dominant modalities and, on synthetic data, how often it
- * agrees with the generator's recorded dominant modality. */
+ * agrees with the generator's recorded dominant modality, overall and per
+ * modality. */
 static json_t *view_dataset_mi(sqlite3 *db, const char *name, migr_err *err)
 {
     json_t *job = rows(db, err,
@@ -126,6 +159,12 @@ static json_t *view_dataset_mi(sqlite3 *db, const char *name, migr_err *err)
         "generator_agreement", compared > 0 ? json_real((double)agreed / (double)compared) : json_null());
     json_decref(job);
     json_decref(agree);
+    json_t *by = out ? agreement_by_modality(db, name, err) : NULL;
+    if (!by) {
+        json_decref(out);
+        return NULL;
+    }
+    json_object_set_new(out, "generator_agreement_by_modality", by);
     return out;
 }
 

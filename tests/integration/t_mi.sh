@@ -14,6 +14,14 @@ expect_eq "clips scored" 60 "$(jqr '[.mi.dominant[]] | add' dataset show m)"
 expect_eq "clips compared with the generator" 60 "$(jqr .mi.generator_compared dataset show m)"
 agree=$(jqr .mi.generator_agreement dataset show m)
 awk "BEGIN { exit !($agree >= 0 && $agree <= 1) }" || fail "agreement is not a fraction: $agree"
+# ... and per modality: the clips the generator made each one dominant add up
+# to all 60, and each modality's agreed clips are counted among its own.
+expect_eq "clips by the generator's dominant modality" 60 \
+    "$(jqr '[.mi.generator_agreement_by_modality[].clips] | add' dataset show m)"
+expect_eq "agreed clips, per modality and overall" \
+    "$(sqlite3 "$MIGR_HOME/migr.db" "SELECT COUNT(*) FROM clips c JOIN datasets d ON d.id = c.dataset_id WHERE d.name = 'm' AND c.mi_dominant = json_extract(c.annotation, '$.dominant')")" \
+    "$(jqr '[.mi.generator_agreement_by_modality[].agreed] | add' dataset show m)"
+grep -q "generator's visual dominant: MI agrees on" "$MIGR_HOME/mi.out" || fail "dataset mi --wait prints no per-modality agreement"
 n=$(sqlite3 "$MIGR_HOME/migr.db" "SELECT COUNT(*) FROM clips c JOIN datasets d ON d.id = c.dataset_id WHERE d.name = 'm' AND c.mi_visual BETWEEN 0 AND 1 AND c.mi_audio BETWEEN 0 AND 1 AND c.mi_text BETWEEN 0 AND 1")
 expect_eq "clips with MI scores in [0, 1]" 60 "$n"
 migr dataset mi nope >/dev/null 2>&1; expect_eq "mi of a missing dataset" 1 "$?"
