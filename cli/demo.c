@@ -40,9 +40,13 @@ static const demo_plan full = {
     {"eval.max_new=160", NULL},
 };
 
+/* Small enough for the tests (77 s release, 195 s under the sanitizers on
+ * 2 cores), large enough to learn: 40 held-out clips, WAR 45% and 47.5%
+ * (95% intervals from 30% up), where 40 clips and 150 steps stayed at
+ * chance. */
 static const demo_plan quick = {
-    40,
-    {"train.steps=150", "train.batch_size=8", "train.shards=2", "train.warmup=5", "train.lr=0.01",
+    160,
+    {"train.steps=700", "train.batch_size=8", "train.shards=2", "train.warmup=20", "train.lr=0.01",
      "model.channels=32", "model.layers=1", NULL},
     {"train.steps=2", "train.warmup=1", "train.holdout=0.25", "grpo.group_size=3", "train.batch_size=4",
      "train.shards=2", "grpo.max_new=100", NULL},

@@ -25,6 +25,12 @@ for arm in baseline migr; do
     awk "BEGIN { exit !($sum > 0.999 && $sum < 1.001) }" || fail "$arm's four bins sum to $sum"
 done
 expect_eq "held_out" "$(echo "$out" | jq .baseline.clips)" "$(echo "$out" | jq .held_out)"
+# The quick demo learns: each arm's accuracy is above chance (1/7), its 95%
+# interval's lower end too.
+for arm in baseline migr; do
+    echo "$out" | jq -e ".$arm.ci.war[0] > 1 / 7" >/dev/null ||
+        fail "$arm's WAR is not above chance: $(echo "$out" | jq -c ".$arm | {war, ci: .ci.war}")"
+done
 expect_eq "pid files left" "" "$(ls "$MIGR_HOME/run/" | grep '\.pid$' || true)"
 migr workers >/dev/null 2>&1 && fail "migrd still answers after the demo"
 check_logs_clean
