@@ -19,7 +19,7 @@
 
 /* The sizes of one demo: --quick for tests, the default for the README. */
 typedef struct demo_plan {
-    int clips;
+    int cold_clips, rl_clips;  /* sizes of the cold-start and the RL set */
     const char *sft[8];    /* --set assignments on top of the defaults of each kind */
     const char *grpo[10];
     const char *eval[4];
@@ -27,13 +27,14 @@ typedef struct demo_plan {
 
 
 /* GRPO holds out a quarter of the RL set, the same quarter in both arms
- * (the split is seeded), so that the evaluation has 100 clips no model saw.
+ * (the split is seeded), so that the evaluation has 300 clips no model saw:
+ * enough for 95% intervals a few points wide.
  * MI-ordered targets vary in order from clip to clip and take the small
  * model longer to learn than the fixed order: 800 steps give both arms
  * well-formed explanations (200 leave MIGR's malformed).  On clips SFT did
  * not see, GRPO has room to raise the reward. */
 static const demo_plan full = {
-    400,
+    400, 1200,
     {"train.steps=800", "train.warmup=40", NULL},
     {"train.steps=60", "train.warmup=5", "train.lr=3e-4", "train.holdout=0.25", "grpo.group_size=8",
      "train.batch_size=8", "train.shards=4", "grpo.max_new=120", NULL},
@@ -45,7 +46,7 @@ static const demo_plan full = {
  * (95% intervals from 30% up), where 40 clips and 150 steps stayed at
  * chance. */
 static const demo_plan quick = {
-    160,
+    160, 160,
     {"train.steps=700", "train.batch_size=8", "train.shards=2", "train.warmup=20", "train.lr=0.01",
      "model.channels=32", "model.layers=1", NULL},
     {"train.steps=2", "train.warmup=1", "train.holdout=0.25", "grpo.group_size=3", "train.batch_size=4",
@@ -196,13 +197,12 @@ static json_t *arm(const migr_home *home, const demo_plan *plan, const char *col
 
 /* A synthetic set with its modality importance (and, for the cold-start
  * set, the verifier and judge), unless it is there already. */
-static int prepare_set(const migr_home *home, const demo_plan *plan, const char *name, const char *seed,
-                       int instruments)
+static int prepare_set(const migr_home *home, int n, const char *name, const char *seed, int instruments)
 {
     int status;
     migr_err err;
     char clips[16];
-    snprintf(clips, sizeof clips, "%d", plan->clips);
+    snprintf(clips, sizeof clips, "%d", n);
     json_t *have = cli_request(home, "dataset.show", json_pack("{s:s}", "name", name), 5000, &status, &err);
     json_decref(have);
     if (have)
@@ -275,13 +275,13 @@ int cmd_demo(const migr_home *home, const cli_args *a)
         if (cli_up(home, 2) != EXIT_OK)
             goto stop;
     }
-    if (prepare_set(home, plan, cold, "7", 1) < 0 || prepare_set(home, plan, rl, "8", 0) < 0)
+    if (prepare_set(home, plan->cold_clips, cold, "7", 1) < 0 || prepare_set(home, plan->rl_clips, rl, "8", 0) < 0)
         goto stop;
     json_t *base = arm(home, plan, cold, rl, 0), *migr = base ? arm(home, plan, cold, rl, 1) : NULL;
     if (base && migr) {
-        result = json_pack("{s:s, s:s, s:i, s:[i, i], s:O?, s:o, s:o}", "cold_start", cold, "rl", rl, "clips",
-                           plan->clips, "seeds", 7, 8, "held_out", json_object_get(base, "clips"), "baseline",
-                           base, "migr", migr);
+        result = json_pack("{s:s, s:s, s:[i, i], s:[i, i], s:O?, s:o, s:o}", "cold_start", cold, "rl", rl,
+                           "clips", plan->cold_clips, plan->rl_clips, "seeds", 7, 8, "held_out",
+                           json_object_get(base, "clips"), "baseline", base, "migr", migr);
         rc = EXIT_OK;
     } else {
         json_decref(base);

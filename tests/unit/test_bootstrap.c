@@ -24,13 +24,22 @@ static double bound(json_t *ci, const char *metric, int i)
     return json_number_value(json_array_get(json_object_get(ci, metric), (size_t)i));
 }
 
+/* The intervals of n clips of which `right` are answered right, or NULL
+ * with err set. */
+static json_t *intervals(int n, int right, int resamples, uint64_t seed, migr_err *err)
+{
+    metrics_clip *c = clips_right(n, right);
+    json_t *ci = c ? bootstrap_metrics(c, n, resamples, seed, err) : NULL;
+    if (!c)
+        migr_errf(err, "out of memory");
+    free(c);
+    return ci;
+}
+
 TEST(bootstrap_clips_all_answered_right_give_war_from_1_to_1)
 {
     migr_err err;
-    metrics_clip *c = clips_right(50, 50);
-    CHECK(c != NULL);
-    json_t *ci = bootstrap_metrics(c, 50, BOOTSTRAP_RESAMPLES, 7, &err);
-    free(c);
+    json_t *ci = intervals(50, 50, BOOTSTRAP_RESAMPLES, 7, &err);
     CHECK_MSG(ci != NULL, "%s", err.msg);
     double lo = bound(ci, "war", 0), hi = bound(ci, "war", 1);
     double flo = bound(ci, "format_rate", 0), whi = bound(ci, "wrong_inconsistent", 1);
@@ -46,10 +55,7 @@ TEST(bootstrap_clips_all_answered_right_give_war_from_1_to_1)
 TEST(bootstrap_ten_clips_half_right_give_war_from_0_2_to_0_8)
 {
     migr_err err;
-    metrics_clip *c = clips_right(10, 5);
-    CHECK(c != NULL);
-    json_t *ci = bootstrap_metrics(c, 10, 2000, 11, &err);
-    free(c);
+    json_t *ci = intervals(10, 5, 2000, 11, &err);
     CHECK_MSG(ci != NULL, "%s", err.msg);
     double lo = bound(ci, "war", 0), hi = bound(ci, "war", 1);
     json_decref(ci);
@@ -61,10 +67,7 @@ TEST(bootstrap_ten_clips_half_right_give_war_from_0_2_to_0_8)
 TEST(bootstrap_large_half_right_set_matches_the_normal_interval)
 {
     migr_err err;
-    metrics_clip *c = clips_right(400, 200);
-    CHECK(c != NULL);
-    json_t *ci = bootstrap_metrics(c, 400, BOOTSTRAP_RESAMPLES, 3, &err);
-    free(c);
+    json_t *ci = intervals(400, 200, BOOTSTRAP_RESAMPLES, 3, &err);
     CHECK_MSG(ci != NULL, "%s", err.msg);
     double lo = bound(ci, "war", 0), hi = bound(ci, "war", 1);
     json_decref(ci);
