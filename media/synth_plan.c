@@ -215,12 +215,36 @@ static cue_kind plan_minor_cue(const synth_config *cfg, int label, double u_kind
     return CUE_AGREE;
 }
 
+/* The emotions whose faint wording a faint cue of each may take: itself and
+ * its two neighbours on a ring of the six that have wording. */
+static const int faint_ring[EMOTION_COUNT - 1] = {EMO_HAPPY, EMO_SURPRISE, EMO_FEAR,
+                                                   EMO_SAD, EMO_DISGUST, EMO_ANGRY};
+
+/* A faint cue is worded as faintly as it is felt: its sentence comes from
+ * the faint wording of the emotion or of one of its ring neighbours, so the
+ * same mild sentence stands for three emotions and says little on its own
+ * (one sentence per emotion made a faint subtitle name its label as surely
+ * as a strong one).  The draw comes after every other, so no later draw
+ * moves. */
+static int faint_wording(int e, double u)
+{
+    int n = EMOTION_COUNT - 1, at = 0;
+    while (at < n && faint_ring[at] != e)
+        at++;
+    int step = (int)(u * 3) - 1; /* -1, 0 or +1 */
+    return faint_ring[(at + step + n) % n];
+}
+
 static void plan_subtitle(const synth_cue *cue, uint64_t *rng, synth_clip *out)
 {
     int pick = rng_below(rng, BLAND_VARIANTS);
+    double u_faint = rng_uniform(rng);
+    int band = strength_band(cue->strength);
     const char *text = bland_subtitle[pick];
-    if (cue->emotion != EMO_NEUTRAL)
-        text = subtitle_table[cue->emotion][strength_band(cue->strength)][pick % SUBTITLE_VARIANTS];
+    if (cue->emotion != EMO_NEUTRAL) {
+        int worded = band == BAND_FAINT ? faint_wording(cue->emotion, u_faint) : cue->emotion;
+        text = subtitle_table[worded][band][pick % SUBTITLE_VARIANTS];
+    }
     snprintf(out->subtitle, sizeof out->subtitle, "%s", text);
 }
 

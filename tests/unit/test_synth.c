@@ -260,6 +260,49 @@ TEST(synth_plan_text_is_clean_and_think_concludes_the_label)
     }
 }
 
+/* A faint text cue is worded faintly: each sentence a faint cue uses stands
+ * for three emotions, so a faint subtitle alone does not name its cue's
+ * emotion (one sentence per emotion let modality importance read the label
+ * off it as surely as off a strong one).  Strong and moderate cues keep
+ * wording of their own. */
+TEST(synth_faint_subtitles_are_shared_by_three_emotions_and_stronger_ones_by_one)
+{
+    synth_config cfg;
+    synth_config_default(&cfg);
+    cfg.p_misleading = 0, cfg.p_neutral = 0, cfg.p_weak = 1; /* every minor text cue faint */
+    enum { MAX_SENTENCES = 64 };
+    char seen[MAX_SENTENCES][256];
+    unsigned emotions[MAX_SENTENCES] = {0}, stronger[MAX_SENTENCES] = {0};
+    int n = 0, faint_clips = 0;
+    for (int i = 0; i < 3000; i++) {
+        synth_clip c;
+        synth_plan(&cfg, 21, i, &c);
+        const synth_cue *t = &c.cue[MOD_TEXT];
+        if (t->emotion == EMO_NEUTRAL)
+            continue;
+        int k = 0;
+        while (k < n && strcmp(seen[k], c.subtitle) != 0)
+            k++;
+        if (k == n) {
+            CHECK_MSG(n < MAX_SENTENCES, "more than %d distinct subtitles", MAX_SENTENCES);
+            snprintf(seen[n++], sizeof seen[0], "%s", c.subtitle);
+        }
+        if (t->strength < 0.35) {
+            emotions[k] |= 1u << t->emotion;
+            faint_clips++;
+        } else {
+            stronger[k] |= 1u << t->emotion;
+        }
+    }
+    CHECK_MSG(faint_clips > 1000, "only %d faint text cues", faint_clips);
+    for (int k = 0; k < n; k++) {
+        CHECK_MSG(!emotions[k] || __builtin_popcount(emotions[k]) == 3,
+                  "faint subtitle \"%s\" stands for %d emotions, not 3", seen[k], __builtin_popcount(emotions[k]));
+        CHECK_MSG(!stronger[k] || __builtin_popcount(stronger[k]) == 1,
+                  "subtitle \"%s\" of a stronger cue stands for %d emotions", seen[k], __builtin_popcount(stronger[k]));
+    }
+}
+
 /* ---- reasoning drift ---- */
 
 /* The emotion words a text names other than want's (-1: none), as the
