@@ -52,6 +52,19 @@ wait_for() {
     done
 }
 
+# soon_for DESCRIPTION SECONDS COMMAND...: wait_for at a 10 ms pace, for a
+# state that lasts only a few hundred ms.
+soon_for() {
+    what=$1 secs=$2
+    shift 2
+    i=0
+    while ! "$@" >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -le $((secs * 100)) ] || fail "timed out after ${secs}s waiting for $what"
+        sleep 0.01
+    done
+}
+
 # The value of a jq filter over `migr ... --json`.
 jqr() {
     filter=$1

@@ -18,9 +18,12 @@ for w in a b; do
 done
 wait_for "two workers" 20 sh -c "[ \$(migr workers --json | jq length) -eq 2 ]"
 migr dataset synth s --clips 24 --seed 3 --wait >/dev/null || fail "synth"
+# Tasks of the default model on 16 sequences each, about 350 ms under the
+# sanitizers: long enough that the test, polling every 10 ms, acts while a
+# worker still holds one.
 sft() {
-    migr run submit "$here/examples/sft.yaml" --set dataset=s --set train.batch_size=8 \
-        --set train.shards=2 --set train.warmup=1 --set model.layers=1 "$@"
+    migr run submit "$here/examples/sft.yaml" --set dataset=s --set train.batch_size=32 \
+        --set train.shards=2 --set train.warmup=1 "$@"
 }
 # Step 2's gradients of run 1 cannot be stored: a directory stands where
 # each would be renamed to, so every try of a step-2 grad task fails.
@@ -32,7 +35,7 @@ id=$(sft --set train.steps=5) || fail "submit run 1"
 expect_eq "run 1's id" "$run1" "$id"
 # Pause w-b as soon as it holds a step-2 task; w-a then fails the step.
 on_b() { [ "$(sqlite3 "$db" "SELECT COUNT(*) FROM tasks WHERE owner_id = $run1 AND kind = 'grad' AND subject = 2 AND state = 'leased' AND worker = 'w-b'")" -ge 1 ]; }
-wait_for "w-b to hold a step-2 task" 120 on_b
+soon_for "w-b to hold a step-2 task" 120 on_b
 kill -STOP "$(pid_of worker-b)"
 wait_for "run 1 to fail" 60 sh -c "[ \"\$(migr run show $run1 --json | jq -r .state)\" = failed ]"
 echo "run 1: $(jqr .error run show "$run1")"
