@@ -46,6 +46,8 @@ static const cli_option sample_opts[] = {
     JSON_OPT, END_OPT};
 static const cli_option demo_opts[] = {
     {"--quick", NULL, 0, 0, "a smaller experiment that finishes in a few minutes"},
+    {"--seed", "S", 0, 0, "the cold-start set's seed; the RL set's is S + 1 (default 7)"},
+    {"--drift", "R", 0, 0, "the generator's reasoning drift, 0..1 (default examples/synth.yaml's)"},
     JSON_OPT, END_OPT};
 
 const cli_command cli_commands[] = {

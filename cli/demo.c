@@ -9,12 +9,16 @@
  * first set, GRPO on the second, evaluation on the second's held-out clips
  * -> the side-by-side table.  Starts migrd and two workers when none is
  * running, and stops what it started. */
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/fs.h"
+#include "media/synth.h"
 #include "ml/runconfig.h"
 
 /* The sizes of one demo: --quick for tests, the default for the README. */
@@ -197,19 +201,22 @@ static json_t *arm(const migr_home *home, const demo_plan *plan, const char *col
 
 /* A synthetic set with its modality importance (and, for the cold-start
  * set, the verifier and judge), unless it is there already. */
-static int prepare_set(const migr_home *home, int n, const char *name, const char *seed, int instruments)
+static int prepare_set(const migr_home *home, int n, const char *name, long long seed_value,
+                       const char *config, int instruments)
 {
     int status;
     migr_err err;
-    char clips[16];
+    char clips[16], seed[24];
     snprintf(clips, sizeof clips, "%d", n);
+    snprintf(seed, sizeof seed, "%lld", seed_value);
     json_t *have = cli_request(home, "dataset.show", json_pack("{s:s}", "name", name), 5000, &status, &err);
     json_decref(have);
     if (have)
         return 0;
     stage("synthesizing and featurizing %s", name);
-    char *synth[] = {"dataset", "synth", (char *)name, "--clips", clips, "--seed", (char *)seed, "--wait"};
-    if (cli_run_line(home, 8, synth) != EXIT_OK)
+    char *synth[] = {"dataset", "synth", (char *)name, "--clips", clips, "--seed", seed, "--wait",
+                     "--config", (char *)config};
+    if (cli_run_line(home, config ? 10 : 8, synth) != EXIT_OK)
         return -1;
     stage("modality importance of %s (cross-fitted probes)", name);
     char *mi[] = {"dataset", "mi", (char *)name, "--wait"};
@@ -253,13 +260,54 @@ static void print_table(json_t *result)
            json_number_value(json_object_get(m, "grpo_reward_last")));
 }
 
+/* A generator config that sets the drift alone, written under MIGR_HOME
+ * into path.  Returns an exit code. */
+static int drift_config(const migr_home *home, double drift, char *path, size_t cap)
+{
+    char text[64];
+    migr_err err;
+    snprintf(path, cap, "%s/demo-drift-%g.yaml", home->home, drift);
+    size_t len = (size_t)snprintf(text, sizeof text, "drift: %.17g\n", drift);
+    const void *bufs[] = {text};
+    if (fs_write_atomic(path, bufs, &len, 1, &err) < 0) {
+        fprintf(stderr, "migr demo: %s\n", err.msg);
+        return EXIT_FAIL;
+    }
+    return EXIT_OK;
+}
+
 int cmd_demo(const migr_home *home, const cli_args *a)
 {
     int is_quick = cli_flag(a, "--quick"), json = cli_flag(a, "--json");
     int status, rc = EXIT_FAIL;
     migr_err err;
     const demo_plan *plan = is_quick ? &quick : &full;
-    const char *cold = is_quick ? "demo-quick" : "demo", *rl = is_quick ? "demo-quick-rl" : "demo-rl";
+    char cold[96], rl[100], config[PATH_MAX + 64];
+    long long seed = 7;
+    synth_config defaults;
+    synth_config_default(&defaults);
+    double drift = defaults.drift;
+    const char *d = cli_value(a, "--drift");
+    char *end = NULL;
+
+    if (cli_value(a, "--seed") && cli_int(a, "--seed", 0, INT32_MAX - 1, &seed) < 0)
+        return EXIT_USAGE;
+    if (d)
+        drift = strtod(d, &end);
+    if (d && (!*d || *end || !(drift >= 0 && drift <= 1))) {
+        fprintf(stderr, "migr demo: --drift needs a number in 0..1, got \"%s\"\n", d);
+        return EXIT_USAGE;
+    }
+    /* Other seeds or drifts get sets of their own names, so that one
+     * MIGR_HOME can hold several. */
+    snprintf(cold, sizeof cold, "%s", is_quick ? "demo-quick" : "demo");
+    if (cli_value(a, "--seed") || d) {
+        size_t n = strlen(cold);
+        snprintf(cold + n, sizeof cold - n, "-s%lld-d%g", seed, drift);
+    }
+    snprintf(rl, sizeof rl, "%s-rl", cold);
+    if (d && drift_config(home, drift, config, sizeof config) != EXIT_OK)
+        return EXIT_FAIL;
 
     /* Everything but the result goes to stderr. */
     int saved_stdout = dup(STDOUT_FILENO);
@@ -275,13 +323,15 @@ int cmd_demo(const migr_home *home, const cli_args *a)
         if (cli_up(home, 2) != EXIT_OK)
             goto stop;
     }
-    if (prepare_set(home, plan->cold_clips, cold, "7", 1) < 0 || prepare_set(home, plan->rl_clips, rl, "8", 0) < 0)
+    if (prepare_set(home, plan->cold_clips, cold, seed, d ? config : NULL, 1) < 0 ||
+        prepare_set(home, plan->rl_clips, rl, seed + 1, d ? config : NULL, 0) < 0)
         goto stop;
     json_t *base = arm(home, plan, cold, rl, 0), *migr = base ? arm(home, plan, cold, rl, 1) : NULL;
     if (base && migr) {
-        result = json_pack("{s:s, s:s, s:[i, i], s:[i, i], s:O?, s:o, s:o}", "cold_start", cold, "rl", rl,
-                           "clips", plan->cold_clips, plan->rl_clips, "seeds", 7, 8, "held_out",
-                           json_object_get(base, "clips"), "baseline", base, "migr", migr);
+        result = json_pack("{s:s, s:s, s:[i, i], s:[I, I], s:f, s:O?, s:o, s:o}", "cold_start", cold, "rl", rl,
+                           "clips", plan->cold_clips, plan->rl_clips, "seeds", (json_int_t)seed,
+                           (json_int_t)seed + 1, "drift", drift, "held_out", json_object_get(base, "clips"),
+                           "baseline", base, "migr", migr);
         rc = EXIT_OK;
     } else {
         json_decref(base);
