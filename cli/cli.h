@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "cli/commands.h"
 #include "common/error.h"
@@ -59,9 +60,14 @@ void cli_format_time(char *buf, size_t cap, int64_t ms);
  * what `migr up` started.  Exit codes. */
 int cli_up(const migr_home *home, long workers);
 int cli_down(const migr_home *home);
+/* The pid in a pid file `migr up` wrote, or -1 when it cannot be read. */
+pid_t cli_read_pid(const char *path);
 
-/* Parse an integer option value in lo..hi; on failure prints "migr WORDS:
- * NAME needs an integer in lo..hi, got ..." and returns -1. */
+/* Option name's value as an integer in lo..hi, or as a number in lo..hi
+ * (hi itself excluded with hi_open), into *out; *out keeps its default when
+ * the option was not given.  On a bad value prints "migr WORDS: NAME needs
+ * ... got ..." and returns -1. */
 int cli_int(const cli_args *a, const char *name, long long lo, long long hi, long long *out);
+int cli_real(const cli_args *a, const char *name, double lo, double hi, int hi_open, double *out);
 
 #endif

@@ -10,7 +10,6 @@
 #include <zmq.h>
 
 #include "cli/cli.h"
-#include "common/fs.h"
 #include "common/wire.h"
 
 /* 1 (err set) when migrd surely is not running, so that the caller need
@@ -29,16 +28,10 @@ static int migrd_surely_down(const migr_home *home, migr_err *err)
         return 1;
     }
     snprintf(pidfile, sizeof pidfile, "%s/migrd.pid", home->run);
-    uint8_t *text;
-    size_t len;
-    migr_err ignored;
-    if (!path || fs_read_file(pidfile, &text, &len, &ignored) < 0)
-        return 0;
-    long pid = strtol((char *)text, NULL, 10);
-    free(text);
-    if (pid > 1 && kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+    pid_t pid = path ? cli_read_pid(pidfile) : -1;
+    if (pid > 0 && kill(pid, 0) < 0 && errno == ESRCH) {
         migr_errf(err, "migrd is not running: the one `migr up` started (pid %ld) is gone; see "
-                  "%s/migrd.log, then `migr down` and `migr up`", pid, home->logs);
+                  "%s/migrd.log, then `migr down` and `migr up`", (long)pid, home->logs);
         return 1;
     }
     return 0;

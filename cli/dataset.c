@@ -187,7 +187,7 @@ int cmd_dataset_synth(const migr_home *home, const cli_args *a)
 {
     long long clips, seed = 0;
     if (cli_int(a, "--clips", 1, 1000000, &clips) < 0 ||
-        (cli_value(a, "--seed") && cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0))
+        cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0)
         return EXIT_USAGE;
     json_t *args = json_pack("{s:s, s:I, s:I}", "name", a->operand[0], "clips", (json_int_t)clips,
                              "seed", (json_int_t)seed);
@@ -260,16 +260,8 @@ int cmd_dataset_mi(const migr_home *home, const cli_args *a)
 {
     long long folds = 5, seed = 1;
     double tau = 0.1;
-    const char *t = cli_value(a, "--tau");
-    char *end = NULL;
-    if (t)
-        tau = strtod(t, &end);
-    if (t && (!*t || *end || !(tau >= 0 && tau < 1))) {
-        fprintf(stderr, "migr dataset mi: --tau needs a number with 0 <= tau < 1, got \"%s\"\n", t);
-        return EXIT_USAGE;
-    }
-    if ((cli_value(a, "--folds") && cli_int(a, "--folds", 2, 20, &folds) < 0) ||
-        (cli_value(a, "--seed") && cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0))
+    if (cli_real(a, "--tau", 0, 1, 1, &tau) < 0 || cli_int(a, "--folds", 2, 20, &folds) < 0 ||
+        cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0)
         return EXIT_USAGE;
     return dataset_job(home, a, "mi", json_pack("{s:f, s:I, s:I}", "tau", tau, "folds", (json_int_t)folds,
                                                 "seed", (json_int_t)seed), "modality importance");
@@ -278,7 +270,7 @@ int cmd_dataset_mi(const migr_home *home, const cli_args *a)
 int cmd_dataset_instruments(const migr_home *home, const cli_args *a)
 {
     long long seed = 1;
-    if (cli_value(a, "--seed") && cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0)
+    if (cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0)
         return EXIT_USAGE;
     return dataset_job(home, a, "instruments", json_pack("{s:I}", "seed", (json_int_t)seed),
                        "verifier and judge training");

@@ -288,16 +288,9 @@ int cmd_demo(const migr_home *home, const cli_args *a)
     synth_config_default(&defaults);
     double drift = defaults.drift;
     const char *d = cli_value(a, "--drift");
-    char *end = NULL;
 
-    if (cli_value(a, "--seed") && cli_int(a, "--seed", 0, INT32_MAX - 1, &seed) < 0)
+    if (cli_int(a, "--seed", 0, INT32_MAX - 1, &seed) < 0 || cli_real(a, "--drift", 0, 1, 0, &drift) < 0)
         return EXIT_USAGE;
-    if (d)
-        drift = strtod(d, &end);
-    if (d && (!*d || *end || !(drift >= 0 && drift <= 1))) {
-        fprintf(stderr, "migr demo: --drift needs a number in 0..1, got \"%s\"\n", d);
-        return EXIT_USAGE;
-    }
     /* Other seeds or drifts get sets of their own names, so that one
      * MIGR_HOME can hold several. */
     snprintf(cold, sizeof cold, "%s", is_quick ? "demo-quick" : "demo");

@@ -25,23 +25,16 @@ typedef struct sample_args {
 /* The options of a into *s; -1 after saying which is wrong. */
 static int parse_args(const cli_args *a, sample_args *s)
 {
-    long long clip, max_new = 200, top_k = 0, seed = 1;
-    const char *t = cli_value(a, "--temperature");
-    char *end = NULL;
+    long long clip = 0, max_new = 200, top_k = 0, seed = 1; /* --clip is required */
 
     *s = (sample_args){.ckpt = cli_value(a, "--ckpt"), .dataset = cli_value(a, "--dataset"),
                        .json = cli_flag(a, "--json")};
     if (cli_int(a, "--clip", 0, INT32_MAX, &clip) < 0 ||
-        (cli_value(a, "--max-new") && cli_int(a, "--max-new", 1, 4096, &max_new) < 0) ||
-        (cli_value(a, "--top-k") && cli_int(a, "--top-k", 0, INT32_MAX, &top_k) < 0) ||
-        (cli_value(a, "--seed") && cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0))
+        cli_int(a, "--max-new", 1, 4096, &max_new) < 0 ||
+        cli_int(a, "--top-k", 0, INT32_MAX, &top_k) < 0 ||
+        cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0 ||
+        cli_real(a, "--temperature", 0, 100, 0, &s->temperature) < 0)
         return -1;
-    if (t)
-        s->temperature = strtod(t, &end);
-    if (t && (!*t || *end || !(s->temperature >= 0 && s->temperature <= 100))) {
-        fprintf(stderr, "migr sample: --temperature needs a number in 0..100 (0 decodes greedily), got \"%s\"\n", t);
-        return -1;
-    }
     s->clip = (long)clip;
     s->max_new = (long)max_new;
     s->top_k = (long)top_k;

@@ -90,7 +90,7 @@ static int alive_workers(const migr_home *home)
 int cmd_up(const migr_home *home, const cli_args *a)
 {
     long long workers = 2;
-    if (cli_value(a, "--workers") && cli_int(a, "--workers", 0, 64, &workers) < 0)
+    if (cli_int(a, "--workers", 0, 64, &workers) < 0)
         return EXIT_USAGE;
     return cli_up(home, (long)workers);
 }
@@ -161,7 +161,7 @@ int cli_up(const migr_home *home_in, long workers)
     return EXIT_OK;
 }
 
-static pid_t read_pid(const char *path)
+pid_t cli_read_pid(const char *path)
 {
     uint8_t *text;
     size_t len;
@@ -205,7 +205,7 @@ int cli_down(const migr_home *home)
     snprintf(pattern, sizeof pattern, "%s/worker-*.pid", home->run);
     if (glob(pattern, 0, NULL, &g) == 0) {
         for (size_t i = 0; i < g.gl_pathc; i++) {
-            pid_t pid = read_pid(g.gl_pathv[i]);
+            pid_t pid = cli_read_pid(g.gl_pathv[i]);
             if (pid > 0) {
                 stop_pid(pid, "a worker");
                 stopped++;
@@ -215,7 +215,7 @@ int cli_down(const migr_home *home)
         globfree(&g);
     }
     snprintf(pattern, sizeof pattern, "%s/migrd.pid", home->run);
-    pid_t pid = read_pid(pattern);
+    pid_t pid = cli_read_pid(pattern);
     if (pid > 0) {
         stop_pid(pid, "migrd");
         stopped++;

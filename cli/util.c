@@ -50,13 +50,31 @@ int cli_int(const cli_args *a, const char *name, long long lo, long long hi, lon
 {
     const char *v = cli_value(a, name);
     char *end;
+    if (!v)
+        return 0;
     errno = 0;
-    long long n = v ? strtoll(v, &end, 10) : 0;
-    if (!v || !*v || *end || errno == ERANGE || n < lo || n > hi) {
+    long long n = strtoll(v, &end, 10);
+    if (!*v || *end || errno == ERANGE || n < lo || n > hi) {
         fprintf(stderr, "migr %s: %s needs an integer in %lld..%lld, got \"%s\"\n", a->cmd->words, name,
-                lo, hi, v ? v : "");
+                lo, hi, v);
         return -1;
     }
     *out = n;
+    return 0;
+}
+
+int cli_real(const cli_args *a, const char *name, double lo, double hi, int hi_open, double *out)
+{
+    const char *v = cli_value(a, name);
+    char *end;
+    if (!v)
+        return 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || !(x >= lo && (hi_open ? x < hi : x <= hi))) {
+        fprintf(stderr, "migr %s: %s needs a number in %g..%g%s, got \"%s\"\n", a->cmd->words, name, lo, hi,
+                hi_open ? " (the upper end excluded)" : "", v);
+        return -1;
+    }
+    *out = x;
     return 0;
 }

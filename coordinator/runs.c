@@ -583,10 +583,10 @@ static int warn_if_never_learned(coord *c, int64_t run, migr_err *err)
     int64_t steps, flat;
     if (db_int(c->db, err, &steps, 0, "SELECT COUNT(*) FROM metrics WHERE run_id = ? AND name = "
                "'zero_variance_share'", "i", run) < 0 ||
-        db_int(c->db, err, &flat, 0, "SELECT COUNT(*) FROM metrics WHERE run_id = ? AND name = "
-               "'zero_variance_share' AND value >= 1", "i", run) < 0)
+        db_int(c->db, err, &flat, 0, "SELECT COUNT(*) > 0 AND MIN(value) >= 1 FROM metrics WHERE "
+               "run_id = ? AND name = 'zero_variance_share'", "i", run) < 0)
         return -1;
-    if (steps == 0 || flat < steps)
+    if (!flat)
         return 0;
     char why[300];
     snprintf(why, sizeof why, "every group of all %lld steps had rewards without variance, so the "

@@ -37,9 +37,10 @@ static vocab *build_vocab(const run_inputs *in, migr_err *err)
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
             if (runfiles_ann(clip, keys[k]) && vocab_builder_add_text(b, runfiles_ann(clip, keys[k]), err) < 0)
                 goto end;
-        for (int m = 0; m < MODALITY_COUNT; m++)
-            if (runfiles_think(clip, m) != runfiles_ann(clip, "think") &&
-                vocab_builder_add_text(b, runfiles_think(clip, m), err) < 0)
+        const char *tag;
+        json_t *drifted;
+        json_object_foreach(json_object_get(json_object_get(clip, "annotation"), "think_first"), tag, drifted)
+            if (json_is_string(drifted) && vocab_builder_add_text(b, json_string_value(drifted), err) < 0)
                 goto end;
         const char *sub = json_string_value(json_object_get(clip, "subtitle"));
         if (sub && vocab_builder_add_text(b, sub, err) < 0)

@@ -40,30 +40,25 @@ finish() {
     rm -rf "$MIGR_HOME"
 }
 
-# wait_for DESCRIPTION SECONDS COMMAND...: retry COMMAND until it succeeds.
-wait_for() {
-    what=$1 secs=$2
-    shift 2
-    i=0
+# poll TRIES-PER-SECOND DESCRIPTION SECONDS COMMAND...: retry COMMAND until
+# it succeeds, failing the test after SECONDS.
+poll() {
+    rate=$1 what=$2 secs=$3
+    shift 3
+    i=0 pause=$(awk "BEGIN { print 1 / $rate }")
     while ! "$@" >/dev/null 2>&1; do
         i=$((i + 1))
-        [ $i -le $((secs * 10)) ] || fail "timed out after ${secs}s waiting for $what"
-        sleep 0.1
+        [ $i -le $((secs * rate)) ] || fail "timed out after ${secs}s waiting for $what"
+        sleep "$pause"
     done
 }
 
-# soon_for DESCRIPTION SECONDS COMMAND...: wait_for at a 10 ms pace, for a
-# state that lasts only a few hundred ms.
-soon_for() {
-    what=$1 secs=$2
-    shift 2
-    i=0
-    while ! "$@" >/dev/null 2>&1; do
-        i=$((i + 1))
-        [ $i -le $((secs * 100)) ] || fail "timed out after ${secs}s waiting for $what"
-        sleep 0.01
-    done
-}
+# wait_for DESCRIPTION SECONDS COMMAND...: poll every 100 ms.
+wait_for() { poll 10 "$@"; }
+
+# soon_for DESCRIPTION SECONDS COMMAND...: poll every 10 ms, for a state that
+# lasts only a few hundred ms.
+soon_for() { poll 100 "$@"; }
 
 # The value of a jq filter over `migr ... --json`.
 jqr() {
