@@ -23,9 +23,10 @@ typedef struct synth_config {
     double p_misleading, p_neutral, p_weak;
     double dominant_strength_min, dominant_strength_max;  /* e.g. 0.7 .. 1.0 */
     /* Reasoning drift: the share of clips whose reasoning, when written
-     * starting from a misleading modality, follows that modality's emotion
-     * instead of the evidence (the answer stays the label); 0 = none.  See
-     * synth_clip.think_first. */
+     * starting from a modality that shows another emotion than the label (a
+     * misleading cue, or a neutral one over a label that is not), follows
+     * what that modality shows instead of the evidence (the answer stays the
+     * label); 0 = none.  See synth_clip.think_first. */
     double drift;
     /* Media. */
     int width, height, fps;     /* default 64 x 64 at 10 fps */
@@ -49,11 +50,12 @@ typedef struct synth_clip {
     char think[640];            /* reasoning from the dominant modality, ending in the label */
     /* The reasoning as a describer writes it who starts from modality m
      * (the block an explanation describes first).  It is `think`, except
-     * when m's cue misleads and the clip drifts (drifted bit m): then it
-     * follows m's emotion and never reaches the label.  Which order an
+     * when m's cue shows another emotion than the label (misleading, or
+     * neutral over a non-neutral label) and the clip drifts (drifted bit
+     * m): then it follows m's emotion and never reaches the label.  Which order an
      * explanation uses is the trainer's choice; the facts are these. */
     char think_first[MODALITY_COUNT][640];
-    unsigned drifted;           /* bit m: think_first[m] follows m's misleading cue */
+    unsigned drifted;           /* bit m: think_first[m] follows m's cue, not the label */
 } synth_clip;
 
 void synth_config_default(synth_config *cfg);

@@ -328,15 +328,17 @@ static void plan_think(synth_clip *out, const cue_kind kind[MODALITY_COUNT])
              verdict);
 }
 
-/* think_first: `think` for every modality, except that a misleading one
- * drifts (when u < cfg->drift): the describer who starts from it follows
- * its emotion to the end. */
+/* think_first: `think` for every modality, except that one which shows
+ * another emotion than the label -- a misleading cue, or a blank one
+ * (neutral) over a label that is not -- drifts (when u < cfg->drift): the
+ * describer who starts from it follows what it shows to the end. */
 static void plan_drift(const synth_config *cfg, synth_clip *out, const cue_kind kind[MODALITY_COUNT],
                        double u)
 {
     for (int m = 0; m < MODALITY_COUNT; m++) {
         const char *seen = emotion_adjective[out->cue[m].emotion];
-        if (kind[m] != CUE_MISLEADING || !(u < cfg->drift)) {
+        int astray = (kind[m] == CUE_MISLEADING || kind[m] == CUE_NEUTRAL) && out->cue[m].emotion != out->label;
+        if (!astray || !(u < cfg->drift)) {
             snprintf(out->think_first[m], sizeof out->think_first[m], "%s", out->think);
             continue;
         }

@@ -55,39 +55,88 @@ static void cell_range(int i, int cells, int len, int *lo, int *hi)
         *hi = *lo + 1;
 }
 
+/* The region of the frames the visual grid covers, in pixel coordinates
+ * (pixel (r, c) covers [c, c + 1) x [r, r + 1)). */
+typedef struct face_window {
+    double x0, y0, width, height;
+} face_window;
+
+/* The mean over the frames of pixel `at`. */
+static double mean_pixel(const media_features *f, size_t at)
+{
+    const size_t plane = (size_t)f->height * f->width;
+    double s = 0;
+    for (int t = 0; t < f->n_frames; t++)
+        s += f->frames[t * plane + at];
+    return s / f->n_frames;
+}
+
+/* The face: the pixels of the mean frame brighter than the midpoint of its
+ * darkest and brightest; the window is the square of their area centred on
+ * their centroid.  A frame with no brighter part is its own window. */
+static face_window find_face(const media_features *f)
+{
+    const int h = f->height, w = f->width;
+    const size_t plane = (size_t)h * w;
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t at = 0; at < plane; at++) {
+        double v = mean_pixel(f, at);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    double sx = 0, sy = 0, area = 0, mid = (lo + hi) / 2;
+    for (int r = 0; r < h && hi > lo; r++)
+        for (int c = 0; c < w; c++)
+            if (mean_pixel(f, (size_t)r * w + c) > mid) {
+                sx += c + 0.5;
+                sy += r + 0.5;
+                area++;
+            }
+    if (area == 0)
+        return (face_window){0, 0, w, h};
+    double side = sqrt(area);
+    return (face_window){sx / area - side / 2, sy / area - side / 2, side, side};
+}
+
+/* Frame fr at the point (x, y), interpolated bilinearly between pixel
+ * centres; points beyond the outer centres take the nearest edge. */
+static double bilinear(const float *fr, int h, int w, double x, double y)
+{
+    double u = fmin(fmax(x - 0.5, 0), w - 1), v = fmin(fmax(y - 0.5, 0), h - 1);
+    int c0 = (int)u, r0 = (int)v;
+    int c1 = c0 + 1 < w ? c0 + 1 : c0, r1 = r0 + 1 < h ? r0 + 1 : r0;
+    double fu = u - c0, fv = v - r0;
+    return (1 - fv) * ((1 - fu) * fr[(size_t)r0 * w + c0] + fu * fr[(size_t)r0 * w + c1]) +
+           fv * ((1 - fu) * fr[(size_t)r1 * w + c0] + fu * fr[(size_t)r1 * w + c1]);
+}
+
 static void visual_features(const media_features *f, float *vis)
 {
-    const int G = PROBE_VIS_GRID, F = f->n_frames, h = f->height, w = f->width;
-    const size_t plane = (size_t)h * w;
-    for (int i = 0; i < G; i++) {
-        int r0, r1;
-        cell_range(i, G, h, &r0, &r1);
+    enum { S = PROBE_VIS_SAMPLES };
+    const int G = PROBE_VIS_GRID, F = f->n_frames, half = F / 2;
+    const size_t plane = (size_t)f->height * f->width;
+    const face_window win = find_face(f);
+    for (int i = 0; i < G; i++)
         for (int j = 0; j < G; j++) {
-            int c0, c1;
-            cell_range(j, G, w, &c0, &c1);
             double sum = 0, motion = 0, early = 0, late = 0;
-            const int half = F / 2;
-            for (int t = 0; t < F; t++) {
-                const float *fr = f->frames + (size_t)t * plane;
-                for (int r = r0; r < r1; r++)
-                    for (int c = c0; c < c1; c++) {
-                        size_t at = (size_t)r * w + c;
-                        sum += fr[at];
-                        if (t < half)
-                            early += fr[at];
-                        if (t >= F - half)
-                            late += fr[at];
-                        if (t + 1 < F)
-                            motion += fabs((double)fr[at + plane] - fr[at]);
-                    }
+            for (int s = 0; s < S * S; s++) {
+                double x = win.x0 + (j + (s % S + 0.5) / S) * win.width / G;
+                double y = win.y0 + (i + (s / S + 0.5) / S) * win.height / G;
+                double prev = 0;
+                for (int t = 0; t < F; t++) {
+                    double v = bilinear(f->frames + t * plane, f->height, f->width, x, y);
+                    sum += v;
+                    early += t < half ? v : 0;
+                    late += t >= F - half ? v : 0;
+                    motion += t > 0 ? fabs(v - prev) : 0;
+                    prev = v;
+                }
             }
-            double pixels = (double)(r1 - r0) * (c1 - c0);
             float *cell = vis + i * G + j;
-            cell[0] = (float)(sum / (pixels * F));
-            cell[G * G] = F > 1 ? (float)(motion / (pixels * (F - 1))) : 0.0f;
-            cell[2 * G * G] = half > 0 ? (float)((late - early) / (pixels * half)) : 0.0f;
+            cell[0] = (float)(sum / (S * S * F));
+            cell[G * G] = F > 1 ? (float)(motion / (S * S * (F - 1))) : 0.0f;
+            cell[2 * G * G] = half > 0 ? (float)((late - early) / (S * S * half)) : 0.0f;
         }
-    }
 }
 
 /* The mean of band bin k of log-mel frame t. */

@@ -13,54 +13,79 @@
 
 /* ---- features ------------------------------------------------------------ */
 
-enum { FR = 3, FH = 32, FW = 32 };
+enum { FR = 3, FH = 32, FW = 32, SIDE = 16 };
 
-/* Three 32x32 frames: all 0.2, then 0.8; the 2x2 pixels of cell (0, 0) are
- * 0.6 in frames 1 and 2.  So with 16x16 cells of 2x2 pixels:
- *   cell (0, 0): appearance (0.2 + 0.6 + 0.6) / 3, motion (0.4 + 0) / 2,
- *                change 0.6 - 0.2;
- *   cell (5, 7): appearance (0.2 + 0.2 + 0.8) / 3, motion (0 + 0.6) / 2,
- *                change 0.8 - 0.2. */
-static void three_frames(float *frames)
+/* Three 32x32 frames: a 0.8 square "face" of SIDE x SIDE pixels with its
+ * top-left pixel at (top, left) on a 0.2 background, and in it a 6x8
+ * "mouth" (face rows 8..13, columns 4..11) that is 0.8 in frame 0 and 0.5
+ * in frames 1 and 2.  The mean frame is 0.8 or 0.6 on the face, 0.2 off
+ * it, so the face window is the square itself and its 16x16 cells are its
+ * pixels.  Cell (10, 6) lies inside the mouth with all its pixel
+ * neighbours: appearance (0.8 + 0.5 + 0.5) / 3, motion (0.3 + 0) / 2,
+ * change 0.5 - 0.8; cell (2, 2) is plain face: 0.8, 0, 0. */
+static void face_frames(float *frames, int top, int left)
 {
     for (int t = 0; t < FR; t++)
         for (int r = 0; r < FH; r++)
-            for (int c = 0; c < FW; c++)
-                frames[(t * FH + r) * FW + c] =
-                    t > 0 && r < 2 && c < 2 ? 0.6f : t == 2 ? 0.8f : 0.2f;
+            for (int c = 0; c < FW; c++) {
+                int fr = r - top, fc = c - left;
+                int face = fr >= 0 && fr < SIDE && fc >= 0 && fc < SIDE;
+                int mouth = face && fr >= 8 && fr < 14 && fc >= 4 && fc < 12;
+                frames[(t * FH + r) * FW + c] = mouth && t > 0 ? 0.5f : face ? 0.8f : 0.2f;
+            }
 }
 
-TEST(probe_features_pool_frames_into_appearance_motion_and_change_cells)
+TEST(probe_features_pool_the_face_into_appearance_motion_and_change_cells)
 {
     static float frames[FR * FH * FW];
-    three_frames(frames);
+    face_frames(frames, 8, 8);
     media_features f = {.n_frames = FR, .height = FH, .width = FW, .frames = frames};
     probe_input in;
     probe_features(&f, NULL, &in);
     const int G = PROBE_VIS_GRID, A = 0, M = G * G, C = 2 * G * G;
     CHECK_INT(1, in.present[MOD_VISUAL]);
-    CHECK_NEAR(1.4 / 3, in.vis[A + 0], 1e-6);
-    CHECK_NEAR(0.2, in.vis[M + 0], 1e-6);
-    CHECK_NEAR(0.4, in.vis[C + 0], 1e-6);
-    CHECK_NEAR(1.2 / 3, in.vis[A + 5 * G + 7], 1e-6);
-    CHECK_NEAR(0.3, in.vis[M + 5 * G + 7], 1e-6);
-    CHECK_NEAR(0.6, in.vis[C + 5 * G + 7], 1e-6);
+    CHECK_NEAR(1.8 / 3, in.vis[A + 10 * G + 6], 1e-6);
+    CHECK_NEAR(0.15, in.vis[M + 10 * G + 6], 1e-6);
+    CHECK_NEAR(-0.3, in.vis[C + 10 * G + 6], 1e-6);
+    CHECK_NEAR(0.8, in.vis[A + 2 * G + 2], 1e-6);
+    CHECK_NEAR(0.0, in.vis[M + 2 * G + 2], 1e-9);
+    CHECK_NEAR(0.0, in.vis[C + 2 * G + 2], 1e-9);
     CHECK_INT(PROBE_VIS_DIM, 3 * G * G);
 }
 
-/* A 2x2 frame still fills every cell: each pixel covers 8x8 cells. */
-TEST(probe_features_spread_small_frames_over_the_grid)
+/* The same face elsewhere in the frame gives the same features: the grid
+ * follows the face, not the frame. */
+TEST(probe_features_follow_the_face_where_it_sits)
 {
-    float frames[2 * 4] = {0.1f, 0.2f, 0.3f, 0.4f, 0.1f, 0.2f, 0.3f, 0.4f};
+    static float centred[FR * FH * FW], moved[FR * FH * FW];
+    face_frames(centred, 8, 8);
+    face_frames(moved, 3, 13);
+    media_features f = {.n_frames = FR, .height = FH, .width = FW, .frames = centred};
+    probe_input a, b;
+    probe_features(&f, NULL, &a);
+    f.frames = moved;
+    probe_features(&f, NULL, &b);
+    int same = 0;
+    for (int d = 0; d < PROBE_VIS_DIM; d++)
+        same += a.vis[d] == b.vis[d];
+    CHECK_INT(PROBE_VIS_DIM, same);
+}
+
+/* A mean frame with nothing brighter than the rest is pooled whole, and a
+ * 2x2 one still fills every cell: the corner cells take the corner pixels. */
+TEST(probe_features_pool_a_flat_mean_frame_whole)
+{
+    float frames[2 * 4] = {0.1f, 0.2f, 0.3f, 0.4f, 0.4f, 0.3f, 0.2f, 0.1f};
     media_features f = {.n_frames = 2, .height = 2, .width = 2, .frames = frames};
     probe_input in;
     probe_features(&f, NULL, &in);
-    const int G = PROBE_VIS_GRID;
-    CHECK_NEAR(0.1, in.vis[0], 1e-6);
-    CHECK_NEAR(0.2, in.vis[G - 1], 1e-6);
-    CHECK_NEAR(0.3, in.vis[(G - 1) * G], 1e-6);
-    CHECK_NEAR(0.4, in.vis[G * G - 1], 1e-6);
-    CHECK_NEAR(0.0, in.vis[G * G + 3], 1e-9);  /* no motion */
+    const int G = PROBE_VIS_GRID, M = G * G, C = 2 * G * G;
+    for (int k = 0; k < G * G; k++)
+        CHECK_NEAR(0.25, in.vis[k], 1e-6);
+    CHECK_NEAR(0.3, in.vis[M + 0], 1e-6);
+    CHECK_NEAR(0.1, in.vis[M + G - 1], 1e-6);
+    CHECK_NEAR(0.3, in.vis[C + 0], 1e-6);
+    CHECK_NEAR(-0.3, in.vis[C + G * G - 1], 1e-6);
 }
 
 /* mel[t][b] = 0.1 b + t over 4 frames: every bin has mean 0.1 b + 1.5,

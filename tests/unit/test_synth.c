@@ -325,9 +325,11 @@ static int names_other_emotion(const char *text, int want)
     return -1;
 }
 
+/* A block that shows another emotion than the label: a misleading cue, or
+ * a blank (neutral) one over a label that is not neutral. */
 static int misleads(const synth_clip *c, int m)
 {
-    return m != c->dominant && c->cue[m].emotion != c->label && c->cue[m].emotion != EMO_NEUTRAL;
+    return m != c->dominant && c->cue[m].emotion != c->label;
 }
 
 TEST(synth_drift_0_gives_no_think_that_names_another_emotion_than_the_label)
@@ -349,7 +351,7 @@ TEST(synth_drift_0_gives_no_think_that_names_another_emotion_than_the_label)
     }
 }
 
-TEST(synth_drift_1_makes_every_misleading_first_block_s_think_follow_it)
+TEST(synth_drift_1_makes_every_misleading_or_blank_first_block_s_think_follow_it)
 {
     synth_config cfg;
     synth_config_default(&cfg);
@@ -374,7 +376,7 @@ TEST(synth_drift_1_makes_every_misleading_first_block_s_think_follow_it)
                       emotion_name(c.cue[m].emotion), c.think_first[m]);
         }
     }
-    CHECK_MSG(seen > 300, "only %d misleading blocks in 1000 clips", seen);
+    CHECK_MSG(seen > 500, "only %d misleading or blank blocks in 1000 clips", seen);
 }
 
 /* The rate is a share of clips, drawn from a stream of its own: the rest of
