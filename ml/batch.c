@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/face.h"
+
 /* Whether clip b's features and explanation fit cfg and the vocabulary. */
 static int clip_check(const model_config *cfg, int V, const batch_clip *c, int b, migr_err *err)
 {
@@ -90,7 +92,7 @@ static void batch_fill(batch *b, const model_config *cfg, const vocab *v, int su
     size_t have = f->n_audio > 0 ? (size_t)f->n_audio : 0;
 
     if (pix)
-        memcpy(b->frames + (size_t)i * pix, f->frames, pix * sizeof(float));
+        face_frames(f, b->frames + (size_t)i * pix);
     if (have > rows)
         have = rows;
     if (have)  /* the rest stays zero */

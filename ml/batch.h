@@ -17,7 +17,9 @@
  * prefix and loses the end of its explanation (batch.dropped says how many
  * tokens; its last kept position then predicts nothing).
  *
- * Frames are copied; log-mel frames fill NA*W rows, cut when the clip has
+ * Frames are taken on the face (media/face.h: each frame resampled over the
+ * face window, an exact copy when the window is the whole frame); log-mel
+ * frames fill NA*W rows, cut when the clip has
  * more and zero past its end (a silent clip is all zeros). */
 #ifndef MIGR_BATCH_H
 #define MIGR_BATCH_H

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/rng.h"
+#include "media/face.h"
 #include "ml/optim.h"
 #include "ml/vocab.h"
 
@@ -55,67 +56,12 @@ static void cell_range(int i, int cells, int len, int *lo, int *hi)
         *hi = *lo + 1;
 }
 
-/* The region of the frames the visual grid covers, in pixel coordinates
- * (pixel (r, c) covers [c, c + 1) x [r, r + 1)). */
-typedef struct face_window {
-    double x0, y0, width, height;
-} face_window;
-
-/* The mean over the frames of pixel `at`. */
-static double mean_pixel(const media_features *f, size_t at)
-{
-    const size_t plane = (size_t)f->height * f->width;
-    double s = 0;
-    for (int t = 0; t < f->n_frames; t++)
-        s += f->frames[t * plane + at];
-    return s / f->n_frames;
-}
-
-/* The face: the pixels of the mean frame brighter than the midpoint of its
- * darkest and brightest; the window is the square of their area centred on
- * their centroid.  A frame with no brighter part is its own window. */
-static face_window find_face(const media_features *f)
-{
-    const int h = f->height, w = f->width;
-    const size_t plane = (size_t)h * w;
-    double lo = INFINITY, hi = -INFINITY;
-    for (size_t at = 0; at < plane; at++) {
-        double v = mean_pixel(f, at);
-        lo = v < lo ? v : lo;
-        hi = v > hi ? v : hi;
-    }
-    double sx = 0, sy = 0, area = 0, mid = (lo + hi) / 2;
-    for (int r = 0; r < h && hi > lo; r++)
-        for (int c = 0; c < w; c++)
-            if (mean_pixel(f, (size_t)r * w + c) > mid) {
-                sx += c + 0.5;
-                sy += r + 0.5;
-                area++;
-            }
-    if (area == 0)
-        return (face_window){0, 0, w, h};
-    double side = sqrt(area);
-    return (face_window){sx / area - side / 2, sy / area - side / 2, side, side};
-}
-
-/* Frame fr at the point (x, y), interpolated bilinearly between pixel
- * centres; points beyond the outer centres take the nearest edge. */
-static double bilinear(const float *fr, int h, int w, double x, double y)
-{
-    double u = fmin(fmax(x - 0.5, 0), w - 1), v = fmin(fmax(y - 0.5, 0), h - 1);
-    int c0 = (int)u, r0 = (int)v;
-    int c1 = c0 + 1 < w ? c0 + 1 : c0, r1 = r0 + 1 < h ? r0 + 1 : r0;
-    double fu = u - c0, fv = v - r0;
-    return (1 - fv) * ((1 - fu) * fr[(size_t)r0 * w + c0] + fu * fr[(size_t)r0 * w + c1]) +
-           fv * ((1 - fu) * fr[(size_t)r1 * w + c0] + fu * fr[(size_t)r1 * w + c1]);
-}
-
 static void visual_features(const media_features *f, float *vis)
 {
     enum { S = PROBE_VIS_SAMPLES };
     const int G = PROBE_VIS_GRID, F = f->n_frames, half = F / 2;
     const size_t plane = (size_t)f->height * f->width;
-    const face_window win = find_face(f);
+    const face_window win = face_find(f);
     for (int i = 0; i < G; i++)
         for (int j = 0; j < G; j++) {
             double sum = 0, motion = 0, early = 0, late = 0;
@@ -124,7 +70,7 @@ static void visual_features(const media_features *f, float *vis)
                 double y = win.y0 + (i + (s / S + 0.5) / S) * win.height / G;
                 double prev = 0;
                 for (int t = 0; t < F; t++) {
-                    double v = bilinear(f->frames + t * plane, f->height, f->width, x, y);
+                    double v = face_sample(f->frames + t * plane, f->height, f->width, x, y);
                     sum += v;
                     early += t < half ? v : 0;
                     late += t >= F - half ? v : 0;

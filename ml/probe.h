@@ -9,25 +9,18 @@
  *
  * Features (probe_features), fixed sizes whatever the featurization:
  *
- *   visual (PROBE_VIS_DIM = 3 G^2, G = PROBE_VIS_GRID = 16), taken on the
- *     face rather than the frame, so that where the head sits and how large
- *     it is do not move the expression from cell to cell: the face is the
- *     set of pixels of the mean frame brighter than the midpoint of its
- *     darkest and brightest pixel (the head against its background; in
- *     face-cropped sets such as DFEW's, the lit part of the face), and its
- *     window the square of its area centred on its centroid (the whole frame
- *     when no pixel is brighter than another).  The window is divided into
- *     G x G cells (row-major), each sampled at S x S points (S =
- *     PROBE_VIS_SAMPLES, at the centres of an S x S split of the cell),
- *     bilinearly between pixel centres (the edge pixel beyond them); three
- *     planes of G^2 values: per cell, the mean over frames and points
- *     ("appearance"); the mean over consecutive frame pairs and points of
- *     |frame[t+1] - frame[t]| ("motion", 0 for a single frame); the mean of
- *     the later half of the frames minus that of the earlier half
- *     ("change": the expression coming on, with the face's identity
- *     cancelled; halves as for audio below).  On a 400-clip synthetic set,
- *     the face window raises MI's agreement with the generator on
- *     visual-dominant clips from 53% (the frame's grid) to 87%.
+ *   visual (PROBE_VIS_DIM = 3 G^2, G = PROBE_VIS_GRID = 16): the face window
+ *     (media/face.h) is divided into G x G cells (row-major), each sampled
+ *     at S x S points (S = PROBE_VIS_SAMPLES, at the centres of an S x S
+ *     split of the cell) with face_sample; three planes of G^2 values: per
+ *     cell, the mean over frames and points ("appearance"); the mean over
+ *     consecutive frame pairs and points of |frame[t+1] - frame[t]|
+ *     ("motion", 0 for a single frame); the mean of the later half of the
+ *     frames minus that of the earlier half ("change": the expression
+ *     coming on, with the face's identity cancelled; halves as for audio
+ *     below).  On a 400-clip synthetic set the face window raised MI's
+ *     agreement with the generator on visual-dominant clips from 53% (the
+ *     same grid on the frame) to 87%.
  *   audio (PROBE_AUD_DIM = 4 PROBE_AUD_BANDS + 2, PROBE_AUD_BANDS = 40): the
  *     log-mel bands are pooled onto 40 bins (bin k averages bands
  *     [k n_mel / 40, max((k+1) n_mel / 40, k n_mel / 40 + 1)), so 40 bands map

@@ -44,8 +44,10 @@ static void make_clip(clip_data *c, float base, int n_audio)
     memset(c, 0, sizeof *c);
     c->f.n_frames = F, c->f.height = 2, c->f.width = 2;
     c->f.frames = c->frames;
+    /* Pixel p is base + p in frame 0 and base + 3 - p in frame 1: the mean
+     * frame is flat, so the face window is the whole frame (media/face.h). */
     for (int i = 0; i < F * PIX; i++)
-        c->frames[i] = base + 10 * (i / PIX) + i % PIX;
+        c->frames[i] = base + (i < PIX ? i % PIX : 3 - i % PIX);
     c->f.n_mel = NMEL;
     c->f.n_audio = n_audio;
     c->f.has_audio = n_audio > 0;
@@ -118,7 +120,7 @@ TEST(batch_lays_out_media_subtitle_and_explanation_with_shifted_targets)
     CHECK_INT(0, bt->dropped[0]);
     CHECK_INT(6, bt->ntargets);
 
-    /* Frames copied; mel rows: clip 0 fills NA*W = 4, clip 1 has 2 then zeros. */
+    /* Frames copied (their window is the whole frame); mel rows: clip 0 fills NA*W = 4, clip 1 has 2 then zeros. */
     for (int i = 0; i < F * PIX; i++) {
         CHECK_NEAR(c0.frames[i], bt->frames[i], 0);
         CHECK_NEAR(c1.frames[i], bt->frames[F * PIX + i], 0);
