@@ -91,8 +91,13 @@ static void batch_fill(batch *b, const model_config *cfg, const vocab *v, int su
     size_t rows = (size_t)NA * (size_t)cfg->audio_window, nm = (size_t)cfg->n_mel;
     size_t have = f->n_audio > 0 ? (size_t)f->n_audio : 0;
 
-    if (pix)
-        face_frames(f, b->frames + (size_t)i * pix);
+    if (pix) {
+        float *fr = b->frames + (size_t)i * pix;
+        size_t one = (size_t)cfg->frame_pixels;
+        face_frames(f, fr);
+        for (size_t k = one; k < pix; k++)  /* each later frame as its change from the first */
+            fr[k] -= fr[k % one];
+    }
     if (have > rows)
         have = rows;
     if (have)  /* the rest stays zero */

@@ -18,8 +18,11 @@
  * tokens; its last kept position then predicts nothing).
  *
  * Frames are taken on the face (media/face.h: each frame resampled over the
- * face window, an exact copy when the window is the whole frame); log-mel
- * frames fill NA*W rows, cut when the clip has
+ * face window, an exact copy when the window is the whole frame), the first
+ * as it is and each later one as its difference from the first: the
+ * expression's change, with the face's identity cancelled (the model could
+ * undo this linearly; it learns faces from far fewer clips without having
+ * to).  Log-mel frames fill NA*W rows, cut when the clip has
  * more and zero past its end (a silent clip is all zeros). */
 #ifndef MIGR_BATCH_H
 #define MIGR_BATCH_H

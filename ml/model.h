@@ -4,7 +4,9 @@
  *
  *   [F visual][NA audio][S subtitle words][<bos> target tokens ...][<pad> ...]
  *
- *   visual token f  = wvis @ frame_f (h*w pixels) + bvis              (F = n_frames)
+ *   visual token f  = wvis @ frame_f (h*w pixels) + bvis              (F = n_frames;
+ *                     the batch's frames, ml/batch.h: on the face, later
+ *                     ones as changes from the first)
  *   audio token a   = waud @ mel[a*W .. a*W+W-1] (W*n_mel values) + baud
  *                     (NA = audio_tokens; frames past the clip's end are 0)
  *   word token      = wte[id]

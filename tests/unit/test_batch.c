@@ -120,10 +120,13 @@ TEST(batch_lays_out_media_subtitle_and_explanation_with_shifted_targets)
     CHECK_INT(0, bt->dropped[0]);
     CHECK_INT(6, bt->ntargets);
 
-    /* Frames copied (their window is the whole frame); mel rows: clip 0 fills NA*W = 4, clip 1 has 2 then zeros. */
+    /* Frames: the first as it is (the window is the whole frame), the later
+     * ones as their change from it.  Mel rows: clip 0 fills NA*W = 4, clip 1
+     * has 2 then zeros. */
     for (int i = 0; i < F * PIX; i++) {
-        CHECK_NEAR(c0.frames[i], bt->frames[i], 0);
-        CHECK_NEAR(c1.frames[i], bt->frames[F * PIX + i], 0);
+        float first0 = i < PIX ? 0 : c0.frames[i % PIX], first1 = i < PIX ? 0 : c1.frames[i % PIX];
+        CHECK_NEAR(c0.frames[i] - first0, bt->frames[i], 0);
+        CHECK_NEAR(c1.frames[i] - first1, bt->frames[F * PIX + i], 0);
     }
     for (int i = 0; i < NA * W * NMEL; i++) {
         CHECK_NEAR(c0.mel[i], bt->mel[i], 0);
