@@ -9,6 +9,8 @@
 #   SEEDS   cold-start set seeds (the RL set's is the next), default "7 17 27"
 #   DRIFTS  default "0 0.25 0.5 0.75"
 #   QUICK=1 runs `migr demo --quick`: a check of this script, not a measurement
+#   KEEP=DIR keeps each run's JSON and MIGR_HOME in DIR (default: a temporary
+#           directory, removed at the end)
 #
 # The default sizes take about 8 minutes a run on 2 cores: 12 runs, 1.5 hours.
 set -eu
@@ -17,8 +19,13 @@ bin="$here/build/bin"
 seeds=${SEEDS:-"7 17 27"}
 drifts=${DRIFTS:-"0 0.25 0.5 0.75"}
 quick=${QUICK:+--quick}
-out=$(mktemp -d /tmp/migr-effect.XXXXXX)
-trap 'rm -rf "$out"' EXIT
+if [ -n "${KEEP:-}" ]; then
+    out=$KEEP
+    mkdir -p "$out"
+else
+    out=$(mktemp -d /tmp/migr-effect.XXXXXX)
+    trap 'rm -rf "$out"' EXIT
+fi
 [ -x "$bin/migr" ] || { echo "paper_effect: build first (make)" >&2; exit 1; }
 
 start=$(date +%s)
@@ -31,7 +38,9 @@ for drift in $drifts; do
         MIGR_HOME="$home" MIGR_HTTP=off "$bin/migr" demo $quick --json --seed "$seed" --drift "$drift" \
             >"$out/$seed-$drift.json" 2>"$home/demo.err" ||
             { tail -20 "$home/demo.err" >&2; echo "paper_effect: the demo failed (seed $seed, drift $drift)" >&2; exit 1; }
-        echo "paper_effect: seed $seed, drift $drift: $(($(date +%s) - t0)) s" >&2
+        echo "paper_effect: seed $seed, drift $drift: $(($(date +%s) - t0)) s;" \
+            "$(jq -c '[.baseline, .migr] | map({war, correct_inconsistent, mi_order_agreement})' \
+               "$out/$seed-$drift.json")" >&2
         for arm in baseline migr; do
             jq -r --arg arm "$arm" --arg drift "$drift" --arg seed "$seed" \
                 '.[$arm] as $a | [$drift, $arm, $seed, .held_out, $a.correct_inconsistent,

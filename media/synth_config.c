@@ -1,7 +1,7 @@
 /* synth_config.c -- synth_config_load: the generator's settings from YAML.
  *
  *   dominant_weight: {visual: 0.5, audio: 0.25, text: 0.25}
- *   p_misleading: 0.3
+ *   p_misleading: 0.5
  *   seconds: 2.0
  *
  * The file is loaded whole with libyaml's document API, then walked; every

@@ -25,7 +25,7 @@ void synth_config_default(synth_config *cfg)
     cfg->dominant_weight[MOD_VISUAL] = 0.34;
     cfg->dominant_weight[MOD_AUDIO] = 0.33;
     cfg->dominant_weight[MOD_TEXT] = 0.33;
-    cfg->p_misleading = 0.3;
+    cfg->p_misleading = 0.5;
     cfg->p_neutral = 0.2;
     cfg->p_weak = 0.2;
     cfg->dominant_strength_min = 0.7;

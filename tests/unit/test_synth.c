@@ -47,7 +47,7 @@ TEST(synth_config_default_matches_the_documented_values)
     CHECK_NEAR(0.34, c.dominant_weight[MOD_VISUAL], 1e-12);
     CHECK_NEAR(0.33, c.dominant_weight[MOD_AUDIO], 1e-12);
     CHECK_NEAR(0.33, c.dominant_weight[MOD_TEXT], 1e-12);
-    CHECK_NEAR(0.3, c.p_misleading, 1e-12);
+    CHECK_NEAR(0.5, c.p_misleading, 1e-12);
     CHECK_NEAR(0.2, c.p_neutral, 1e-12);
     CHECK_NEAR(0.2, c.p_weak, 1e-12);
     CHECK_NEAR(0.7, c.dominant_strength_min, 1e-12);
