@@ -27,6 +27,8 @@ static const cli_option add_opts[] = {
 static const cli_option mi_opts[] = {
     {"--tau", "T", 0, 0, "margin by which the dominant modality beats the runner-up, 0 <= T < 1 (default 0.1)"},
     {"--folds", "K", 0, 0, "cross-fitting folds, 2..20 (default 5)"},
+    {"--repeats", "R", 0, 0, "cross-fits with different folds and probes, MI averaged over them, 1..100 "
+                             "(default 10)"},
     {"--seed", "S", 0, 0, "probe seed (default 1)"},
     WAIT_OPT, END_OPT};
 static const cli_option instruments_opts[] = {
@@ -63,8 +65,8 @@ const cli_command cli_commands[] = {
     {"dataset add", "NAME", 1, 1, add_opts, "ingest a DFEW-style manifest", NULL, cmd_dataset_add},
     {"dataset mi", "NAME", 1, 1, mi_opts, "modality importance of every clip",
      "Probes trained with modality dropout, cross-fitted over K folds, score p(label | only m)\n"
-     "for visual, audio and text; the dominant modality beats the runner-up by tau, else the\n"
-     "clip is multimodal.  `migr dataset show` reports the distribution.", cmd_dataset_mi},
+     "for visual, audio and text, averaged over R cross-fits of different folds and probes;\n"
+     "the dominant modality beats the runner-up by tau, else the clip is multimodal.  `migr dataset show` reports the distribution.", cmd_dataset_mi},
     {"dataset instruments", "NAME", 1, 1, instruments_opts,
      "train the GRPO reward verifier and the evaluation judge",
      "The verifier (word n-grams, on clue sentences) and the judge (character n-grams, on\n"

@@ -22,6 +22,7 @@
 #include "coordinator/db.h"
 #include "media/features.h"
 #include "media/synth.h"
+#include "ml/probe.h"
 
 static int usage(int *status, migr_err *err, const char *msg)
 {
@@ -551,22 +552,28 @@ end:
 
 #define JOB_CLIPS "SELECT id, features, label, subtitle, annotation FROM clips WHERE dataset_id = ? "
 
+_Static_assert(PROBE_MAX_REPEATS == 100, "the usage message of dataset.mi names the limit");
+
 json_t *datasets_mi(coord *c, json_t *args, int *status, migr_err *err)
 {
     const char *name = json_string_value(json_object_get(args, "name"));
     double tau = json_number_value(json_object_get(args, "tau"));
     json_int_t folds = json_integer_value(json_object_get(args, "folds"));
     json_int_t seed = json_integer_value(json_object_get(args, "seed"));
+    json_t *jrepeats = json_object_get(args, "repeats");
+    json_int_t repeats = jrepeats ? json_integer_value(jrepeats) : 1;
 
-    if (!name || tau < 0 || tau >= 1 || folds < 2 || folds > 20 || seed < 0) {
-        usage(status, err, "dataset.mi needs a name, 0 <= tau < 1, 2..20 folds and a seed >= 0");
+    if (!name || tau < 0 || tau >= 1 || folds < 2 || folds > 20 || seed < 0 || repeats < 1 ||
+        repeats > PROBE_MAX_REPEATS) {
+        usage(status, err, "dataset.mi needs a name, 0 <= tau < 1, 2..20 folds, 1..100 repeats and a seed >= 0");
         return NULL;
     }
     *status = 1;
     if (db_begin(c->db, err) < 0)
         return NULL;
     if (dataset_job(c, name, "mi", JOB_CLIPS "AND state = 'featurized' ORDER BY idx",
-                    json_pack("{s:s, s:f, s:I, s:I}", "dataset", name, "tau", tau, "folds", folds, "seed", seed),
+                    json_pack("{s:s, s:f, s:I, s:I, s:I}", "dataset", name, "tau", tau, "folds", folds,
+                              "repeats", repeats, "seed", seed),
                     (int)(2 * folds), err) < 0 ||
         db_run(c->db, err, "UPDATE datasets SET mi_tau = ? WHERE name = ?", "ds", tau, name) < 0 ||
         db_commit(c->db, err) < 0) {
@@ -574,7 +581,8 @@ json_t *datasets_mi(coord *c, json_t *args, int *status, migr_err *err)
         return NULL;
     }
     *status = 0;
-    log_info("dataset %s: modality importance queued (tau %.3f, %lld folds)", name, tau, (long long)folds);
+    log_info("dataset %s: modality importance queued (tau %.3f, %lld folds, %lld repeats)", name, tau,
+             (long long)folds, (long long)repeats);
     return json_pack("{s:s, s:s}", "name", name, "mi", "queued");
 }
 

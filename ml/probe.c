@@ -15,7 +15,7 @@
 /* splitmix64 stream purposes (rng_stream's third argument). */
 enum {
     STREAM_INIT = 1, STREAM_ORDER, STREAM_DROPOUT, STREAM_FOLDS, STREAM_FOLD_SEED,
-    STREAM_CALIBRATION
+    STREAM_CALIBRATION, STREAM_REPEAT
 };
 
 enum { PROBE_MAX_HIDDEN = 1024, ALL_MODALITIES = (1u << MODALITY_COUNT) - 1 };
@@ -818,5 +818,42 @@ int probe_cross_fit(const probe_config *cfg, const probe_input *inputs, const in
     }
     free(fold_of);
     free(subset);
+    return rc;
+}
+
+uint64_t probe_repeat_seed(uint64_t seed, int repeat)
+{
+    return rng_stream(seed, repeat, STREAM_REPEAT);
+}
+
+int probe_cross_fit_repeated(const probe_config *cfg, const probe_input *inputs, const int *labels,
+                             int n, int folds, int repeats, double (*mi_out)[MODALITY_COUNT],
+                             migr_err *err)
+{
+    assert(cfg && mi_out);
+    if (repeats < 1 || repeats > PROBE_MAX_REPEATS)
+        return migr_errf(err, "probe: %d cross-fitting repeats, want 1..%d", repeats, PROBE_MAX_REPEATS);
+    double (*one)[MODALITY_COUNT] = malloc((size_t)(n > 0 ? n : 1) * sizeof *one);
+    if (!one)
+        return migr_errf(err, "probe: out of memory cross-fitting %d clips", n);
+    for (int i = 0; i < n; i++)
+        for (int m = 0; m < MODALITY_COUNT; m++)
+            mi_out[i][m] = 0;
+    int rc = 0;
+    for (int r = 0; r < repeats && rc == 0; r++) {
+        probe_config rcfg = *cfg;
+        rcfg.seed = probe_repeat_seed(cfg->seed, r);
+        if (probe_cross_fit(&rcfg, inputs, labels, n, folds, one, err) < 0) {
+            rc = migr_err_wrap(err, "cross-fitting repeat %d of %d", r + 1, repeats);
+            break;
+        }
+        for (int i = 0; i < n; i++)
+            for (int m = 0; m < MODALITY_COUNT; m++)
+                mi_out[i][m] += one[i][m];
+    }
+    for (int i = 0; i < n && rc == 0; i++)
+        for (int m = 0; m < MODALITY_COUNT; m++)
+            mi_out[i][m] /= repeats;
+    free(one);
     return rc;
 }

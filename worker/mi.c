@@ -1,5 +1,6 @@
 /* mi.c -- the "mi" task: modality importance of every clip of a dataset,
- * from probes cross-fitted over the clips (ml/probe.h). */
+ * from probes cross-fitted over the clips, averaged over repeated
+ * cross-fits (ml/probe.h). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,8 @@ json_t *task_mi(const store *st, json_t *params, migr_err *err)
     const char *rel = json_string_value(json_object_get(params, "input"));
     double tau = json_number_value(json_object_get(params, "tau"));
     int folds = (int)json_integer_value(json_object_get(params, "folds"));
+    json_t *jrepeats = json_object_get(params, "repeats");
+    int repeats = jrepeats ? (int)json_integer_value(jrepeats) : 1;
     probe_config cfg;
     uint8_t *text = NULL;
     size_t len;
@@ -68,7 +71,7 @@ json_t *task_mi(const store *st, json_t *params, migr_err *err)
     probe_config_default(&cfg);
     cfg.seed = (uint64_t)json_integer_value(json_object_get(params, "seed"));
     if (load_inputs(st, clips, in, labels, err) < 0 ||
-        probe_cross_fit(&cfg, in, labels, (int)n, folds, mi, err) < 0)
+        probe_cross_fit_repeated(&cfg, in, labels, (int)n, folds, repeats, mi, err) < 0)
         goto end;
     json_t *rows = json_array();
     for (size_t i = 0; i < n; i++)

@@ -27,6 +27,13 @@ expect_eq "clips with MI scores in [0, 1]" 60 "$n"
 migr dataset mi nope >/dev/null 2>&1; expect_eq "mi of a missing dataset" 1 "$?"
 migr dataset mi m --folds 1 >/dev/null 2>&1; expect_eq "mi with 1 fold" 2 "$?"
 migr dataset mi m --folds 2.5 >/dev/null 2>&1; expect_eq "mi with a fractional fold count" 2 "$?"
+migr dataset mi m --repeats 0 >/dev/null 2>&1; expect_eq "mi with 0 repeats" 2 "$?"
+migr dataset mi m --repeats 101 >/dev/null 2>&1; expect_eq "mi with 101 repeats" 2 "$?"
+# The repeats reach the probes: one cross-fit scores the clips otherwise than ten.
+mi_of_m="SELECT group_concat(mi_visual || ' ' || mi_audio || ' ' || mi_text) FROM clips c JOIN datasets d ON d.id = c.dataset_id WHERE d.name = 'm'"
+ten=$(sqlite3 "$MIGR_HOME/migr.db" "$mi_of_m")
+migr dataset mi m --folds 3 --tau 0.05 --repeats 1 --wait >/dev/null || fail "dataset mi --repeats 1"
+[ "$(sqlite3 "$MIGR_HOME/migr.db" "$mi_of_m")" != "$ten" ] || fail "--repeats 1 gave the MI of the default 10 repeats"
 
 # The reward verifier and the evaluation judge, on disjoint halves.
 migr dataset instruments m --wait >/dev/null || fail "dataset instruments"

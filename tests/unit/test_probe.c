@@ -497,6 +497,41 @@ TEST(probe_cross_fit_is_deterministic_for_a_seed)
     CHECK_MSG(memcmp(a, c, sizeof a) != 0, "seeds 1 and 2 gave identical MI");
 }
 
+/* Repeated cross-fitting is the mean, in repeat order, of the cross-fits
+ * seeded probe_repeat_seed(seed, r); repeats outside 1..100 are refused. */
+TEST(probe_cross_fit_repeated_is_the_mean_of_its_cross_fits)
+{
+    enum { N = 140, R = 3 };
+    static probe_input in[N];
+    static double got[N][MODALITY_COUNT], one[N][MODALITY_COUNT], want[N][MODALITY_COUNT];
+    int labels[N], carry[N];
+    synth_clips(N, 7, 2.0, 5, in, labels, carry);
+    probe_config cfg = quick_config();
+    migr_err err;
+    CHECK_MSG(probe_cross_fit_repeated(&cfg, in, labels, N, 3, R, got, &err) == 0, "%s", err.msg);
+    memset(want, 0, sizeof want);
+    for (int r = 0; r < R; r++) {
+        probe_config rc = cfg;
+        rc.seed = probe_repeat_seed(cfg.seed, r);
+        CHECK_MSG(probe_cross_fit(&rc, in, labels, N, 3, one, &err) == 0, "%s", err.msg);
+        for (int i = 0; i < N; i++)
+            for (int m = 0; m < MODALITY_COUNT; m++)
+                want[i][m] += one[i][m];
+    }
+    int differs = 0;
+    for (int i = 0; i < N; i++)
+        for (int m = 0; m < MODALITY_COUNT; m++) {
+            want[i][m] /= R;
+            CHECK_MSG(got[i][m] == want[i][m], "clip %d modality %d: %.17g, the mean is %.17g", i, m,
+                      got[i][m], want[i][m]);
+            differs += one[i][m] != want[i][m];
+        }
+    CHECK_MSG(differs > 0, "the last repeat alone equals the mean: the repeats did not differ");
+    CHECK_INT(-1, probe_cross_fit_repeated(&cfg, in, labels, N, 3, 0, got, &err));
+    CHECK_MSG(strstr(err.msg, "repeats") != NULL, "%s", err.msg);
+    CHECK_INT(-1, probe_cross_fit_repeated(&cfg, in, labels, N, 3, PROBE_MAX_REPEATS + 1, got, &err));
+}
+
 TEST(probe_folds_are_balanced_stratified_and_cover_every_clip_once)
 {
     enum { N = 101, FOLDS = 4 };
