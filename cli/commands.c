@@ -66,7 +66,8 @@ const cli_command cli_commands[] = {
     {"dataset mi", "NAME", 1, 1, mi_opts, "modality importance of every clip",
      "Probes trained with modality dropout, cross-fitted over K folds, score p(label | only m)\n"
      "for visual, audio and text, averaged over R cross-fits of different folds and probes;\n"
-     "the dominant modality beats the runner-up by tau, else the clip is multimodal.  `migr dataset show` reports the distribution.", cmd_dataset_mi},
+     "the dominant modality beats the runner-up by tau, else the clip is multimodal.\n"
+     "`migr dataset show` reports the distribution.", cmd_dataset_mi},
     {"dataset instruments", "NAME", 1, 1, instruments_opts,
      "train the GRPO reward verifier and the evaluation judge",
      "The verifier (word n-grams, on clue sentences) and the judge (character n-grams, on\n"
