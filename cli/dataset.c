@@ -259,7 +259,7 @@ static int dataset_job(const migr_home *home, const cli_args *a, const char *job
 
 int cmd_dataset_mi(const migr_home *home, const cli_args *a)
 {
-    long long folds = 5, repeats = 10, seed = 1;
+    long long folds = 5, repeats = PROBE_DEFAULT_REPEATS, seed = 1;
     double tau = 0.1;
     if (cli_real(a, "--tau", 0, 1, 1, &tau) < 0 || cli_int(a, "--folds", 2, 20, &folds) < 0 ||
         cli_int(a, "--repeats", 1, PROBE_MAX_REPEATS, &repeats) < 0 || cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0)

@@ -561,7 +561,7 @@ json_t *datasets_mi(coord *c, json_t *args, int *status, migr_err *err)
     json_int_t folds = json_integer_value(json_object_get(args, "folds"));
     json_int_t seed = json_integer_value(json_object_get(args, "seed"));
     json_t *jrepeats = json_object_get(args, "repeats");
-    json_int_t repeats = jrepeats ? json_integer_value(jrepeats) : 1;
+    json_int_t repeats = jrepeats ? json_integer_value(jrepeats) : PROBE_DEFAULT_REPEATS;
 
     if (!name || tau < 0 || tau >= 1 || folds < 2 || folds > 20 || seed < 0 || repeats < 1 ||
         repeats > PROBE_MAX_REPEATS) {

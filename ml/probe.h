@@ -188,7 +188,7 @@ int probe_cross_fit(const probe_config *cfg, const probe_input *inputs, const in
  * repeat its own folds and probes, every clip still scored only by probes
  * that did not see it.  Returns 0, or -1 with err as probe_cross_fit, or
  * when repeats is not in 1..PROBE_MAX_REPEATS. */
-enum { PROBE_MAX_REPEATS = 100 };
+enum { PROBE_DEFAULT_REPEATS = 10, PROBE_MAX_REPEATS = 100 };
 uint64_t probe_repeat_seed(uint64_t seed, int repeat);
 int probe_cross_fit_repeated(const probe_config *cfg, const probe_input *inputs, const int *labels,
                              int n, int folds, int repeats, double (*mi_out)[MODALITY_COUNT],

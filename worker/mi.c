@@ -37,7 +37,7 @@ json_t *task_mi(const store *st, json_t *params, migr_err *err)
     const char *rel = json_string_value(json_object_get(params, "input"));
     double tau = json_number_value(json_object_get(params, "tau"));
     int folds = (int)json_integer_value(json_object_get(params, "folds"));
-    json_t *jrepeats = json_object_get(params, "repeats");
+    json_t *jrepeats = json_object_get(params, "repeats");  /* absent in tasks of older migrds */
     int repeats = jrepeats ? (int)json_integer_value(jrepeats) : 1;
     probe_config cfg;
     uint8_t *text = NULL;
