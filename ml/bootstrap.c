@@ -24,6 +24,34 @@ static double rate(const metrics *m, int k)
     return v[k];
 }
 
+/* The count behind metric k of m and what it counts among, for the metrics
+ * that are one proportion; 0 for UAR, a mean of recalls. */
+static long denominator(const metrics *m, int k, long *count)
+{
+    const long num[] = {m->bins[1][0] + m->bins[1][1], 0, m->well_formed, m->bins[1][1], m->bins[1][0],
+                        m->bins[0][1], m->bins[0][0], m->mi_order_agree, m->grounded};
+    const long den[] = {m->n, 0, m->n, m->n, m->n, m->n, m->n, m->mi_order_clips, m->annotated};
+    *count = num[k];
+    return den[k];
+}
+
+/* A proportion seen at 0 of d (or d of d) is 0 (or d) in every resample, so
+ * its percentile interval is the point [0, 0]: a certainty d trials cannot
+ * give.  There the open end is the exact (Clopper-Pearson) 95% bound,
+ * 1 - 0.025^(1/d) (or 0.025^(1/d)), which no resampling can see past. */
+static void widen_at_the_boundary(const metrics *m, int k, double *lo, double *hi)
+{
+    long count;
+    long d = denominator(m, k, &count);
+    if (d <= 0)
+        return;
+    double edge = pow(0.025, 1.0 / (double)d);
+    if (count == 0 && *hi < 1 - edge)
+        *hi = 1 - edge;
+    if (count == d && *lo > edge)
+        *lo = edge;
+}
+
 static int by_value(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -45,12 +73,14 @@ json_t *bootstrap_metrics(const metrics_clip *clips, int n, int resamples, uint6
     double *values = malloc((size_t)K * (size_t)resamples * sizeof *values); /* (K, resamples) */
     int *count = calloc((size_t)K, sizeof *count);
     json_t *out = NULL;
-    metrics m;
+    metrics m, seen;
 
     if (!values || !count) {
         migr_errf(err, "out of memory bootstrapping %d clips", n);
         goto end;
     }
+    if (metrics_compute(clips, n, &seen, err) < 0)
+        goto end;
     uint64_t rng = rng_stream(seed, 0, RNG_BOOTSTRAP);
     for (int r = 0; r < resamples; r++) {
         metrics_init(&m);
@@ -68,7 +98,9 @@ json_t *bootstrap_metrics(const metrics_clip *clips, int n, int resamples, uint6
         json_t *ci = json_null();
         if (count[k] > 0) {
             qsort(v, (size_t)count[k], sizeof *v, by_value);
-            ci = json_pack("[f, f]", quantile(v, count[k], 0.025), quantile(v, count[k], 0.975));
+            double lo = quantile(v, count[k], 0.025), hi = quantile(v, count[k], 0.975);
+            widen_at_the_boundary(&seen, k, &lo, &hi);
+            ci = json_pack("[f, f]", lo, hi);
         }
         if (!ci || json_object_set_new(out, bootstrap_metric_names[k], ci) < 0) {
             json_decref(out);

@@ -36,17 +36,40 @@ static json_t *intervals(int n, int right, int resamples, uint64_t seed, migr_er
     return ci;
 }
 
-TEST(bootstrap_clips_all_answered_right_give_war_from_1_to_1)
+/* 50 of 50 right: every resample's WAR is 1, and a percentile interval
+ * would be the point [1, 1].  The open ends are the exact bounds for 50 of
+ * 50 and 0 of 50: 0.025^(1/50) = 0.928878 and 1 - 0.928878. */
+TEST(bootstrap_all_right_keeps_the_exact_bound_at_the_open_end)
 {
     migr_err err;
     json_t *ci = intervals(50, 50, BOOTSTRAP_RESAMPLES, 7, &err);
     CHECK_MSG(ci != NULL, "%s", err.msg);
     double lo = bound(ci, "war", 0), hi = bound(ci, "war", 1);
-    double flo = bound(ci, "format_rate", 0), whi = bound(ci, "wrong_inconsistent", 1);
+    double flo = bound(ci, "format_rate", 0), wlo = bound(ci, "wrong_inconsistent", 0);
+    double whi = bound(ci, "wrong_inconsistent", 1);
     json_decref(ci);
-    CHECK_MSG(lo == 1 && hi == 1, "war interval [%g, %g], expected [1, 1]", lo, hi);
-    CHECK_MSG(flo == 1, "format_rate from %g, expected 1", flo);
-    CHECK_MSG(whi == 0, "wrong_inconsistent up to %g, expected 0", whi);
+    double edge = pow(0.025, 1.0 / 50);
+    CHECK_MSG(fabs(edge - 0.928878) < 1e-6, "0.025^(1/50) is %g", edge);
+    CHECK_MSG(fabs(lo - edge) < 1e-12 && hi == 1, "war interval [%g, %g], expected [%g, 1]", lo, hi, edge);
+    CHECK_MSG(fabs(flo - edge) < 1e-12, "format_rate from %g, expected %g", flo, edge);
+    CHECK_MSG(wlo == 0 && fabs(whi - (1 - edge)) < 1e-12, "wrong_inconsistent interval [%g, %g], expected [0, %g]",
+              wlo, whi, 1 - edge);
+}
+
+/* 300 clips, none in the correct-inconsistent bin (a baseline without
+ * drift): the interval reaches the rule-of-three scale, 1 - 0.025^(1/300)
+ * = 1.22%, not [0, 0]; a bin with clips in it keeps its percentile bounds. */
+TEST(bootstrap_a_bin_seen_empty_reaches_the_exact_upper_bound)
+{
+    migr_err err;
+    json_t *ci = intervals(300, 150, BOOTSTRAP_RESAMPLES, 2, &err);
+    CHECK_MSG(ci != NULL, "%s", err.msg);
+    double lo = bound(ci, "correct_inconsistent", 0), hi = bound(ci, "correct_inconsistent", 1);
+    double wlo = bound(ci, "war", 0), whi = bound(ci, "war", 1);
+    json_decref(ci);
+    CHECK_MSG(lo == 0 && fabs(hi - 0.012223) < 1e-5, "correct_inconsistent interval [%g, %g], expected [0, 0.012223]",
+              lo, hi);
+    CHECK_MSG(wlo > 0.43 && whi < 0.57, "war interval [%g, %g], expected about 0.5 +- 0.057", wlo, whi);
 }
 
 /* 10 clips, 5 right: a resample's WAR is Binomial(10, 1/2) / 10, whose
