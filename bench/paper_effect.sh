@@ -14,7 +14,7 @@
 #           directory, removed at the end); run again with the same DIR, it
 #           skips the runs whose JSON is there and tabulates them all
 #
-# The default sizes take about 8 minutes a run on 2 cores: 12 runs, 1.6 hours;
+# The default sizes take about 16 minutes a run on 2 cores: 12 runs, 3.2 hours;
 # with KEEP a sweep can be stopped and taken up again, and its total counts
 # the seconds of every run it tabulates.
 set -eu
