@@ -26,8 +26,8 @@ extern const int bootstrap_metric_count;
  * of clips (n >= 1), drawn from seed; a metric undefined in every resample
  * (no clip with a dominant modality, say) is null.  The interval is the
  * lower and upper 2.5% quantile of the resampled values (the sorted value
- * at rank ceil(q * count), 1-based), widened at 0 and 1 as above.  NULL with err on bad clips or no
- * memory. */
+ * at rank ceil(q * count), 1-based), widened at 0 and 1 as above.  NULL
+ * with err on bad clips or no memory. */
 json_t *bootstrap_metrics(const metrics_clip *clips, int n, int resamples, uint64_t seed,
                           migr_err *err);
 
