@@ -73,8 +73,8 @@ static void print_instruments(json_t *inst)
         return;
     printf("verifier and judge: %s", state);
     if (json_is_object(t))
-        printf(" (verifier %.1f%% on %s, judge %.1f%% on held-out think texts)",
-               100 * json_number_value(json_object_get(t, "verifier_accuracy")), "held-out clue sentences",
+        printf(" (verifier %.1f%% on held-out clue and think sentences, judge %.1f%% on held-out think texts)",
+               100 * json_number_value(json_object_get(t, "verifier_accuracy")),
                100 * json_number_value(json_object_get(t, "judge_accuracy")));
     else if (json_is_string(json_object_get(inst, "error")))
         printf(" (%s)", json_string_value(json_object_get(inst, "error")));

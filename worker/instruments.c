@@ -3,9 +3,17 @@
  * with different features (ml/textclf.h), so that we never grade with the
  * instrument we optimized.
  *
- *   verifier  word n-grams; clue sentences of half A, each labelled with its
- *             modality's annotated cue emotion (the clip's label where the
- *             annotation records no cue)
+ *   verifier  word n-grams; the sentences of half A: each clue sentence
+ *             labelled with its modality's annotated cue emotion (the clip's
+ *             label where the annotation records no cue), and each sentence
+ *             of the <think> with the clip's label.  The consistency reward
+ *             reads think sentences, so the verifier learns their wording
+ *             too: trained on clues alone it never met the word "neutral"
+ *             (a neutral clue says "relaxed", "even", "no clear emotion"),
+ *             read "so the emotion is neutral." as happy and a think that
+ *             says "shows no clear emotion" -- the think's wording for a
+ *             blank cue under another label -- as neutral, and GRPO learned
+ *             to write the latter for neutral clips.
  *   judge     character n-grams; the <think> texts of half B, labelled with
  *             the clip's label
  *
@@ -65,25 +73,32 @@ static int cue_of(json_t *ann, int m, int fallback)
     return e >= 0 ? e : fallback;
 }
 
-/* Add one clip's texts: its clue sentences to clues, its think to thinks. */
-static int add_clip(json_t *clip, corpus *clues, corpus *thinks)
+/* Add each sentence of text to c, labelled label. */
+static int add_sentences(corpus *c, const char *text, int label)
+{
+    text_span spans[MAX_SENTENCES];
+    int n = text ? text_sentences(text, spans, MAX_SENTENCES) : 0;
+    for (int s = 0; s < n && s < MAX_SENTENCES; s++)
+        if (corpus_add(c, text + spans[s].start, spans[s].len, label) < 0)
+            return -1;
+    return 0;
+}
+
+/* Add one clip's texts: its clue and think sentences to sentences, its
+ * think to thinks. */
+static int add_clip(json_t *clip, corpus *sentences, corpus *thinks)
 {
     json_t *ann = json_object_get(clip, "annotation");
     int label = emotion_parse(json_string_value(json_object_get(clip, "label")));
     static const char *keys[MODALITY_COUNT] = {"vis", "aud", "txt"};
-    text_span spans[MAX_SENTENCES];
 
     if (label < 0)
         return 0;
-    for (int m = 0; m < MODALITY_COUNT; m++) {
-        const char *text = json_string_value(json_object_get(ann, keys[m]));
-        int n = text ? text_sentences(text, spans, MAX_SENTENCES) : 0;
-        for (int s = 0; s < n && s < MAX_SENTENCES; s++)
-            if (corpus_add(clues, text + spans[s].start, spans[s].len, cue_of(ann, m, label)) < 0)
-                return -1;
-    }
+    for (int m = 0; m < MODALITY_COUNT; m++)
+        if (add_sentences(sentences, json_string_value(json_object_get(ann, keys[m])), cue_of(ann, m, label)) < 0)
+            return -1;
     const char *think = json_string_value(json_object_get(ann, "think"));
-    if (think && corpus_add(thinks, think, strlen(think), label) < 0)
+    if (add_sentences(sentences, think, label) < 0 || (think && corpus_add(thinks, think, strlen(think), label) < 0))
         return -1;
     return 0;
 }
@@ -112,7 +127,7 @@ json_t *task_instruments(const store *st, json_t *params, migr_err *err)
     const char *verifier = json_string_value(json_object_get(params, "verifier"));
     const char *judge = json_string_value(json_object_get(params, "judge"));
     uint64_t seed = (uint64_t)json_integer_value(json_object_get(params, "seed"));
-    corpus clues[2] = {{0}}, thinks[2] = {{0}};
+    corpus sentences[2] = {{0}}, thinks[2] = {{0}};
     uint8_t *text;
     size_t len;
     json_t *input = NULL, *out = NULL;
@@ -144,20 +159,20 @@ json_t *task_instruments(const store *st, json_t *params, migr_err *err)
         half[j] = tmp;
     }
     for (i = 0; i < n; i++)
-        if (add_clip(json_array_get(clips, i), &clues[half[i]], &thinks[half[i]]) < 0) {
+        if (add_clip(json_array_get(clips, i), &sentences[half[i]], &thinks[half[i]]) < 0) {
             migr_errf(err, "out of memory");
             goto end;
         }
-    if (train_one(st, TEXTCLF_WORDS, seed, &clues[0], &clues[1], verifier, &vacc, err) < 0 ||
+    if (train_one(st, TEXTCLF_WORDS, seed, &sentences[0], &sentences[1], verifier, &vacc, err) < 0 ||
         train_one(st, TEXTCLF_CHARS, seed + 1, &thinks[1], &thinks[0], judge, &jacc, err) < 0)
         goto end;
     out = json_pack("{s:s, s:s, s:i, s:i, s:f, s:f}", "verifier", verifier, "judge", judge,
-                    "verifier_sentences", clues[0].n, "judge_texts", thinks[1].n,
+                    "verifier_sentences", sentences[0].n, "judge_texts", thinks[1].n,
                     "verifier_accuracy", vacc, "judge_accuracy", jacc);
 end:
     free(half);
     for (int h = 0; h < 2; h++) {
-        corpus_free(&clues[h]);
+        corpus_free(&sentences[h]);
         corpus_free(&thinks[h]);
     }
     json_decref(input);
