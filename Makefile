@@ -7,7 +7,8 @@
 
 CC      ?= cc
 PKGS    := libzmq libprotobuf-c sqlite3 openblas libavformat libavcodec \
-           libswscale libswresample libavutil yaml-0.1 libmicrohttpd jansson libsodium
+           libswscale libswresample libavutil yaml-0.1 libmicrohttpd jansson libsodium \
+           icu-i18n icu-uc
 DEPS_OK := build/.deps-ok
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

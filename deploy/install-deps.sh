@@ -8,7 +8,7 @@ PACKAGES="build-essential pkg-config
 libzmq3-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler
 libsqlite3-dev libopenblas-dev libyaml-dev
 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
-libmicrohttpd-dev libjansson-dev
+libmicrohttpd-dev libjansson-dev libicu-dev
 ffmpeg curl jq sqlite3"
 # promtool (from prometheus) judges /metrics.
 [ "${1:-}" = --test ] && PACKAGES="$PACKAGES prometheus"
