@@ -52,6 +52,18 @@ int cmd_run_cancel(const migr_home *home, const cli_args *a);
 int cmd_ckpt_list(const migr_home *home, const cli_args *a);
 int cmd_sample(const migr_home *home, const cli_args *a);
 int cmd_demo(const migr_home *home, const cli_args *a);
+int cmd_schedule_add(const migr_home *home, const cli_args *a);
+int cmd_schedule_list(const migr_home *home, const cli_args *a);
+int cmd_schedule_show(const migr_home *home, const cli_args *a);
+int cmd_schedule_rm(const migr_home *home, const cli_args *a);
+int cmd_schedule_pause(const migr_home *home, const cli_args *a);
+int cmd_schedule_resume(const migr_home *home, const cli_args *a);
+int cmd_schedule_run(const migr_home *home, const cli_args *a);
+
+/* The run config of YAML file path with a's --set options applied and
+ * checked, as migrd takes it; NULL after saying what is wrong, with *code
+ * the exit code. */
+json_t *cli_run_config(const cli_args *a, const char *path, int *code);
 
 /* ms since the epoch as local "YYYY-MM-DD HH:MM:SS.mmm" into buf. */
 void cli_format_time(char *buf, size_t cap, int64_t ms);

@@ -46,6 +46,15 @@ static const cli_option sample_opts[] = {
     {"--max-new", "N", 0, 0, "most tokens to generate, >= 1 (default 200)"},
     {"--seed", "S", 0, 0, "sampling seed (default 1)"},
     JSON_OPT, END_OPT};
+static const cli_option schedule_add_opts[] = {
+    {"--cron", "EXPR", 1, 0, "when: five cron fields (\"0 2 * * *\") or @daily, @hourly, ..."},
+    {"--tz", "ZONE", 0, 0, "the IANA time zone of those times (default: migrd's, e.g. Europe/Berlin)"},
+    {"--policy", "P", 0, 0, "while a run of the schedule is active: forbid (skip the firing, the default), "
+                            "allow, or replace (cancel it)"},
+    {"--deadline", "SECONDS", 0, 0, "a firing later than this after its time (migrd was down) is missed "
+                                    "(default: no deadline)"},
+    {"--set", "key=value", 0, 1, "override a key of the YAML, as for `migr run submit`"},
+    JSON_OPT, END_OPT};
 static const cli_option demo_opts[] = {
     {"--quick", NULL, 0, 0, "a smaller experiment that finishes in a few minutes"},
     {"--seed", "S", 0, 0, "the cold-start set's seed; the RL set's is S + 1 (default 7)"},
@@ -70,8 +79,8 @@ const cli_command cli_commands[] = {
      "`migr dataset show` reports the distribution.", cmd_dataset_mi},
     {"dataset instruments", "NAME", 1, 1, instruments_opts,
      "train the GRPO reward verifier and the evaluation judge",
-     "The verifier (word n-grams, on clue sentences) and the judge (character n-grams, on\n"
-     "<think> texts) learn from disjoint halves of the annotated clips.", cmd_dataset_instruments},
+     "The verifier (word n-grams, on clue and <think> sentences) and the judge (character\n"
+     "n-grams, on whole <think> texts) learn from disjoint halves of the annotated clips.", cmd_dataset_instruments},
     {"dataset list", NULL, 0, 0, json_opts, "every dataset",
      "JSON: [{\"name\",\"clips\",\"featurized\",\"failed\",...}].", cmd_dataset_list},
     {"dataset show", "NAME", 1, 1, json_opts, "one dataset, its failures and its MI distribution",
@@ -99,6 +108,29 @@ const cli_command cli_commands[] = {
      "accuracy + format (baseline) or + mi_order + consistency (MIGR), evaluated on the same\n"
      "held-out clips.  Starts migrd and 2 workers unless one is running; progress goes to\n"
      "stderr.", cmd_demo},
+    {"schedule add", "NAME FILE.yaml", 2, 2, schedule_add_opts, "submit a run on a cron calendar",
+     "migrd submits FILE.yaml (with --set applied) as an ordinary run at each time the\n"
+     "expression names, as a Kubernetes CronJob does: Vixie cron syntax (lists, ranges,\n"
+     "steps, month and weekday names, day-of-month OR day-of-week when both are given),\n"
+     "wall times in --tz (a time skipped by a daylight-saving change fires shifted by it, a\n"
+     "repeated one once).  After downtime the missed times fire once, within --deadline.\n"
+     "A nightly evaluation of the newest checkpoint of run 12:\n"
+     "  migr schedule add nightly --cron \"0 2 * * *\" --tz Europe/Berlin examples/eval.yaml \\\n"
+     "      --set eval.ckpt=run:12 --set dataset=NAME\n"
+     "An eval that finds the checkpoint the last one evaluated ends succeeded without work.",
+     cmd_schedule_add},
+    {"schedule list", NULL, 0, 0, json_opts, "every schedule with its next firing",
+     "JSON: [{\"name\",\"cron\",\"tz\",\"policy\",\"next\",\"last_run\",\"paused\",...}].",
+     cmd_schedule_list},
+    {"schedule show", "NAME", 1, 1, json_opts, "one schedule: its runs and their metrics over time",
+     "For eval runs the history shows WAR, UAR and correct_inconsistent per firing.", cmd_schedule_show},
+    {"schedule rm", "NAME", 1, 1, json_opts, "remove a schedule (its runs stay)", NULL, cmd_schedule_rm},
+    {"schedule pause", "NAME", 1, 1, json_opts, "stop a schedule's firings until resumed", NULL,
+     cmd_schedule_pause},
+    {"schedule resume", "NAME", 1, 1, json_opts, "fire again from the next time after now",
+     "The times that passed while paused are not made up.", cmd_schedule_resume},
+    {"schedule run", "NAME", 1, 1, json_opts, "fire once now and print the run id",
+     "Whatever the policy, as `kubectl create job --from=cronjob/NAME`.", cmd_schedule_run},
     {NULL, NULL, 0, 0, NULL, NULL, NULL, NULL},
 };
 

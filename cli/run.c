@@ -165,32 +165,43 @@ static int watch(const migr_home *home, long long id, FILE *out)
     }
 }
 
-int cmd_run_submit(const migr_home *home, const cli_args *a)
+json_t *cli_run_config(const cli_args *a, const char *path, int *code)
 {
     runconfig rc;
     migr_err err;
 
+    *code = EXIT_USAGE;
     runconfig_defaults(&rc);
-    if (runconfig_load_yaml(a->operand[0], &rc, &err) < 0) {
-        fprintf(stderr, "migr run submit: %s\n", err.msg);
-        return EXIT_USAGE;
+    if (runconfig_load_yaml(path, &rc, &err) < 0) {
+        fprintf(stderr, "migr %s: %s\n", a->cmd->words, err.msg);
+        return NULL;
     }
     for (int i = 0; i < a->nopts; i++) {
         if (strcmp(a->opt[i]->name, "--set") == 0 && runconfig_set(&rc, a->value[i], &err) < 0) {
-            fprintf(stderr, "migr run submit: --set %s: %s\n", a->value[i], err.msg);
-            return EXIT_USAGE;
+            fprintf(stderr, "migr %s: --set %s: %s\n", a->cmd->words, a->value[i], err.msg);
+            return NULL;
         }
     }
     if (runconfig_check(&rc, &err) < 0) {
-        fprintf(stderr, "migr run submit: %s\n", err.msg);
-        return EXIT_USAGE;
+        fprintf(stderr, "migr %s: %s\n", a->cmd->words, err.msg);
+        return NULL;
     }
-    json_t *r, *cfg = runconfig_to_json(&rc);
+    json_t *cfg = runconfig_to_json(&rc);
     if (!cfg) {
-        fprintf(stderr, "migr run submit: out of memory\n");
-        return EXIT_FAIL;
+        *code = EXIT_FAIL;
+        fprintf(stderr, "migr %s: out of memory\n", a->cmd->words);
     }
-    int code = request_or_report(home, "run.submit", json_pack("{s:o}", "config", cfg), &r);
+    return cfg;
+}
+
+int cmd_run_submit(const migr_home *home, const cli_args *a)
+{
+    json_t *r;
+    int code;
+    json_t *cfg = cli_run_config(a, a->operand[0], &code);
+    if (!cfg)
+        return code;
+    code = request_or_report(home, "run.submit", json_pack("{s:o}", "config", cfg), &r);
     if (code != EXIT_OK)
         return code;
     long long id = json_integer_value(json_object_get(r, "id"));

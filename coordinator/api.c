@@ -10,6 +10,7 @@
 #include "coordinator/datasets.h"
 #include "coordinator/db.h"
 #include "coordinator/runs.h"
+#include "coordinator/schedules.h"
 #include "coordinator/views.h"
 
 typedef json_t *(*verb_fn)(coord *c, json_t *args, int *status, migr_err *err);
@@ -87,16 +88,7 @@ static json_t *verb_run_cancel(coord *c, json_t *args, int *status, migr_err *er
         return NULL;
     }
     json_decref(run);
-    int64_t now = clock_wall_ms();
-    if (db_begin(c->db, err) < 0 ||
-        queue_cancel_owner(c->db, "run", id, "cancelled", now, err) < 0 ||
-        db_run(c->db, err, "UPDATE runs SET state = 'cancelled', finished_ms = ? WHERE id = ?", "ii",
-               now, id) < 0 ||
-        db_commit(c->db, err) < 0) {
-        db_rollback(c->db);
-        return NULL;
-    }
-    return view_run(c->db, id, &missing, err);
+    return runs_cancel(c, id, err) < 0 ? NULL : view_run(c->db, id, &missing, err);
 }
 
 static json_t *verb_run_metrics(coord *c, json_t *args, int *status, migr_err *err)
@@ -202,6 +194,13 @@ static const struct {
     {"run.list", verb_run_list},
     {"run.show", verb_run_show},
     {"run.cancel", verb_run_cancel},
+    {"schedule.add", schedules_add},
+    {"schedule.list", schedules_list},
+    {"schedule.show", schedules_show},
+    {"schedule.rm", schedules_rm},
+    {"schedule.pause", schedules_pause},
+    {"schedule.resume", schedules_resume},
+    {"schedule.run", schedules_run},
 };
 
 char *api_handle(coord *c, const char *verb, const char *args, int *status, migr_err *err)

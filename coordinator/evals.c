@@ -156,7 +156,58 @@ static int queue_shards(coord *c, int64_t run, const char *ckpt, const char *ver
     return db_run(c->db, err, "UPDATE runs SET steps = ? WHERE id = ?", "ii", shards, run);
 }
 
-json_t *evals_submit(coord *c, json_t *cfg, int *status, migr_err *err)
+/* The schedule's last eval that did not fail (by run id), if it evaluated
+ * checkpoint sha on dataset: its run id; else 0; -1 on error. */
+static int64_t evaluated_before(coord *c, int64_t schedule, const char *sha, int64_t dataset_id, migr_err *err)
+{
+    if (schedule <= 0 || !sha[0])
+        return 0;
+    sqlite3_stmt *st = db_prepare(c->db, err,
+        "SELECT r.id, e.ckpt_sha256, e.dataset_id FROM runs r JOIN evals e ON e.run_id = r.id "
+        "WHERE r.schedule_id = ? AND r.state NOT IN ('failed', 'cancelled') ORDER BY r.id DESC LIMIT 1",
+        "i", schedule);
+    if (!st)
+        return -1;
+    int64_t run = 0;
+    if (sqlite3_step(st) == SQLITE_ROW && !strcmp(db_text(st, 1), sha) && sqlite3_column_int64(st, 2) == dataset_id)
+        run = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return run;
+}
+
+/* Record a scheduled eval that has nothing newer to evaluate than run
+ * `before` did: a succeeded run without tasks. */
+static json_t *nothing_newer(coord *c, json_t *cfg, int64_t schedule, int64_t scheduled_ms, int64_t dataset_id,
+                             int64_t before, const char *ckpt, int *status, migr_err *err)
+{
+    char *config_text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS), detail[PATH_MAX + 96];
+    int64_t now = clock_wall_ms(), run = 0;
+    snprintf(detail, sizeof detail, "nothing newer to evaluate: %s was evaluated by run %lld", ckpt,
+             (long long)before);
+    if (!config_text || db_begin(c->db, err) < 0) {
+        free(config_text);
+        return config_text ? NULL : (migr_errf(err, "out of memory"), NULL);
+    }
+    int rc = db_run(c->db, err,
+                    "INSERT INTO runs (name, kind, state, step, steps, config, created_ms, started_ms, finished_ms, "
+                    "dataset_id, seed, schedule_id, scheduled_ms) VALUES (?, 'eval', 'succeeded', 0, 0, ?, ?, ?, ?, "
+                    "?, 0, ?, NULLIF(?, 0))", "ssiiiiii", json_string_value(json_object_get(cfg, "name")),
+                    config_text, now, now, now, dataset_id, schedule, scheduled_ms);
+    free(config_text);
+    if (rc == 0)
+        run = sqlite3_last_insert_rowid(c->db);
+    if (rc < 0 || queue_event(c->db, "run.nothing_newer", "run", run, 0, detail, err) < 0 ||
+        db_commit(c->db, err) < 0) {
+        db_rollback(c->db);
+        return NULL;
+    }
+    *status = 0;
+    log_info("run %lld: %s", (long long)run, detail);
+    return json_pack("{s:I, s:s, s:b}", "id", (json_int_t)run, "name", json_string_value(json_object_get(cfg, "name")),
+                     "nothing_newer", 1);
+}
+
+json_t *evals_submit(coord *c, json_t *cfg, int64_t schedule, int64_t scheduled_ms, int *status, migr_err *err)
 {
     json_t *ev = json_object_get(cfg, "eval"), *clips = NULL;
     const char *dataset = json_string_value(json_object_get(cfg, "dataset"));
@@ -184,6 +235,11 @@ json_t *evals_submit(coord *c, json_t *cfg, int *status, migr_err *err)
                   "for dataset %s", dataset);
         return NULL;
     }
+    int64_t before = evaluated_before(c, schedule, sha, dataset_id, err);
+    if (before < 0)
+        return NULL;
+    if (before > 0)
+        return nothing_newer(c, cfg, schedule, scheduled_ms, dataset_id, before, ckpt, status, err);
     if (!(clips = clips_to_evaluate(c, dataset_id, source, holdout, err)))
         return NULL;
     int64_t n = (int64_t)json_array_size(clips);
@@ -200,9 +256,10 @@ json_t *evals_submit(coord *c, json_t *cfg, int *status, migr_err *err)
     }
     int64_t now = clock_wall_ms();
     if (db_run(c->db, err,
-               "INSERT INTO runs (name, kind, state, step, steps, config, created_ms, started_ms, dataset_id, seed) "
-               "VALUES (?, 'eval', 'running', 0, 1, ?, ?, ?, ?, 0)", "ssiii",
-               json_string_value(json_object_get(cfg, "name")), config_text, now, now, dataset_id) < 0)
+               "INSERT INTO runs (name, kind, state, step, steps, config, created_ms, started_ms, dataset_id, seed, "
+               "schedule_id, scheduled_ms) VALUES (?, 'eval', 'running', 0, 1, ?, ?, ?, ?, 0, NULLIF(?, 0), "
+               "NULLIF(?, 0))", "ssiiiii", json_string_value(json_object_get(cfg, "name")), config_text, now, now,
+               dataset_id, schedule, scheduled_ms) < 0)
         goto fail;
     run = sqlite3_last_insert_rowid(c->db);
     snprintf(rel, sizeof rel, "runs/%lld/clips.json", (long long)run);

@@ -164,7 +164,7 @@ static int write_split(coord *c, int64_t run, json_t *clips, uint64_t seed, doub
 }
 
 /* Validate the config with the same rules as the CLI and workers. */
-static int check_config(json_t *cfg, int *status, migr_err *err)
+int runs_check_config(json_t *cfg, int *status, migr_err *err)
 {
     runconfig rc;
     if (runconfig_from_json(cfg, &rc, err) < 0 || runconfig_check(&rc, err) < 0) {
@@ -225,7 +225,7 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
     int64_t dataset_id, run, ntrain = 0;
     char rel[128];
 
-    if (!json_is_object(cfg) || check_config(cfg, status, err) < 0) {
+    if (!json_is_object(cfg) || runs_check_config(cfg, status, err) < 0) {
         if (!json_is_object(cfg)) {
             *status = 2;
             migr_errf(err, "run.submit needs a \"config\" object");
@@ -236,8 +236,10 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
     dataset = json_string_value(json_object_get(cfg, "dataset"));
     name = json_string_value(json_object_get(cfg, "name"));
     kind = json_string_value(json_object_get(cfg, "kind"));
+    int64_t schedule = json_integer_value(json_object_get(args, "schedule_id"));
+    int64_t scheduled_ms = json_integer_value(json_object_get(args, "scheduled_ms"));
     if (strcmp(kind, "eval") == 0)
-        return evals_submit(c, cfg, status, err);
+        return evals_submit(c, cfg, schedule, scheduled_ms, status, err);
     int grpo = strcmp(kind, "grpo") == 0;
     json_t *extra = json_object();
     if (grpo && grpo_prepare(c, cfg, extra, err) < 0) {
@@ -284,10 +286,10 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
         return NULL;
     }
     if (db_run(c->db, err,
-               "INSERT INTO runs (name, kind, state, step, steps, config, created_ms, dataset_id, seed) "
-               "VALUES (?, ?, 'queued', 0, ?, ?, ?, ?, ?)",
-               "ssisiii", name, kind, cfg_int(cfg, "train", "steps"), config_text, clock_wall_ms(),
-               dataset_id, (int64_t)seed) < 0)
+               "INSERT INTO runs (name, kind, state, step, steps, config, created_ms, dataset_id, seed, "
+               "schedule_id, scheduled_ms) VALUES (?, ?, 'queued', 0, ?, ?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, 0))",
+               "ssisiiiii", name, kind, cfg_int(cfg, "train", "steps"), config_text, clock_wall_ms(),
+               dataset_id, (int64_t)seed, schedule, scheduled_ms) < 0)
         goto fail;
     run = sqlite3_last_insert_rowid(c->db);
     if (write_split(c, run, clips, seed, cfg_real(cfg, "train", "holdout"), extra, &ntrain, err) < 0)
@@ -315,6 +317,18 @@ fail:
     json_decref(clips);
     json_decref(extra);
     return NULL;
+}
+
+int runs_cancel(coord *c, int64_t run, migr_err *err)
+{
+    int64_t now = clock_wall_ms();
+    if (db_begin(c->db, err) < 0 || queue_cancel_owner(c->db, "run", run, "cancelled", now, err) < 0 ||
+        db_run(c->db, err, "UPDATE runs SET state = 'cancelled', finished_ms = ? WHERE id = ?", "ii", now, run) < 0 ||
+        db_commit(c->db, err) < 0) {
+        db_rollback(c->db);
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- the step machine ---- */

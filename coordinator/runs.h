@@ -21,7 +21,16 @@
 
 #include "coordinator/coord.h"
 
+/* Submit a run.  args: {"config": the resolved run config}, and for a run a
+ * schedule fires, "schedule_id" and "scheduled_ms" (the scheduled time it is
+ * for), kept with the run.  Returns {"id", "name"} and more per kind. */
 json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err);
+
+/* 0 if cfg is a valid resolved run config; else -1 with err, status 2. */
+int runs_check_config(json_t *cfg, int *status, migr_err *err);
+
+/* Cancel a queued or running run: its tasks are dropped, its checkpoints stay. */
+int runs_cancel(coord *c, int64_t run, migr_err *err);
 
 int runs_init_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int runs_grad_done(coord *c, const task_row *t, json_t *output, migr_err *err);

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "coordinator/coord.h"
 #include "coordinator/db.h"
+#include "coordinator/schedules.h"
 
 /* ---- deferred removal of store objects ---- */
 
@@ -537,6 +538,7 @@ int coord_serve(coord *c, volatile int *stop, migr_err *err)
             send_heartbeats(c);
             sweep_dead(c);
             sweep_orphans(c);
+            schedules_tick(c, clock_wall_ms());
             c->next_heartbeat_ms = now + c->cfg.heartbeat_ms;
         }
         dispatch(c);
