@@ -51,8 +51,12 @@ int evals_resolve_ckpt(coord *c, const char *ref, char *path, size_t cap, int64_
     else if (form == 2)
         st = db_prepare(c->db, err, "SELECT path, run_id, step, sha256 FROM checkpoints WHERE path = ?",
                         "s", given);
+    else if (form == 3)
+        st = db_prepare(c->db, err, "SELECT k.path, k.run_id, k.step, k.sha256 FROM checkpoints k "
+                        "JOIN runs r ON r.id = k.run_id WHERE r.name = ? ORDER BY r.id DESC, k.step DESC LIMIT 1",
+                        "s", given);
     else
-        return migr_errf(err, "\"%s\" is not a checkpoint: use run:ID or an absolute path", ref);
+        return migr_errf(err, "\"%s\" is not a checkpoint: use run:ID, run:NAME or an absolute path", ref);
     if (!st)
         return -1;
     int found = sqlite3_step(st) == SQLITE_ROW;
@@ -65,6 +69,8 @@ int evals_resolve_ckpt(coord *c, const char *ref, char *path, size_t cap, int64_
     sqlite3_finalize(st);
     if (!found && form == 1)
         return migr_errf(err, "run %lld has no checkpoint (see `migr ckpt list %lld`)", id, id);
+    if (!found && form == 3)
+        return migr_errf(err, "no run named %s has a checkpoint (see `migr run list`)", given);
     if (!found) {
         snprintf(path, cap, "%s", given);
         *run = 0;

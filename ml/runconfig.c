@@ -130,6 +130,8 @@ const char *eval_clips_name(eval_clips clips)
                                                                         : "?";
 }
 
+static int valid_name(const char *s);
+
 int runconfig_ckpt_ref(const char *s, long long *run_id, const char **path)
 {
     if (!s)
@@ -137,6 +139,13 @@ int runconfig_ckpt_ref(const char *s, long long *run_id, const char **path)
     if (strncmp(s, "run:", 4) == 0) {
         const char *d = s + 4;
         char *end;
+        if (isalpha((unsigned char)*d) || *d == '_') {
+            if (!valid_name(d))
+                return -1;
+            if (path)
+                *path = d;
+            return 3;
+        }
         if (!isdigit((unsigned char)*d))
             return -1;  /* no sign, no space: strtoll would take both */
         errno = 0;
@@ -439,7 +448,7 @@ static int apply_text(const key_spec *k, const char *text, runconfig *rc, const 
             return fail(err, o, k->key, "'%.40s...' is longer than %d bytes", text,
                         RUNCONFIG_CKPT_MAX - 1);
         if (text[0] != '\0' && runconfig_ckpt_ref(text, NULL, NULL) < 0)
-            return fail(err, o, k->key, "'%s' is not run:ID or an absolute path to a checkpoint",
+            return fail(err, o, k->key, "'%s' is not run:ID, run:NAME or an absolute path to a checkpoint",
                         text);
         if (!utf8(text))
             return fail(err, o, k->key, "is not UTF-8 text (the config travels as JSON)");

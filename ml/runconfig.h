@@ -107,9 +107,11 @@ typedef struct runconfig_reasoning {
     char order[RUNCONFIG_ORDER_MAX];
 } runconfig_reasoning;
 
-/* Checkpoint references (grpo.init, eval.ckpt) take two forms, see
- * runconfig_ckpt_ref(): "run:ID", the last checkpoint of run ID, or an
- * absolute path to a checkpoint file.  "" means not given. */
+/* Checkpoint references (grpo.init, eval.ckpt) take three forms, see
+ * runconfig_ckpt_ref(): "run:ID", the last checkpoint of run ID when the
+ * reference is resolved; "run:NAME", the last checkpoint of the newest run
+ * called NAME that has one; or an absolute path to a checkpoint file.  ""
+ * means not given. */
 
 /* Stage 2: GRPO (kind grpo).  The run's clips come from dataset; train.*
  * sets the optimizer and the steps, train.batch_size counting clips (each
@@ -214,8 +216,10 @@ const char *eval_clips_name(eval_clips clips);
 
 /* Parse a checkpoint reference.  "run:ID" (ID a positive decimal integer)
  * returns 1 and sets *run_id; an absolute path ("/...", not ending in '/')
- * returns 2 and sets *path = s; anything else, "" included, returns -1.
- * run_id and path may be NULL; what is not returned is left as it was. */
+ * returns 2 and sets *path = s; "run:NAME" (a run name that does not begin
+ * with a digit, a sign or '.') returns 3 and sets *path to the name;
+ * anything else, "" included, returns -1.  run_id and path may be NULL; what
+ * is not returned is left as it was. */
 int runconfig_ckpt_ref(const char *s, long long *run_id, const char **path);
 
 /* The config's rewards as reward_set_init() takes them: list[i] = {name,

@@ -736,12 +736,12 @@ TEST(runconfig_yaml_grpo_and_eval_errors_name_the_file_line_and_key)
         {"grpo: {max_new: 0}\n", "run.yaml:1: grpo.max_new: 0 is out of range [1, 8192]"},
         {"grpo: {group_size: eight}\n", "run.yaml:1: grpo.group_size: 'eight' is not an integer"},
         {"grpo:\n  init: runs/3/ckpt/000200.ckpt\n",
-         "run.yaml:2: grpo.init: 'runs/3/ckpt/000200.ckpt' is not run:ID or an absolute path to "
-         "a checkpoint"},
+         "run.yaml:2: grpo.init: 'runs/3/ckpt/000200.ckpt' is not run:ID, run:NAME or an absolute "
+         "path to a checkpoint"},
         {"grpo: {init: 'run:0'}\n",
-         "run.yaml:1: grpo.init: 'run:0' is not run:ID or an absolute path to a checkpoint"},
-        {"grpo: {init: 'run:three'}\n",
-         "run.yaml:1: grpo.init: 'run:three' is not run:ID or an absolute path to a checkpoint"},
+         "run.yaml:1: grpo.init: 'run:0' is not run:ID, run:NAME or an absolute path to a checkpoint"},
+        {"grpo: {init: 'run:thr ee'}\n",
+         "run.yaml:1: grpo.init: 'run:thr ee' is not run:ID, run:NAME or an absolute path to a checkpoint"},
         {"grpo: {init: [run:3]}\n",
          "run.yaml:1: grpo.init: must be run:ID or an absolute path to a checkpoint"},
         {"grpo: {instruments: a b}\n",
@@ -751,9 +751,9 @@ TEST(runconfig_yaml_grpo_and_eval_errors_name_the_file_line_and_key)
          "run.yaml:1: grpo.groupsize: unknown key; did you mean grpo.group_size?"},
         {"grpo: 8\n", "run.yaml:1: grpo: must be a mapping of grpo.* keys"},
         {"eval: {ckpt: ckpt.bin}\n",
-         "run.yaml:1: eval.ckpt: 'ckpt.bin' is not run:ID or an absolute path to a checkpoint"},
+         "run.yaml:1: eval.ckpt: 'ckpt.bin' is not run:ID, run:NAME or an absolute path to a checkpoint"},
         {"eval: {ckpt: /}\n",
-         "run.yaml:1: eval.ckpt: '/' is not run:ID or an absolute path to a checkpoint"},
+         "run.yaml:1: eval.ckpt: '/' is not run:ID, run:NAME or an absolute path to a checkpoint"},
         {"eval:\n  clips: train\n", "run.yaml:2: eval.clips: 'train' is not holdout or all"},
         {"eval: {clips: [all]}\n", "run.yaml:1: eval.clips: must be holdout or all"},
         {"eval: {max_new: 0}\n", "run.yaml:1: eval.max_new: 0 is out of range [1, 8192]"},
@@ -846,7 +846,7 @@ TEST(runconfig_check_enforces_the_grpo_and_eval_rules)
     grpo_config(&rc);
     snprintf(rc.grpo.init, sizeof rc.grpo.init, "run:-2");
     CHECK(runconfig_check(&rc, &err) < 0);
-    CHECK_STR("grpo.init: 'run:-2' is not run:ID or an absolute path to a checkpoint", err.msg);
+    CHECK_STR("grpo.init: 'run:-2' is not run:ID, run:NAME or an absolute path to a checkpoint", err.msg);
     grpo_config(&rc);
     snprintf(rc.rewards.item[1].name, sizeof rc.rewards.item[1].name, "speed");
     CHECK(runconfig_check(&rc, &err) < 0);
@@ -880,7 +880,7 @@ TEST(runconfig_check_enforces_the_grpo_and_eval_rules)
     rc.eval.shards = 1;
     snprintf(rc.eval.ckpt, sizeof rc.eval.ckpt, "latest");
     CHECK(runconfig_check(&rc, &err) < 0);
-    CHECK_STR("eval.ckpt: 'latest' is not run:ID or an absolute path to a checkpoint", err.msg);
+    CHECK_STR("eval.ckpt: 'latest' is not run:ID, run:NAME or an absolute path to a checkpoint", err.msg);
 }
 
 TEST(runconfig_set_reaches_rewards_and_grpo_and_eval_keys)
@@ -931,9 +931,9 @@ TEST(runconfig_set_reaches_rewards_and_grpo_and_eval_keys)
         {"grpo=1", "grpo: is a section; set one of its keys, e.g. grpo...."},
         {"grpo.group_size=1", "grpo.group_size: 1 is out of range [2, 64]"},
         {"grpo.temperature=0", "grpo.temperature: 0 is out of range (0, 100]"},
-        {"grpo.init=run:", "grpo.init: 'run:' is not run:ID or an absolute path to a checkpoint"},
+        {"grpo.init=run:", "grpo.init: 'run:' is not run:ID, run:NAME or an absolute path to a checkpoint"},
         {"eval.clips=some", "eval.clips: 'some' is not holdout or all"},
-        {"eval.ckpt=x", "eval.ckpt: 'x' is not run:ID or an absolute path to a checkpoint"},
+        {"eval.ckpt=x", "eval.ckpt: 'x' is not run:ID, run:NAME or an absolute path to a checkpoint"},
         {"eval.ckpt=/a/\xff.ckpt", "eval.ckpt: is not UTF-8 text (the config travels as JSON)"},
         {"eval.shards=0", "eval.shards: 0 is out of range [1, 256]"},
     };
@@ -958,8 +958,12 @@ TEST(runconfig_ckpt_ref_parses_run_ids_and_absolute_paths)
     CHECK(path == p);
     CHECK(run == 9223372036854775807LL);  /* untouched */
     CHECK_INT(2, runconfig_ckpt_ref("/a", NULL, NULL));
+    CHECK_INT(3, runconfig_ckpt_ref("run:grpo-migr", &run, &path));
+    CHECK_STR("grpo-migr", path);
+    CHECK_INT(3, runconfig_ckpt_ref("run:x", NULL, NULL));
+    path = NULL;
     static const char *const bad[] = {
-        "", "run:", "run:0", "run:-1", "run:+1", "run: 1", "run:1 ", "run:1x", "run:x",
+        "", "run:", "run:0", "run:-1", "run:+1", "run: 1", "run:1 ", "run:1x", "run:x y", "run:.x", "run:x/y",
         "run:9223372036854775808", "RUN:1", "3", "runs/3/ckpt/000200.ckpt", "./x.ckpt",
         "~/x.ckpt", "/", "/store/runs/3/", "/a\nb.ckpt",
     };
