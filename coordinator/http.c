@@ -27,6 +27,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "coordinator/db.h"
+#include "coordinator/prom.h"
 #include "coordinator/views.h"
 
 #define CONNECTION_LIMIT   64
@@ -44,12 +45,6 @@ struct http_server {
     char addr_path[PATH_MAX]; /* run/http.addr, removed on stop */
     char start_error[256];    /* MHD's last log line; read only when start failed */
 };
-
-static const char *const task_states[] = {"queued", "leased", "done", "failed", NULL};
-static const char *const run_states[] = {"queued", "running", "succeeded", "failed", "cancelled",
-                                         NULL};
-static const char *const dataset_states[] = {"synthesizing", "featurizing", "ready", "failed",
-                                             NULL};
 
 /* ---- Response bodies ------------------------------------------------------ */
 
@@ -116,208 +111,18 @@ static struct MHD_Response *view_response(json_t *v, int missing, const migr_err
     return error_response(status, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err->msg);
 }
 
-/* ---- /metrics: Prometheus text format 0.0.4 ------------------------------- */
-
-/* A growing text buffer; after an allocation failure it stops growing and
- * sets oom, which the caller checks once at the end. */
-typedef struct text_buf {
-    char *data;
-    size_t len, cap;
-    int oom;
-} text_buf;
-
-static void buf_reserve(text_buf *b, size_t extra)
-{
-    if (b->oom || b->len + extra + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 1024;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *p = realloc(b->data, cap);
-    if (!p) {
-        b->oom = 1;
-        return;
-    }
-    b->data = p;
-    b->cap = cap;
-}
-
-static void buf_printf(text_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(text_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    buf_reserve(b, (size_t)n);
-    if (b->oom)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-/* A label value, quoted and escaped as the format asks: \\, \" and \n. */
-static void buf_label(text_buf *b, const char *v)
-{
-    buf_printf(b, "\"");
-    for (; *v; v++) {
-        if (*v == '\\')
-            buf_printf(b, "\\\\");
-        else if (*v == '"')
-            buf_printf(b, "\\\"");
-        else if (*v == '\n')
-            buf_printf(b, "\\n");
-        else
-            buf_printf(b, "%c", *v);
-    }
-    buf_printf(b, "\"");
-}
-
-static void gauge_header(text_buf *b, const char *name, const char *help)
-{
-    buf_printf(b, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
-}
-
-/* One gauge with a "state" label from a (state, count) query, one sample per
- * listed state (0 when the query has no row for it).  Returns 0 or -1. */
-static int gauge_by_state(sqlite3 *db, text_buf *b, migr_err *err, const char *name,
-                          const char *help, const char *sql, const char *const *states)
-{
-    int64_t counts[8] = {0};
-    sqlite3_stmt *st = db_prepare(db, err, sql, NULL);
-    int rc;
-
-    if (!st)
-        return -1;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *state = db_text(st, 0);
-        for (int i = 0; states[i]; i++) {
-            assert(i < 8);
-            if (!strcmp(state, states[i]))
-                counts[i] = sqlite3_column_int64(st, 1);
-        }
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return migr_errf(err, "reading %s: %s", name, sqlite3_errmsg(db));
-    gauge_header(b, name, help);
-    for (int i = 0; states[i]; i++)
-        buf_printf(b, "%s{state=\"%s\"} %" PRId64 "\n", name, states[i], counts[i]);
-    return 0;
-}
-
-/* migr_dataset_clips{dataset, state}: every dataset, all three clip states. */
-static int gauge_dataset_clips(sqlite3 *db, text_buf *b, migr_err *err)
-{
-    static const char *const states[] = {"featurized", "failed", "pending"};
-    sqlite3_stmt *st = db_prepare(
-        db, err,
-        "SELECT d.name, "
-        "COALESCE(SUM(c.state = 'featurized'), 0), COALESCE(SUM(c.state = 'failed'), 0), "
-        "COALESCE(SUM(c.state = 'pending'), 0) "
-        "FROM datasets d LEFT JOIN clips c ON c.dataset_id = d.id GROUP BY d.id ORDER BY d.id",
-        NULL);
-    int rc;
-
-    if (!st)
-        return -1;
-    gauge_header(b, "migr_dataset_clips", "Clips of each dataset by state.");
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        for (int i = 0; i < 3; i++) {
-            buf_printf(b, "migr_dataset_clips{dataset=");
-            buf_label(b, db_text(st, 0));
-            buf_printf(b, ",state=\"%s\"} %" PRId64 "\n", states[i],
-                       (int64_t)sqlite3_column_int64(st, i + 1));
-        }
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return migr_errf(err, "reading clip counts: %s", sqlite3_errmsg(db));
-    return 0;
-}
-
-/* migr_run_step{run,name} and the latest value of each training metric of
- * the runs that are going (migr_run_loss{run}, ...), one group per metric as
- * the format requires. */
-static int gauge_active_runs(sqlite3 *db, text_buf *b, migr_err *err)
-{
-    /* The exposed names spell units out, as promtool asks (tokens_per_s is
-     * the metric's key in the database). */
-    static const char *const names[] = {"step", "loss", "grad_norm", "lr", "tokens_per_second"};
-    sqlite3_stmt *st = db_prepare(db, err,
-        "SELECT r.id, r.name, r.step, "
-        "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.step = r.step AND m.name = 'loss'), "
-        "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.step = r.step AND m.name = 'grad_norm'), "
-        "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.step = r.step AND m.name = 'lr'), "
-        "(SELECT value FROM metrics m WHERE m.run_id = r.id AND m.step = r.step AND m.name = 'tokens_per_s') "
-        "FROM runs r WHERE r.state IN ('queued', 'running') ORDER BY r.id", NULL);
-    int rc = SQLITE_DONE;
-
-    if (!st)
-        return -1;
-    for (int i = 0; i < 5 && rc == SQLITE_DONE; i++) {
-        char name[64], help[96];
-        snprintf(name, sizeof name, "migr_run_%s", names[i]);
-        if (i == 0)
-            snprintf(help, sizeof help, "Steps done by each queued or running run.");
-        else
-            snprintf(help, sizeof help, "The %s of the last step of each queued or running run.", names[i]);
-        gauge_header(b, name, help);
-        sqlite3_reset(st);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (sqlite3_column_type(st, 2 + i) == SQLITE_NULL)
-                continue;
-            buf_printf(b, "%s{run=\"%lld\",name=", name, (long long)sqlite3_column_int64(st, 0));
-            buf_label(b, db_text(st, 1));
-            buf_printf(b, "} %.9g\n", sqlite3_column_double(st, 2 + i));
-        }
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return migr_errf(err, "reading run metrics: %s", sqlite3_errmsg(db));
-    return 0;
-}
-
-/* The whole /metrics page into b.  Returns 0 or -1. */
-static int metrics_text(sqlite3 *db, text_buf *b, migr_err *err)
-{
-    int64_t alive;
-
-    if (db_int(db, err, &alive, 0, "SELECT COUNT(*) FROM workers WHERE state = 'alive'", NULL) < 0)
-        return -1;
-    gauge_header(b, "migr_workers_alive", "Workers whose heartbeats are current.");
-    buf_printf(b, "migr_workers_alive %" PRId64 "\n", alive);
-    if (gauge_by_state(db, b, err, "migr_tasks", "Tasks by state.",
-                       "SELECT state, COUNT(*) FROM tasks GROUP BY state", task_states) < 0 ||
-        gauge_by_state(db, b, err, "migr_runs", "Runs by state.",
-                       "SELECT state, COUNT(*) FROM runs GROUP BY state", run_states) < 0 ||
-        gauge_by_state(db, b, err, "migr_datasets", "Datasets by state.",
-                       "SELECT state, COUNT(*) FROM datasets GROUP BY state", dataset_states) < 0 ||
-        gauge_dataset_clips(db, b, err) < 0 || gauge_active_runs(db, b, err) < 0)
-        return -1;
-    if (b->oom)
-        return migr_errf(err, "out of memory rendering /metrics");
-    return 0;
-}
-
 static struct MHD_Response *metrics_response(http_server *srv, unsigned *status)
 {
-    text_buf b = {0};
+    char *text;
+    size_t len;
     migr_err err;
 
-    if (metrics_text(srv->db, &b, &err) < 0) {
-        free(b.data);
+    if (prom_page(srv->db, &text, &len, &err) < 0) {
         log_warn("http: %s", err.msg);
         return error_response(status, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", err.msg);
     }
     *status = MHD_HTTP_OK;
-    return owned_response(b.data, b.len, "text/plain; version=0.0.4; charset=utf-8");
+    return owned_response(text, len, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 /* ---- / : the dashboard ---------------------------------------------------- */
