@@ -49,6 +49,8 @@ int cmd_run_show(const migr_home *home, const cli_args *a);
 int cmd_run_watch(const migr_home *home, const cli_args *a);
 int cmd_run_logs(const migr_home *home, const cli_args *a);
 int cmd_run_cancel(const migr_home *home, const cli_args *a);
+int cmd_run_retry(const migr_home *home, const cli_args *a);
+int cmd_run_metrics(const migr_home *home, const cli_args *a);
 int cmd_ckpt_list(const migr_home *home, const cli_args *a);
 int cmd_sample(const migr_home *home, const cli_args *a);
 int cmd_demo(const migr_home *home, const cli_args *a);

@@ -35,8 +35,20 @@ static const cli_option instruments_opts[] = {
     {"--seed", "S", 0, 0, "training seed (default 1)"}, WAIT_OPT, END_OPT};
 static const cli_option submit_opts[] = {
     {"--set", "key=value", 0, 1, "override a key of the YAML (train.steps=10, dataset=NAME)"},
+    {"--tag", "TAG", 0, 1, "label the run, to find it with `migr run list --tag` (letters, digits, _ - . :)"},
     {"--wait", NULL, 0, 0, "follow the run like `migr run watch` and exit 0 if it succeeds"},
     END_OPT};
+static const cli_option run_list_opts[] = {
+    {"--state", "S", 0, 0, "only runs in state S: queued, running, succeeded, failed or cancelled"},
+    {"--kind", "K", 0, 0, "only runs of kind K: sft, grpo or eval"},
+    {"--tag", "TAG", 0, 0, "only runs with this tag"},
+    {"--name", "NAME", 0, 0, "only runs of this name"},
+    {"--limit", "N", 0, 0, "the newest N of those (default all)"},
+    JSON_OPT, END_OPT};
+static const cli_option logs_opts[] = {
+    {"--follow", NULL, 0, 0, "print new events and steps as they come, until the run ends"}, JSON_OPT, END_OPT};
+static const cli_option metrics_opts[] = {
+    {"--csv", NULL, 0, 0, "CSV: a row per step, a column per metric (the default)"}, JSON_OPT, END_OPT};
 static const cli_option sample_opts[] = {
     {"--ckpt", "PATH", 1, 0, "a checkpoint file, or run:ID for that run's newest"},
     {"--dataset", "NAME", 1, 0, "a ready dataset"},
@@ -88,14 +100,19 @@ const cli_command cli_commands[] = {
     {"run submit", "FILE.yaml", 1, 1, submit_opts, "submit a run and print its id",
      "Kinds sft, grpo and eval (see examples/sft.yaml, grpo.yaml, eval.yaml); unknown keys\n"
      "and bad values are refused before anything is sent.", cmd_run_submit},
-    {"run list", NULL, 0, 0, json_opts, "every run",
-     "JSON: [{\"id\",\"name\",\"kind\",\"state\",\"step\",\"steps\",...}].", cmd_run_list},
+    {"run list", NULL, 0, 0, run_list_opts, "runs, oldest first, optionally filtered",
+     "JSON: [{\"id\",\"name\",\"kind\",\"state\",\"step\",\"steps\",\"tags\",\"schedule\",...}].",
+     cmd_run_list},
     {"run show", "ID", 1, 1, json_opts, "one run: state, latest metrics, evaluation, samples", NULL,
      cmd_run_show},
     {"run watch", "ID", 1, 1, no_opts, "print each step's metrics until the run ends",
      "Exits 0 if the run succeeds, 1 if it fails or is cancelled.", cmd_run_watch},
-    {"run logs", "ID", 1, 1, json_opts, "a run's events (retries, failures) and per-step metrics",
-     NULL, cmd_run_logs},
+    {"run logs", "ID", 1, 1, logs_opts, "a run's events (retries, failures) and per-step metrics",
+     "With --follow, exits 0 when the run succeeds and 1 when it fails or is cancelled.", cmd_run_logs},
+    {"run metrics", "ID", 1, 1, metrics_opts, "every metric a run recorded, per step",
+     "CSV for plotting elsewhere: step, then the metrics in name order.", cmd_run_metrics},
+    {"run retry", "ID", 1, 1, json_opts, "submit a finished run's config again; print the new id",
+     "The same resolved config and tags, so the same seed and data.", cmd_run_retry},
     {"run cancel", "ID", 1, 1, no_opts, "stop a queued or running run within one step",
      "Its checkpoints stay.  States: queued, running, succeeded, failed, cancelled.",
      cmd_run_cancel},

@@ -15,14 +15,19 @@ static double metric(json_t *m, const char *name)
 
 static void print_run(json_t *r)
 {
-    json_t *err = json_object_get(r, "error");
-    printf("%-5lld %-20s %-5s %-10s %5lld/%-5lld %-12s %s\n", (long long)json_integer_value(json_object_get(r, "id")),
-           json_string_value(json_object_get(r, "name")), json_string_value(json_object_get(r, "kind")),
-           json_string_value(json_object_get(r, "state")),
+    json_t *err = json_object_get(r, "error"), *t;
+    char tags[256] = "";
+    size_t i, len = 0;
+    json_array_foreach(json_object_get(r, "tags"), i, t)
+        if (len < sizeof tags)
+            len += (size_t)snprintf(tags + len, sizeof tags - len, "%s%s", i ? "," : "", json_string_value(t));
+    printf("%-5lld %-20s %-5s %-10s %5lld/%-5lld %-12s %-16s %s\n",
+           (long long)json_integer_value(json_object_get(r, "id")), json_string_value(json_object_get(r, "name")),
+           json_string_value(json_object_get(r, "kind")), json_string_value(json_object_get(r, "state")),
            (long long)json_integer_value(json_object_get(r, "step")),
            (long long)json_integer_value(json_object_get(r, "steps")),
            json_is_string(json_object_get(r, "dataset")) ? json_string_value(json_object_get(r, "dataset")) : "",
-           json_is_string(err) ? json_string_value(err) : "");
+           tags, json_is_string(err) ? json_string_value(err) : "");
 }
 
 /* One step's metrics: SFT's four, then GRPO's rewards and KL when present. */
@@ -46,7 +51,8 @@ static void print_runs(json_t *list)
 {
     size_t i;
     json_t *run;
-    printf("%-5s %-20s %-5s %-10s %-11s %-12s %s\n", "ID", "NAME", "KIND", "STATE", "STEP", "DATASET", "ERROR");
+    printf("%-5s %-20s %-5s %-10s %-11s %-12s %-16s %s\n", "ID", "NAME", "KIND", "STATE", "STEP", "DATASET", "TAGS",
+           "ERROR");
     json_array_foreach(list, i, run)
         print_run(run);
 }
@@ -201,7 +207,11 @@ int cmd_run_submit(const migr_home *home, const cli_args *a)
     json_t *cfg = cli_run_config(a, a->operand[0], &code);
     if (!cfg)
         return code;
-    code = request_or_report(home, "run.submit", json_pack("{s:o}", "config", cfg), &r);
+    json_t *tags = json_array();
+    for (int i = 0; i < a->nopts; i++)
+        if (!strcmp(a->opt[i]->name, "--tag"))
+            json_array_append_new(tags, json_string(a->value[i]));
+    code = request_or_report(home, "run.submit", json_pack("{s:o, s:o}", "config", cfg, "tags", tags), &r);
     if (code != EXIT_OK)
         return code;
     long long id = json_integer_value(json_object_get(r, "id"));
@@ -213,33 +223,63 @@ int cmd_run_submit(const migr_home *home, const cli_args *a)
     return cli_flag(a, "--wait") ? watch(home, id, stderr) : EXIT_OK;
 }
 
-static int logs(const migr_home *home, long long id, int json)
+/* Print the events after event *seen and the steps after step *step, and
+ * move both on. */
+static void print_logs(json_t *r, long long *seen, long long *step)
 {
-    json_t *r;
-    int rc = request_or_report(home, "run.logs", json_pack("{s:I}", "id", (json_int_t)id), &r);
-    if (rc != EXIT_OK)
-        return rc;
-    if (json) {
-        cli_print_json(r);
-    } else {
-        size_t i;
-        json_t *e;
-        json_array_foreach(json_object_get(r, "events"), i, e) {
-            json_t *d = json_object_get(e, "detail"), *tk = json_object_get(e, "task_kind");
-            char when[40], task[64] = "";
-            cli_format_time(when, sizeof when, json_integer_value(json_object_get(e, "at_ms")));
-            if (json_integer_value(json_object_get(e, "task_id")) > 0)
-                snprintf(task, sizeof task, "task %lld (%s)",
-                         (long long)json_integer_value(json_object_get(e, "task_id")),
-                         json_is_string(tk) ? json_string_value(tk) : "?");
-            printf("%s  %-14s %-20s %s\n", when, json_string_value(json_object_get(e, "kind")), task,
-                   json_is_string(d) ? json_string_value(d) : "");
-        }
-        json_array_foreach(json_object_get(r, "metrics"), i, e)
-            print_step(stdout, e);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(r, "events"), i, e) {
+        if (json_integer_value(json_object_get(e, "id")) <= *seen)
+            continue;
+        *seen = json_integer_value(json_object_get(e, "id"));
+        json_t *d = json_object_get(e, "detail"), *tk = json_object_get(e, "task_kind");
+        char when[40], task[64] = "";
+        cli_format_time(when, sizeof when, json_integer_value(json_object_get(e, "at_ms")));
+        if (json_integer_value(json_object_get(e, "task_id")) > 0)
+            snprintf(task, sizeof task, "task %lld (%s)", (long long)json_integer_value(json_object_get(e, "task_id")),
+                     json_is_string(tk) ? json_string_value(tk) : "?");
+        printf("%s  %-14s %-20s %s\n", when, json_string_value(json_object_get(e, "kind")), task,
+               json_is_string(d) ? json_string_value(d) : "");
     }
-    json_decref(r);
-    return EXIT_OK;
+    json_array_foreach(json_object_get(r, "metrics"), i, e) {
+        if (json_integer_value(json_object_get(e, "step")) <= *step)
+            continue;
+        *step = json_integer_value(json_object_get(e, "step"));
+        print_step(stdout, e);
+    }
+    fflush(stdout);
+}
+
+/* A run's events and steps; with follow, new ones as they come until the
+ * run ends (exit 0 if it succeeded). */
+static int logs(const migr_home *home, long long id, int json, int follow)
+{
+    long long seen = 0, step = -1;
+    for (;;) {
+        json_t *r, *run = NULL;
+        int rc = request_or_report(home, "run.logs", json_pack("{s:I}", "id", (json_int_t)id), &r);
+        if (rc == EXIT_OK && follow)
+            rc = request_or_report(home, "run.show", json_pack("{s:I}", "id", (json_int_t)id), &run);
+        if (rc != EXIT_OK) {
+            json_decref(r);
+            return rc;
+        }
+        if (json)
+            cli_print_json(r);
+        else
+            print_logs(r, &seen, &step);
+        json_decref(r);
+        if (!follow)
+            return EXIT_OK;
+        const char *state = json_string_value(json_object_get(run, "state"));
+        int done = strcmp(state, "queued") != 0 && strcmp(state, "running") != 0;
+        rc = strcmp(state, "succeeded") == 0 ? EXIT_OK : EXIT_FAIL;
+        json_decref(run);
+        if (done)
+            return rc;
+        usleep(500 * 1000);
+    }
 }
 
 /* The run id operand of a, or -1 after saying what is wrong with it. */
@@ -256,7 +296,90 @@ static long long run_id(const cli_args *a)
 
 int cmd_run_list(const migr_home *home, const cli_args *a)
 {
-    return cli_show(home, "run.list", NULL, cli_flag(a, "--json"), print_runs);
+    json_t *args = json_object();
+    long long limit = 0;
+    if (cli_int(a, "--limit", 1, 1000000, &limit) < 0) {
+        json_decref(args);
+        return EXIT_USAGE;
+    }
+    for (int i = 0; i < a->nopts; i++)
+        if (a->value[i] && strcmp(a->opt[i]->name, "--limit") != 0)
+            json_object_set_new(args, a->opt[i]->name + 2, json_string(a->value[i]));
+    if (limit)
+        json_object_set_new(args, "limit", json_integer(limit));
+    return cli_show(home, "run.list", args, cli_flag(a, "--json"), print_runs);
+}
+
+static void print_retried(json_t *r)
+{
+    printf("%lld\n", (long long)json_integer_value(json_object_get(r, "id")));
+}
+
+int cmd_run_retry(const migr_home *home, const cli_args *a)
+{
+    long long id = run_id(a);
+    return id < 0 ? EXIT_USAGE
+                  : cli_show(home, "run.retry", json_pack("{s:I}", "id", (json_int_t)id), cli_flag(a, "--json"),
+                             print_retried);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every recorded metric of every step as CSV: step, then the metric names
+ * in order. */
+static void print_csv(json_t *run)
+{
+    json_t *steps = json_object_get(run, "steps_done"), *m, *v;
+    json_t *names = json_object();
+    const char *name;
+    size_t i;
+    json_array_foreach(steps, i, m)
+        json_object_foreach(m, name, v)
+            if (strcmp(name, "step") != 0)
+                json_object_set_new(names, name, json_true());
+    const char **order = malloc((json_object_size(names) + 1) * sizeof *order);
+    size_t n = 0;
+    if (!order) {
+        json_decref(names);
+        fprintf(stderr, "migr run metrics: out of memory\n");
+        return;
+    }
+    json_object_foreach(names, name, v)
+        order[n++] = name;
+    qsort(order, n, sizeof *order, cmp_str);
+    printf("step");
+    for (size_t k = 0; k < n; k++)
+        printf(",%s", order[k]);
+    putchar('\n');
+    json_array_foreach(steps, i, m) {
+        printf("%lld", (long long)json_integer_value(json_object_get(m, "step")));
+        for (size_t k = 0; k < n; k++) {
+            v = json_object_get(m, order[k]);
+            if (json_is_number(v))
+                printf(",%.17g", json_number_value(v));
+            else
+                putchar(',');
+        }
+        putchar('\n');
+    }
+    free(order);
+    json_decref(names);
+}
+
+int cmd_run_metrics(const migr_home *home, const cli_args *a)
+{
+    long long id = run_id(a);
+    if (id < 0)
+        return EXIT_USAGE;
+    if (cli_flag(a, "--csv") && cli_flag(a, "--json")) {
+        fprintf(stderr, "migr run metrics: give --csv or --json, not both\n");
+        return EXIT_USAGE;
+    }
+    return cli_show(home, "run.metrics", json_pack("{s:I, s:I}", "id", (json_int_t)id, "since", (json_int_t)0),
+                    cli_flag(a, "--json"), print_csv);
 }
 
 int cmd_run_show(const migr_home *home, const cli_args *a)
@@ -276,7 +399,7 @@ int cmd_run_watch(const migr_home *home, const cli_args *a)
 int cmd_run_logs(const migr_home *home, const cli_args *a)
 {
     long long id = run_id(a);
-    return id < 0 ? EXIT_USAGE : logs(home, id, cli_flag(a, "--json"));
+    return id < 0 ? EXIT_USAGE : logs(home, id, cli_flag(a, "--json"), cli_flag(a, "--follow"));
 }
 
 int cmd_run_cancel(const migr_home *home, const cli_args *a)

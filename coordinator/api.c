@@ -46,10 +46,36 @@ static json_t *verb_dataset_show(coord *c, json_t *args, int *status, migr_err *
     return view_dataset(c->db, name, &missing, err);
 }
 
+static int one_of(const char *v, const char *const *list)
+{
+    for (int i = 0; list[i]; i++)
+        if (!strcmp(v, list[i]))
+            return 1;
+    return 0;
+}
+
 static json_t *verb_run_list(coord *c, json_t *args, int *status, migr_err *err)
 {
-    (void)args, (void)status;
-    return view_runs(c->db, err);
+    static const char *const states[] = {"queued", "running", "succeeded", "failed", "cancelled", NULL};
+    static const char *const kinds[] = {"sft", "grpo", "eval", NULL};
+    run_filter f = {
+        .state = json_string_value(json_object_get(args, "state")),
+        .kind = json_string_value(json_object_get(args, "kind")),
+        .tag = json_string_value(json_object_get(args, "tag")),
+        .name = json_string_value(json_object_get(args, "name")),
+        .limit = json_integer_value(json_object_get(args, "limit")),
+    };
+    if (f.state && !one_of(f.state, states)) {
+        *status = 2;
+        migr_errf(err, "no run state \"%s\": use queued, running, succeeded, failed or cancelled", f.state);
+        return NULL;
+    }
+    if (f.kind && !one_of(f.kind, kinds)) {
+        *status = 2;
+        migr_errf(err, "no run kind \"%s\": use sft, grpo or eval", f.kind);
+        return NULL;
+    }
+    return view_runs(c->db, &f, err);
 }
 
 /* The run named by args' "id", or NULL: status 2 for a missing or
@@ -89,6 +115,30 @@ static json_t *verb_run_cancel(coord *c, json_t *args, int *status, migr_err *er
     }
     json_decref(run);
     return runs_cancel(c, id, err) < 0 ? NULL : view_run(c->db, id, &missing, err);
+}
+
+/* Submit a finished run's config (and tags) again as a new run. */
+static json_t *verb_run_retry(coord *c, json_t *args, int *status, migr_err *err)
+{
+    int64_t id;
+    json_t *run = run_of_args(c, args, "run.retry", &id, status, err);
+    if (!run)
+        return NULL;
+    const char *state = json_string_value(json_object_get(run, "state"));
+    json_t *out = NULL;
+    if (!strcmp(state, "queued") || !strcmp(state, "running")) {
+        migr_errf(err, "run %lld is still %s; cancel it first (`migr run cancel %lld`) or wait for it", (long long)id,
+                  state, (long long)id);
+    } else {
+        json_t *again = json_pack("{s:O, s:O}", "config", json_object_get(run, "config"), "tags",
+                                  json_object_get(run, "tags"));
+        out = again ? runs_submit(c, again, status, err) : NULL;
+        json_decref(again);
+        if (out)
+            json_object_set_new(out, "retry_of", json_integer(id));
+    }
+    json_decref(run);
+    return out;
 }
 
 static json_t *verb_run_metrics(coord *c, json_t *args, int *status, migr_err *err)
@@ -194,6 +244,7 @@ static const struct {
     {"run.list", verb_run_list},
     {"run.show", verb_run_show},
     {"run.cancel", verb_run_cancel},
+    {"run.retry", verb_run_retry},
     {"schedule.add", schedules_add},
     {"schedule.list", schedules_list},
     {"schedule.show", schedules_show},

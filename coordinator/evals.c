@@ -183,8 +183,8 @@ static int64_t evaluated_before(coord *c, int64_t schedule, const char *sha, int
 
 /* Record a scheduled eval that has nothing newer to evaluate than run
  * `before` did: a succeeded run without tasks. */
-static json_t *nothing_newer(coord *c, json_t *cfg, int64_t schedule, int64_t scheduled_ms, int64_t dataset_id,
-                             int64_t before, const char *ckpt, int *status, migr_err *err)
+static json_t *nothing_newer(coord *c, json_t *cfg, const run_meta *meta, int64_t dataset_id, int64_t before,
+                             const char *ckpt, int *status, migr_err *err)
 {
     char *config_text = json_dumps(cfg, JSON_COMPACT | JSON_SORT_KEYS), detail[PATH_MAX + 96];
     int64_t now = clock_wall_ms(), run = 0;
@@ -196,9 +196,9 @@ static json_t *nothing_newer(coord *c, json_t *cfg, int64_t schedule, int64_t sc
     }
     int rc = db_run(c->db, err,
                     "INSERT INTO runs (name, kind, state, step, steps, config, created_ms, started_ms, finished_ms, "
-                    "dataset_id, seed, schedule_id, scheduled_ms) VALUES (?, 'eval', 'succeeded', 0, 0, ?, ?, ?, ?, "
-                    "?, 0, ?, NULLIF(?, 0))", "ssiiiiii", json_string_value(json_object_get(cfg, "name")),
-                    config_text, now, now, now, dataset_id, schedule, scheduled_ms);
+                    "dataset_id, seed, schedule_id, scheduled_ms, tags) VALUES (?, 'eval', 'succeeded', 0, 0, ?, ?, ?, "
+                    "?, ?, 0, NULLIF(?, 0), NULLIF(?, 0), ?)", "ssiiiiiis", json_string_value(json_object_get(cfg, "name")),
+                    config_text, now, now, now, dataset_id, meta->schedule, meta->scheduled_ms, meta->tags);
     free(config_text);
     if (rc == 0)
         run = sqlite3_last_insert_rowid(c->db);
@@ -213,7 +213,7 @@ static json_t *nothing_newer(coord *c, json_t *cfg, int64_t schedule, int64_t sc
                      "nothing_newer", 1);
 }
 
-json_t *evals_submit(coord *c, json_t *cfg, int64_t schedule, int64_t scheduled_ms, int *status, migr_err *err)
+json_t *evals_submit(coord *c, json_t *cfg, const run_meta *meta, int *status, migr_err *err)
 {
     json_t *ev = json_object_get(cfg, "eval"), *clips = NULL;
     const char *dataset = json_string_value(json_object_get(cfg, "dataset"));
@@ -241,11 +241,11 @@ json_t *evals_submit(coord *c, json_t *cfg, int64_t schedule, int64_t scheduled_
                   "for dataset %s", dataset);
         return NULL;
     }
-    int64_t before = evaluated_before(c, schedule, sha, dataset_id, err);
+    int64_t before = evaluated_before(c, meta->schedule, sha, dataset_id, err);
     if (before < 0)
         return NULL;
     if (before > 0)
-        return nothing_newer(c, cfg, schedule, scheduled_ms, dataset_id, before, ckpt, status, err);
+        return nothing_newer(c, cfg, meta, dataset_id, before, ckpt, status, err);
     if (!(clips = clips_to_evaluate(c, dataset_id, source, holdout, err)))
         return NULL;
     int64_t n = (int64_t)json_array_size(clips);
@@ -263,9 +263,9 @@ json_t *evals_submit(coord *c, json_t *cfg, int64_t schedule, int64_t scheduled_
     int64_t now = clock_wall_ms();
     if (db_run(c->db, err,
                "INSERT INTO runs (name, kind, state, step, steps, config, created_ms, started_ms, dataset_id, seed, "
-               "schedule_id, scheduled_ms) VALUES (?, 'eval', 'running', 0, 1, ?, ?, ?, ?, 0, NULLIF(?, 0), "
-               "NULLIF(?, 0))", "ssiiiii", json_string_value(json_object_get(cfg, "name")), config_text, now, now,
-               dataset_id, schedule, scheduled_ms) < 0)
+               "schedule_id, scheduled_ms, tags) VALUES (?, 'eval', 'running', 0, 1, ?, ?, ?, ?, 0, NULLIF(?, 0), "
+               "NULLIF(?, 0), ?)", "ssiiiiis", json_string_value(json_object_get(cfg, "name")), config_text, now, now,
+               dataset_id, meta->schedule, meta->scheduled_ms, meta->tags) < 0)
         goto fail;
     run = sqlite3_last_insert_rowid(c->db);
     snprintf(rel, sizeof rel, "runs/%lld/clips.json", (long long)run);

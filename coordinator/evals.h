@@ -12,14 +12,13 @@
 #include <jansson.h>
 
 #include "coordinator/coord.h"
+#include "coordinator/runs.h"
 
-/* Submit an eval run whose config (validated) is cfg; schedule and
- * scheduled_ms link it to the schedule that fired it (0 for none).  A
- * scheduled eval whose checkpoint is the one the schedule's last eval
- * evaluated is recorded as succeeded without work ("nothing_newer": true in
- * the reply, and an event saying so). */
-json_t *evals_submit(coord *c, json_t *cfg, int64_t schedule, int64_t scheduled_ms, int *status,
-                     migr_err *err);
+/* Submit an eval run whose config (validated) is cfg, with meta's tags and
+ * schedule.  A scheduled eval whose checkpoint is the one the schedule's
+ * last eval evaluated is recorded as succeeded without work
+ * ("nothing_newer": true in the reply, and an event saying so). */
+json_t *evals_submit(coord *c, json_t *cfg, const run_meta *meta, int *status, migr_err *err);
 int evals_shard_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 
 /* The latest done instruments job of a dataset: its verifier and judge

@@ -273,7 +273,7 @@ static struct MHD_Response *api_response(http_server *srv, char *rest, unsigned 
     migr_err err;
 
     if (!strcmp(rest, "runs"))
-        return view_response(view_runs(srv->db, &err), 0, &err, status);
+        return view_response(view_runs(srv->db, NULL, &err), 0, &err, status);
     if (!strncmp(rest, "runs/", 5))
         return run_response(srv, rest + 5, status);
     if (!strcmp(rest, "datasets"))

@@ -12,6 +12,7 @@
  * the cluster, so the result does not depend on how many workers there are. */
 #include "coordinator/runs.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -164,6 +165,39 @@ static int write_split(coord *c, int64_t run, json_t *clips, uint64_t seed, doub
 }
 
 /* Validate the config with the same rules as the CLI and workers. */
+enum { RUN_TAGS_MAX = 16, RUN_TAGS_TEXT_MAX = RUN_TAGS_MAX * 70 + 8 };
+
+/* A run's tags from a submission's "tags" (absent: none) as JSON text. */
+static int tags_text(json_t *tags, char *out, size_t cap, int *status, migr_err *err)
+{
+    size_t i;
+    json_t *t;
+    snprintf(out, cap, "[]");
+    if (!tags)
+        return 0;
+    *status = 2;
+    if (!json_is_array(tags) || json_array_size(tags) > RUN_TAGS_MAX)
+        return migr_errf(err, "tags are a list of at most %d names", RUN_TAGS_MAX);
+    json_array_foreach(tags, i, t) {
+        const char *s = json_string_value(t);
+        size_t n = s ? strlen(s) : 0;
+        int ok = n > 0 && n <= 64;
+        for (size_t k = 0; ok && k < n; k++)
+            ok = isalnum((unsigned char)s[k]) || strchr("_-.:", s[k]);
+        if (!ok)
+            return migr_errf(err, "tag \"%s\" is not 1-64 letters, digits, '_', '-', '.' or ':'", s ? s : "");
+    }
+    char *text = json_dumps(tags, JSON_COMPACT);
+    if (!text || strlen(text) >= cap) {
+        free(text);
+        return migr_errf(err, "out of memory");
+    }
+    snprintf(out, cap, "%s", text);
+    free(text);
+    *status = 1;
+    return 0;
+}
+
 int runs_check_config(json_t *cfg, int *status, migr_err *err)
 {
     runconfig rc;
@@ -236,10 +270,13 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
     dataset = json_string_value(json_object_get(cfg, "dataset"));
     name = json_string_value(json_object_get(cfg, "name"));
     kind = json_string_value(json_object_get(cfg, "kind"));
-    int64_t schedule = json_integer_value(json_object_get(args, "schedule_id"));
-    int64_t scheduled_ms = json_integer_value(json_object_get(args, "scheduled_ms"));
+    char tags[RUN_TAGS_TEXT_MAX];
+    if (tags_text(json_object_get(args, "tags"), tags, sizeof tags, status, err) < 0)
+        return NULL;
+    run_meta meta = {json_integer_value(json_object_get(args, "schedule_id")),
+                     json_integer_value(json_object_get(args, "scheduled_ms")), tags};
     if (strcmp(kind, "eval") == 0)
-        return evals_submit(c, cfg, schedule, scheduled_ms, status, err);
+        return evals_submit(c, cfg, &meta, status, err);
     int grpo = strcmp(kind, "grpo") == 0;
     json_t *extra = json_object();
     if (grpo && grpo_prepare(c, cfg, extra, err) < 0) {
@@ -287,9 +324,9 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
     }
     if (db_run(c->db, err,
                "INSERT INTO runs (name, kind, state, step, steps, config, created_ms, dataset_id, seed, "
-               "schedule_id, scheduled_ms) VALUES (?, ?, 'queued', 0, ?, ?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, 0))",
-               "ssisiiiii", name, kind, cfg_int(cfg, "train", "steps"), config_text, clock_wall_ms(),
-               dataset_id, (int64_t)seed, schedule, scheduled_ms) < 0)
+               "schedule_id, scheduled_ms, tags) VALUES (?, ?, 'queued', 0, ?, ?, ?, ?, ?, NULLIF(?, 0), "
+               "NULLIF(?, 0), ?)", "ssisiiiiis", name, kind, cfg_int(cfg, "train", "steps"), config_text,
+               clock_wall_ms(), dataset_id, (int64_t)seed, meta.schedule, meta.scheduled_ms, meta.tags) < 0)
         goto fail;
     run = sqlite3_last_insert_rowid(c->db);
     if (write_split(c, run, clips, seed, cfg_real(cfg, "train", "holdout"), extra, &ntrain, err) < 0)

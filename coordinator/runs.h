@@ -21,9 +21,17 @@
 
 #include "coordinator/coord.h"
 
-/* Submit a run.  args: {"config": the resolved run config}, and for a run a
- * schedule fires, "schedule_id" and "scheduled_ms" (the scheduled time it is
- * for), kept with the run.  Returns {"id", "name"} and more per kind. */
+/* What a run is submitted with besides its config. */
+typedef struct run_meta {
+    int64_t schedule;       /* the schedule that fired it, 0 for none */
+    int64_t scheduled_ms;   /* the scheduled time it is for, 0 for none */
+    const char *tags;       /* a JSON array of names, as text */
+} run_meta;
+
+/* Submit a run.  args: {"config": the resolved run config}, optionally
+ * "tags" (up to 16 names) and, for a run a schedule fires, "schedule_id"
+ * and "scheduled_ms" (the scheduled time it is for), kept with the run.
+ * Returns {"id", "name"} and more per kind. */
 json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err);
 
 /* 0 if cfg is a valid resolved run config; else -1 with err, status 2. */

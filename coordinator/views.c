@@ -9,19 +9,13 @@
 
 /* Rows of a query as objects, keyed by column name; integer, real and text
  * columns keep their types, NULL becomes null. */
-static json_t *rows(sqlite3 *db, migr_err *err, const char *sql, const char *fmt, const char *s,
-                    int64_t i)
+/* Every row of a prepared statement as an object keyed by column name;
+ * finalizes st.  NULL with err on a failed step. */
+static json_t *rows_of(sqlite3 *db, sqlite3_stmt *st, migr_err *err)
 {
-    sqlite3_stmt *st = fmt == NULL    ? db_prepare(db, err, sql, NULL)
-                       : *fmt == 's' ? db_prepare(db, err, sql, "s", s)
-                                     : db_prepare(db, err, sql, "i", i);
     json_t *arr = json_array();
     int rc;
 
-    if (!st) {
-        json_decref(arr);
-        return NULL;
-    }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *o = json_object();
         for (int c = 0; c < sqlite3_column_count(st); c++) {
@@ -50,6 +44,15 @@ static json_t *rows(sqlite3 *db, migr_err *err, const char *sql, const char *fmt
         return NULL;
     }
     return arr;
+}
+
+static json_t *rows(sqlite3 *db, migr_err *err, const char *sql, const char *fmt, const char *s,
+                    int64_t i)
+{
+    sqlite3_stmt *st = fmt == NULL    ? db_prepare(db, err, sql, NULL)
+                       : *fmt == 's' ? db_prepare(db, err, sql, "s", s)
+                                     : db_prepare(db, err, sql, "i", i);
+    return st ? rows_of(db, st, err) : NULL;
 }
 
 json_t *view_workers(sqlite3 *db, migr_err *err)
@@ -239,11 +242,31 @@ json_t *view_dataset(sqlite3 *db, const char *name, int *missing, migr_err *err)
 
 #define RUN_COLUMNS                                                                    \
     "SELECT r.id, r.name, r.kind, r.state, r.step, r.steps, d.name AS dataset, r.seed, r.error, " \
-    "r.created_ms, r.started_ms, r.finished_ms FROM runs r LEFT JOIN datasets d ON d.id = r.dataset_id "
+    "r.created_ms, r.started_ms, r.finished_ms, r.tags, s.name AS schedule FROM runs r " \
+    "LEFT JOIN datasets d ON d.id = r.dataset_id LEFT JOIN schedules s ON s.id = r.schedule_id "
 
-json_t *view_runs(sqlite3 *db, migr_err *err)
+/* The runs' "tags" column, JSON text, as arrays. */
+static json_t *parse_tags(json_t *list)
 {
-    return rows(db, err, RUN_COLUMNS "ORDER BY r.id", NULL, NULL, 0);
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r) {
+        json_t *tags = json_loads(json_string_value(json_object_get(r, "tags")), 0, NULL);
+        json_object_set_new(r, "tags", json_is_array(tags) ? tags : (json_decref(tags), json_array()));
+    }
+    return list;
+}
+
+json_t *view_runs(sqlite3 *db, const run_filter *f, migr_err *err)
+{
+    sqlite3_stmt *st = db_prepare(db, err,
+        "SELECT * FROM (" RUN_COLUMNS "WHERE (?1 IS NULL OR r.state = ?1) AND (?2 IS NULL OR r.kind = ?2) "
+        "AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(r.tags) WHERE value = ?3)) "
+        "AND (?4 IS NULL OR r.name = ?4) ORDER BY r.id DESC LIMIT ?5) ORDER BY id",
+        "ssssi", f ? f->state : NULL, f ? f->kind : NULL, f ? f->tag : NULL, f ? f->name : NULL,
+        f && f->limit > 0 ? f->limit : (int64_t)-1);
+    json_t *list = st ? rows_of(db, st, err) : NULL;
+    return list ? parse_tags(list) : NULL;
 }
 
 json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err)
@@ -251,6 +274,7 @@ json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err)
     json_t *list = rows(db, err, RUN_COLUMNS "WHERE r.id = ?", "i", NULL, id);
     if (!list)
         return NULL;
+    parse_tags(list);
     if (json_array_size(list) == 0) {
         json_decref(list);
         *missing = 1;
@@ -359,7 +383,7 @@ json_t *view_run_metrics(sqlite3 *db, int64_t id, int64_t since, migr_err *err)
 json_t *view_run_events(sqlite3 *db, int64_t id, migr_err *err)
 {
     return rows(db, err,
-                "SELECT e.at_ms, e.kind, e.task_id, t.kind AS task_kind, e.detail FROM events e "
+                "SELECT e.id, e.at_ms, e.kind, e.task_id, t.kind AS task_kind, e.detail FROM events e "
                 "LEFT JOIN tasks t ON t.id = e.task_id WHERE e.owner = 'run' AND e.owner_id = ? "
                 "ORDER BY e.id", "i", NULL, id);
 }

@@ -12,7 +12,15 @@
 json_t *view_workers(sqlite3 *db, migr_err *err);
 json_t *view_datasets(sqlite3 *db, migr_err *err);
 json_t *view_dataset(sqlite3 *db, const char *name, int *missing, migr_err *err);
-json_t *view_runs(sqlite3 *db, migr_err *err);
+/* Which runs a listing shows: NULL or 0 fields do not filter; the newest
+ * limit of those that match, oldest first. */
+typedef struct run_filter {
+    const char *state, *kind, *tag, *name;
+    int64_t limit;
+} run_filter;
+
+/* Runs (f may be NULL for all), each with its "tags" and "schedule". */
+json_t *view_runs(sqlite3 *db, const run_filter *f, migr_err *err);
 json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err);
 /* [{"step", "loss", "grad_norm", "lr", "tokens_per_s", ...}] from step `since` on. */
 json_t *view_run_metrics(sqlite3 *db, int64_t id, int64_t since, migr_err *err);

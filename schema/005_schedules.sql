@@ -1,5 +1,6 @@
 -- 005: schedules -- a run config submitted on a cron calendar, as a
--- Kubernetes CronJob submits its job template (coordinator/schedules.c).
+-- Kubernetes CronJob submits its job template (coordinator/schedules.c) --
+-- and run tags, so that operators find their runs.
 CREATE TABLE schedules (
     id          INTEGER PRIMARY KEY,
     name        TEXT NOT NULL UNIQUE,
@@ -22,3 +23,6 @@ CREATE TABLE schedules (
 ALTER TABLE runs ADD COLUMN schedule_id INTEGER REFERENCES schedules(id);
 ALTER TABLE runs ADD COLUMN scheduled_ms INTEGER;
 CREATE INDEX runs_by_schedule ON runs(schedule_id, scheduled_ms);
+
+-- A run's tags: a JSON array of names, given at submission (`--tag`).
+ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';

@@ -35,7 +35,7 @@ while read -r line; do
 done <"$MIGR_HOME/commands"
 [ "$n" -ge 18 ] || fail "migr --help lists $n commands"
 # A group word alone lists its own commands, not everything.
-expect_eq "migr run --help lines" 6 "$(migr run --help | grep -c '^  migr run ')"
+expect_eq "migr run --help lines" 8 "$(migr run --help | grep -c '^  migr run ')"
 expect_eq "migr run --help foreign lines" 0 "$(migr run --help | grep '^  migr ' | grep -vc '^  migr run ')"
 migr run watch 1 --json >/dev/null 2>&1; expect_eq "run watch --json (not offered)" 2 "$?"
 migrd --help >/dev/null || fail "migrd --help"
