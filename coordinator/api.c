@@ -64,6 +64,7 @@ static json_t *verb_run_list(coord *c, json_t *args, int *status, migr_err *err)
         .tag = json_string_value(json_object_get(args, "tag")),
         .name = json_string_value(json_object_get(args, "name")),
         .limit = json_integer_value(json_object_get(args, "limit")),
+        .before = json_integer_value(json_object_get(args, "before")),
     };
     if (f.state && !one_of(f.state, states)) {
         *status = 2;

@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <microhttpd.h>
+#include <sodium.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "common/log.h"
 #include "coordinator/db.h"
 #include "coordinator/prom.h"
+#include "coordinator/schedules.h"
 #include "coordinator/views.h"
 
 #define CONNECTION_LIMIT   64
@@ -65,11 +67,16 @@ static struct MHD_Response *owned_response(char *body, size_t len, const char *t
     return r;
 }
 
-/* v as compact JSON plus a newline.  Consumes v; NULL when out of memory. */
+/* v as compact JSON plus a newline, with an ETag of its bytes (the first
+ * 16 bytes of their SHA-256, in hex), so that a poller can ask
+ * If-None-Match and get 304 while nothing changed.  Consumes v; NULL when
+ * out of memory. */
 static struct MHD_Response *json_response(json_t *v)
 {
     size_t len = v ? json_dumpb(v, NULL, 0, JSON_COMPACT) : 0;
     char *body = len ? malloc(len + 1) : NULL;
+    unsigned char sum[crypto_hash_sha256_BYTES];
+    char tag[2 * 16 + 3];
 
     if (!body || json_dumpb(v, body, len, JSON_COMPACT) != len) {
         free(body);
@@ -78,7 +85,17 @@ static struct MHD_Response *json_response(json_t *v)
     }
     json_decref(v);
     body[len] = '\n';
-    return owned_response(body, len + 1, "application/json");
+    crypto_hash_sha256(sum, (const unsigned char *)body, len + 1);
+    tag[0] = '"';
+    for (int i = 0; i < 16; i++)
+        snprintf(tag + 1 + 2 * i, 3, "%02x", sum[i]);
+    snprintf(tag + 33, 2, "\"");
+    struct MHD_Response *r = owned_response(body, len + 1, "application/json");
+    if (r && MHD_add_response_header(r, MHD_HTTP_HEADER_ETAG, tag) != MHD_YES) {
+        MHD_destroy_response(r);
+        return NULL;
+    }
+    return r;
 }
 
 /* {"error": "<message>"} with *status set to code. */
@@ -242,10 +259,78 @@ static int parse_run_id(const char *s, int64_t *id)
     return 0;
 }
 
-/* /api/v1/runs/{id} and /api/v1/runs/{id}/metrics; rest is "{id}[/...]" and
- * is modified. */
-static struct MHD_Response *run_response(http_server *srv, char *rest, unsigned *status)
+/* A request's query arguments, checked against what its path takes. */
+typedef struct query {
+    struct MHD_Connection *conn;
+    const char *const *allowed;   /* NULL-terminated */
+    const char *unknown;          /* the first argument not allowed */
+} query;
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
+    query *q = cls;
+    (void)kind, (void)value;
+    for (int i = 0; q->allowed[i]; i++)
+        if (!strcmp(key, q->allowed[i]))
+            return MHD_YES;
+    q->unknown = key;
+    return MHD_NO;
+}
+
+/* NULL if every query argument is one of allowed; else the 400 naming it. */
+static struct MHD_Response *refuse_args(struct MHD_Connection *conn, const char *const *allowed, const char *path,
+                                        unsigned *status)
+{
+    query q = {conn, allowed, NULL};
+    char list[256] = "";
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+    if (!q.unknown)
+        return NULL;
+    for (int i = 0; allowed[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", allowed[i]);
+    return error_response(status, MHD_HTTP_BAD_REQUEST, "query parameter \"%.100s\" is not one %s takes (%s)",
+                          q.unknown, path, list[0] ? list : "it takes none");
+}
+
+/* A query argument as a count >= 0 into *out (untouched when absent); -1 when it is not one. */
+static int arg_count(struct MHD_Connection *conn, const char *key, int64_t *out)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+    char *end;
+    if (!v)
+        return 0;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (*v < '0' || *v > '9' || *end || errno == ERANGE)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* /api/v1/runs?state=&kind=&tag=&name=&limit=&before= */
+static struct MHD_Response *runs_response(http_server *srv, struct MHD_Connection *conn, unsigned *status)
+{
+    static const char *const allowed[] = {"state", "kind", "tag", "name", "limit", "before", NULL};
+    struct MHD_Response *r = refuse_args(conn, allowed, "/api/v1/runs", status);
+    run_filter f = {0};
+    migr_err err;
+    if (r)
+        return r;
+    f.state = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "state");
+    f.kind = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "kind");
+    f.tag = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tag");
+    f.name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "name");
+    if (arg_count(conn, "limit", &f.limit) < 0 || arg_count(conn, "before", &f.before) < 0)
+        return error_response(status, MHD_HTTP_BAD_REQUEST, "limit and before are whole numbers >= 0");
+    return view_response(view_runs(srv->db, &f, &err), 0, &err, status);
+}
+
+/* /api/v1/runs/{id} and /api/v1/runs/{id}/metrics[?since=STEP]; rest is
+ * "{id}[/...]" and is modified. */
+static struct MHD_Response *run_response(http_server *srv, struct MHD_Connection *conn, char *rest,
+                                         unsigned *status)
+{
+    static const char *const none[] = {NULL}, *const since[] = {"since", NULL};
     char *tail = strchr(rest, '/');
     int64_t id;
     int missing = 0;
@@ -259,23 +344,41 @@ static struct MHD_Response *run_response(http_server *srv, char *rest, unsigned 
     if (parse_run_id(rest, &id) < 0)
         return error_response(status, MHD_HTTP_BAD_REQUEST, "run id \"%s\" is not an integer",
                               rest);
+    struct MHD_Response *r = refuse_args(conn, tail ? since : none, tail ? "/api/v1/runs/{id}/metrics"
+                                                                        : "/api/v1/runs/{id}", status);
+    int64_t from = 0;
+    if (r)
+        return r;
+    if (arg_count(conn, "since", &from) < 0)
+        return error_response(status, MHD_HTTP_BAD_REQUEST, "since is a step number >= 0");
     json_t *run = view_run(srv->db, id, &missing, &err);
     if (!run || !tail)
         return view_response(run, missing, &err, status);
     json_decref(run);
-    return view_response(view_run_metrics(srv->db, id, 0, &err), 0, &err, status);
+    return view_response(view_run_metrics(srv->db, id, from, &err), 0, &err, status);
 }
 
 /* Everything under /api/v1/; rest is the part after it and is modified. */
-static struct MHD_Response *api_response(http_server *srv, char *rest, unsigned *status)
+static struct MHD_Response *api_response(http_server *srv, struct MHD_Connection *conn, char *rest,
+                                         unsigned *status)
 {
+    static const char *const none[] = {NULL};
     int missing = 0;
     migr_err err;
 
     if (!strcmp(rest, "runs"))
-        return view_response(view_runs(srv->db, NULL, &err), 0, &err, status);
+        return runs_response(srv, conn, status);
     if (!strncmp(rest, "runs/", 5))
-        return run_response(srv, rest + 5, status);
+        return run_response(srv, conn, rest + 5, status);
+    struct MHD_Response *r = refuse_args(conn, none, rest, status);
+    if (r)
+        return r;
+    if (!strcmp(rest, "schedules"))
+        return view_response(schedule_view_all(srv->db, &err), 0, &err, status);
+    if (!strncmp(rest, "schedules/", 10) && !strchr(rest + 10, '/')) {
+        json_t *s = schedule_view(srv->db, rest + 10, 1, &missing, &err);
+        return view_response(s, missing, &err, status);
+    }
     if (!strcmp(rest, "datasets"))
         return view_response(view_datasets(srv->db, &err), 0, &err, status);
     if (!strncmp(rest, "datasets/", 9) && !strchr(rest + 9, '/')) {
@@ -290,8 +393,9 @@ static struct MHD_Response *api_response(http_server *srv, char *rest, unsigned 
 
 /* The response to GET url (one trailing slash ignored), with *status set;
  * NULL when out of memory. */
-static struct MHD_Response *route(http_server *srv, const char *url, unsigned *status)
+static struct MHD_Response *route(http_server *srv, struct MHD_Connection *conn, const char *url, unsigned *status)
 {
+    static const char *const none[] = {NULL};
     char path[MAX_PATH_LEN];
     size_t n = strlen(url);
 
@@ -301,28 +405,32 @@ static struct MHD_Response *route(http_server *srv, const char *url, unsigned *s
     memcpy(path, url, n + 1);
     if (n > 1 && path[n - 1] == '/')
         path[n - 1] = '\0';
+    if (!strncmp(path, "/api/v1/", 8))
+        return api_response(srv, conn, path + 8, status);
+    struct MHD_Response *r = refuse_args(conn, none, path, status);
+    if (r)
+        return r;
     if (!strcmp(path, "/"))
         return dashboard_response(status);
     if (!strcmp(path, "/metrics"))
         return metrics_response(srv, status);
-    if (!strncmp(path, "/api/v1/", 8))
-        return api_response(srv, path + 8, status);
     return error_response(status, MHD_HTTP_NOT_FOUND,
-                          "no such path %s; see /api/v1/runs, /api/v1/datasets, "
-                          "/api/v1/workers, /metrics or /",
+                          "no such path %s; see /api/v1/runs, /api/v1/datasets, /api/v1/workers, "
+                          "/api/v1/schedules, /metrics or /",
                           path);
 }
 
 /* route() inside one read transaction, so that the queries of a page see one
  * snapshot of the database. */
-static struct MHD_Response *route_snapshot(http_server *srv, const char *url, unsigned *status)
+static struct MHD_Response *route_snapshot(http_server *srv, struct MHD_Connection *conn, const char *url,
+                                           unsigned *status)
 {
     if (sqlite3_exec(srv->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
         log_warn("http: cannot begin a read transaction: %s", sqlite3_errmsg(srv->db));
         return error_response(status, MHD_HTTP_INTERNAL_SERVER_ERROR,
                               "cannot read the database: %s", sqlite3_errmsg(srv->db));
     }
-    struct MHD_Response *r = route(srv, url, status);
+    struct MHD_Response *r = route(srv, conn, url, status);
     /* Reads only: ending the transaction cannot lose anything, and a failure
      * leaves autocommit mode, which the next BEGIN would report. */
     if (sqlite3_exec(srv->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
@@ -352,10 +460,9 @@ static size_t unescape_printable(void *cls, struct MHD_Connection *conn, char *s
     return (size_t)(out - s);
 }
 
-/* A request's headers, or query arguments, summed up by MHD's iterator. */
+/* A request's headers, summed up by MHD's iterator. */
 typedef struct request_extras {
     size_t header_bytes;
-    const char *first_arg;
 } request_extras;
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -367,21 +474,11 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
-static enum MHD_Result first_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *value)
-{
-    request_extras *x = cls;
-    (void)kind, (void)value;
-    x->first_arg = key;
-    return MHD_NO;
-}
-
-/* Refuse a GET whose headers are too large or that has a query string (no
- * path takes one yet): 1 with *r the JSON refusal (NULL when out of
- * memory), 0 when it may be routed. */
+/* Refuse a GET whose headers are too large: 1 with *r the JSON refusal
+ * (NULL when out of memory), 0 when it may be routed. */
 static int refuse_extras(struct MHD_Connection *conn, struct MHD_Response **r, unsigned *status)
 {
-    request_extras x = {0, NULL};
+    request_extras x = {0};
     MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &x);
     if (x.header_bytes > MAX_HEADER_BYTES) {
         *r = error_response(status, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -389,14 +486,26 @@ static int refuse_extras(struct MHD_Connection *conn, struct MHD_Response **r, u
                             x.header_bytes, MAX_HEADER_BYTES);
         return 1;
     }
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, first_arg, &x);
-    if (x.first_arg) {
-        *r = error_response(status, MHD_HTTP_BAD_REQUEST,
-                            "query parameter \"%.100s\" is not supported: no path here takes "
-                            "a query string", x.first_arg);
-        return 1;
-    }
     return 0;
+}
+
+/* r (consumed) or, when it is a 200 whose ETag the request's If-None-Match
+ * names, an empty 304 with that ETag. */
+static struct MHD_Response *not_modified(struct MHD_Connection *conn, struct MHD_Response *r, unsigned *status)
+{
+    const char *tag = r && *status == MHD_HTTP_OK ? MHD_get_response_header(r, MHD_HTTP_HEADER_ETAG) : NULL;
+    const char *asked = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (!tag || !asked || (strcmp(asked, tag) != 0 && strcmp(asked, "*") != 0))
+        return r;
+    struct MHD_Response *empty = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    if (empty && MHD_add_response_header(empty, MHD_HTTP_HEADER_ETAG, tag) != MHD_YES) {
+        MHD_destroy_response(empty);
+        empty = NULL;
+    }
+    MHD_destroy_response(r);
+    if (empty)
+        *status = MHD_HTTP_NOT_MODIFIED;
+    return empty;
 }
 
 /* MHD's access handler: GET and HEAD are routed, anything else is 405.  A
@@ -425,7 +534,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (get) {
         if (!refuse_extras(conn, &r, &status))
-            r = route_snapshot(srv, url, &status);
+            r = route_snapshot(srv, conn, url, &status);
+        r = not_modified(conn, r, &status);
     } else {
         r = error_response(&status, MHD_HTTP_METHOD_NOT_ALLOWED,
                            "method %s not allowed; the HTTP API is read-only (GET)", method);

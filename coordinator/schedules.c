@@ -94,9 +94,9 @@ static void rfc3339(char *buf, size_t cap, int64_t ms)
 }
 
 /* The eval metrics worth a trend of a run, or null. */
-static json_t *trend_metrics(coord *c, int64_t run)
+static json_t *trend_metrics(sqlite3 *db, int64_t run)
 {
-    sqlite3_stmt *st = db_prepare(c->db, NULL,
+    sqlite3_stmt *st = db_prepare(db, NULL,
         "SELECT json_extract(metrics, '$.war'), json_extract(metrics, '$.uar'), "
         "json_extract(metrics, '$.correct_inconsistent'), ckpt_step, source_run FROM evals "
         "WHERE run_id = ? AND metrics IS NOT NULL", "i", run);
@@ -110,11 +110,9 @@ static json_t *trend_metrics(coord *c, int64_t run)
     return m ? m : json_null();
 }
 
-/* The schedule as list and show print it; with history, also its config and
- * its last HISTORY_MAX runs, newest first. */
-static json_t *view(coord *c, const char *name, int history, int *status, migr_err *err)
+json_t *schedule_view(sqlite3 *db, const char *name, int history, int *missing, migr_err *err)
 {
-    sqlite3_stmt *st = db_prepare(c->db, err,
+    sqlite3_stmt *st = db_prepare(db, err,
         "SELECT s.id, s.name, s.cron, s.tz, s.policy, s.deadline_s, s.paused, IFNULL(s.next_ms, 0), "
         "IFNULL(s.last_ms, 0), s.fired, s.missed, s.skipped, s.last_error, s.created_ms, s.config, "
         "(SELECT MAX(r.id) FROM runs r WHERE r.schedule_id = s.id) FROM schedules s WHERE s.name = ?",
@@ -123,6 +121,8 @@ static json_t *view(coord *c, const char *name, int history, int *status, migr_e
         return NULL;
     if (sqlite3_step(st) != SQLITE_ROW) {
         sqlite3_finalize(st);
+        if (missing)
+            *missing = 1;
         migr_errf(err, "there is no schedule named %s (see `migr schedule list`)", name);
         return NULL;
     }
@@ -152,7 +152,7 @@ static json_t *view(coord *c, const char *name, int history, int *status, migr_e
         return o;
     }
     json_t *runs = json_array();
-    st = db_prepare(c->db, err,
+    st = db_prepare(db, err,
         "SELECT id, state, IFNULL(scheduled_ms, 0), created_ms, IFNULL(finished_ms, 0), error, "
         "EXISTS (SELECT 1 FROM events e WHERE e.owner = 'run' AND e.owner_id = runs.id AND e.kind = 'run.nothing_newer') "
         "FROM runs WHERE schedule_id = ? ORDER BY id DESC LIMIT ?", "ii", id, (int64_t)HISTORY_MAX);
@@ -169,10 +169,9 @@ static json_t *view(coord *c, const char *name, int history, int *status, migr_e
             "state", db_text(st, 1), "scheduled", at, "created_ms", (json_int_t)sqlite3_column_int64(st, 3),
             "finished_ms", (json_int_t)sqlite3_column_int64(st, 4),
             "error", sqlite3_column_type(st, 5) == SQLITE_NULL ? json_null() : json_string(db_text(st, 5)),
-            "nothing_newer", sqlite3_column_int(st, 6), "metrics", trend_metrics(c, run)));
+            "nothing_newer", sqlite3_column_int(st, 6), "metrics", trend_metrics(db, run)));
     }
     sqlite3_finalize(st);
-    (void)status;
     json_object_set_new(o, "history", runs);
     return o;
 }
@@ -252,20 +251,19 @@ json_t *schedules_add(coord *c, json_t *args, int *status, migr_err *err)
     if (rc < 0)
         return NULL;
     log_info("schedule %s added: \"%s\" in %s, policy %s", name, cron, zone, policy);
-    return view(c, name, 0, status, err);
+    return schedule_view(c->db, name, 0, NULL, err);
 }
 
-json_t *schedules_list(coord *c, json_t *args, int *status, migr_err *err)
+json_t *schedule_view_all(sqlite3 *db, migr_err *err)
 {
-    (void)args;
-    sqlite3_stmt *st = db_prepare(c->db, err, "SELECT name FROM schedules ORDER BY name", "");
+    sqlite3_stmt *st = db_prepare(db, err, "SELECT name FROM schedules ORDER BY name", "");
     json_t *list = json_array();
     if (!st) {
         json_decref(list);
         return NULL;
     }
     while (sqlite3_step(st) == SQLITE_ROW) {
-        json_t *o = view(c, db_text(st, 0), 0, status, err);
+        json_t *o = schedule_view(db, db_text(st, 0), 0, NULL, err);
         if (!o) {
             sqlite3_finalize(st);
             json_decref(list);
@@ -277,12 +275,18 @@ json_t *schedules_list(coord *c, json_t *args, int *status, migr_err *err)
     return list;
 }
 
+json_t *schedules_list(coord *c, json_t *args, int *status, migr_err *err)
+{
+    (void)args, (void)status;
+    return schedule_view_all(c->db, err);
+}
+
 json_t *schedules_show(coord *c, json_t *args, int *status, migr_err *err)
 {
     const char *name = json_string_value(json_object_get(args, "name"));
     if (!name)
         return usage(status, err, "schedule.show needs a name");
-    return view(c, name, 1, status, err);
+    return schedule_view(c->db, name, 1, NULL, err);
 }
 
 json_t *schedules_rm(coord *c, json_t *args, int *status, migr_err *err)
@@ -290,7 +294,7 @@ json_t *schedules_rm(coord *c, json_t *args, int *status, migr_err *err)
     schedule s;
     if (find_schedule(c, json_string_value(json_object_get(args, "name")), &s, status, err) < 0)
         return NULL;
-    json_t *gone = view(c, s.name, 0, status, err);
+    json_t *gone = schedule_view(c->db, s.name, 0, NULL, err);
     free(s.config);
     if (!gone || db_begin(c->db, err) < 0 ||
         db_run(c->db, err, "UPDATE runs SET schedule_id = NULL WHERE schedule_id = ?", "i", s.id) < 0 ||
@@ -315,7 +319,7 @@ static json_t *set_paused(coord *c, json_t *args, int paused, int *status, migr_
                            "iii", (int64_t)paused, next, s.id) < 0)
         return NULL;
     log_info("schedule %s %s", s.name, paused ? "paused" : "resumed");
-    return view(c, s.name, 0, status, err);
+    return schedule_view(c->db, s.name, 0, NULL, err);
 }
 
 json_t *schedules_pause(coord *c, json_t *args, int *status, migr_err *err)

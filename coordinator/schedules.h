@@ -38,6 +38,13 @@ json_t *schedules_pause(coord *c, json_t *args, int *status, migr_err *err);
 json_t *schedules_resume(coord *c, json_t *args, int *status, migr_err *err);
 json_t *schedules_run(coord *c, json_t *args, int *status, migr_err *err);
 
+/* One schedule as `schedule show` gives it (with history: its config and
+ * its last 60 runs, newest first, with eval metrics), or NULL with err and
+ * *missing set (missing may be NULL) when there is none; and every
+ * schedule without history.  For any connection, the HTTP thread's too. */
+json_t *schedule_view(sqlite3 *db, const char *name, int history, int *missing, migr_err *err);
+json_t *schedule_view_all(sqlite3 *db, migr_err *err);
+
 /* Fire every schedule whose time has come (now: wall-clock ms). */
 void schedules_tick(coord *c, int64_t now);
 

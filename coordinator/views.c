@@ -262,9 +262,9 @@ json_t *view_runs(sqlite3 *db, const run_filter *f, migr_err *err)
     sqlite3_stmt *st = db_prepare(db, err,
         "SELECT * FROM (" RUN_COLUMNS "WHERE (?1 IS NULL OR r.state = ?1) AND (?2 IS NULL OR r.kind = ?2) "
         "AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(r.tags) WHERE value = ?3)) "
-        "AND (?4 IS NULL OR r.name = ?4) ORDER BY r.id DESC LIMIT ?5) ORDER BY id",
-        "ssssi", f ? f->state : NULL, f ? f->kind : NULL, f ? f->tag : NULL, f ? f->name : NULL,
-        f && f->limit > 0 ? f->limit : (int64_t)-1);
+        "AND (?4 IS NULL OR r.name = ?4) AND (?6 <= 0 OR r.id < ?6) ORDER BY r.id DESC LIMIT ?5) ORDER BY id",
+        "ssssii", f ? f->state : NULL, f ? f->kind : NULL, f ? f->tag : NULL, f ? f->name : NULL,
+        f && f->limit > 0 ? f->limit : (int64_t)-1, f ? f->before : (int64_t)0);
     json_t *list = st ? rows_of(db, st, err) : NULL;
     return list ? parse_tags(list) : NULL;
 }

@@ -13,10 +13,11 @@ json_t *view_workers(sqlite3 *db, migr_err *err);
 json_t *view_datasets(sqlite3 *db, migr_err *err);
 json_t *view_dataset(sqlite3 *db, const char *name, int *missing, migr_err *err);
 /* Which runs a listing shows: NULL or 0 fields do not filter; the newest
- * limit of those that match, oldest first. */
+ * limit of those that match with an id below before, oldest first (pages
+ * back in time: the next page's before is this page's first id). */
 typedef struct run_filter {
     const char *state, *kind, *tag, *name;
-    int64_t limit;
+    int64_t limit, before;
 } run_filter;
 
 /* Runs (f may be NULL for all), each with its "tags" and "schedule". */
