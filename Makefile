@@ -26,8 +26,10 @@ build/release/obj/ml/layers.o build/san/obj/ml/layers.o: CFLAGS_BASE += -ffp-con
 
 PROTO_C   := build/gen/migr.pb-c.c
 SCHEMA_C  := build/gen/schema.c
+DASH_C    := build/gen/dashboard.c
+DASH_SRC  := $(sort $(wildcard coordinator/dashboard/*.html coordinator/dashboard/*.js coordinator/dashboard/*.css))
 LIB_SRC   := $(wildcard common/*.c media/*.c ml/*.c ml/rewards/*.c) $(PROTO_C)
-MIGRD_SRC := $(wildcard coordinator/*.c) $(SCHEMA_C)
+MIGRD_SRC := $(wildcard coordinator/*.c) $(SCHEMA_C) $(DASH_C)
 WORKER_SRC:= $(wildcard worker/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
@@ -53,6 +55,10 @@ build/gen/migr.pb-c.c build/gen/migr.pb-c.h: proto/migr.proto | $(DEPS_OK)
 $(SCHEMA_C): $(sort $(wildcard schema/*.sql)) schema/embed.sh
 	@mkdir -p build/gen
 	sh schema/embed.sh $(sort $(wildcard schema/*.sql)) > $@
+
+$(DASH_C): $(DASH_SRC) coordinator/dashboard/embed.sh
+	@mkdir -p build/gen
+	sh coordinator/dashboard/embed.sh $(DASH_SRC) > $@
 
 # Object rules for both flavours.
 define flavour

@@ -27,6 +27,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "coordinator/dashboard.h"
 #include "coordinator/db.h"
 #include "coordinator/prom.h"
 #include "coordinator/schedules.h"
@@ -142,98 +143,23 @@ static struct MHD_Response *metrics_response(http_server *srv, unsigned *status)
     return owned_response(text, len, "text/plain; version=0.0.4; charset=utf-8");
 }
 
-/* ---- / : the dashboard ---------------------------------------------------- */
+/* ---- / : the dashboard (coordinator/dashboard/, embedded) ---------------- */
 
-static const char dashboard_html[] =
-    "<!doctype html>\n"
-    "<html lang='en'><head><meta charset='utf-8'><title>migr</title>\n"
-    "<meta name='viewport' content='width=device-width, initial-scale=1'>\n"
-    "<style>\n"
-    "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;background:#fafafa}\n"
-    "h1{font-size:1.4em;margin:0}h2{font-size:1.05em;margin:1.5em 0 .4em}\n"
-    "table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #ddd}\n"
-    "th,td{text-align:left;padding:.3em .7em;border-bottom:1px solid #eee}\n"
-    "th{background:#f2f2f2;font-weight:600}td.num{text-align:right;"
-    "font-variant-numeric:tabular-nums}\n"
-    ".failed,.dead,.cancelled{color:#b00020}.running,.featurizing,.synthesizing,.leased"
-    "{color:#0a58ca}.succeeded,.ready,.alive{color:#137333}\n"
-    "#status{color:#666;margin:.3em 0}#status.err{color:#b00020}.empty{color:#888}\n"
-    "</style></head><body>\n"
-    "<h1>migr</h1><div id='status'>loading...</div>\n"
-    "<h2>Datasets</h2><div id='datasets'></div>\n"
-    "<h2>Runs</h2><div id='runs'></div>\n"
-    "<h2>Workers</h2><div id='workers'></div>\n"
-    "<script>\n"
-    "const views = {\n"
-    "  datasets: [['name'], ['source'], ['state'], ['clips', 'n'], ['featurized', 'n'],\n"
-    "             ['failed', 'n'], ['pending', 'n']],\n"
-    "  runs: [['id', 'n'], ['name'], ['kind'], ['state'], ['step', 'n'], ['steps', 'n'],\n"
-    "         ['error']],\n"
-    "  workers: [['id'], ['host'], ['pid', 'n'], ['state'], ['concurrency', 'n'],\n"
-    "            ['tasks', 'n'], ['last_seen_ms', 'age']]\n"
-    "};\n"
-    "function text(row, key, kind) {\n"
-    "  const v = row[key];\n"
-    "  if (v === null || v === undefined) return '';\n"
-    "  if (kind === 'age') return Math.max(0, Math.round((Date.now() - v) / 1000)) + ' s ago';\n"
-    "  return String(v);\n"
-    "}\n"
-    "function render(name, rows) {\n"
-    "  const cols = views[name], box = document.getElementById(name);\n"
-    "  if (!rows.length) {\n"
-    "    const p = document.createElement('p');\n"
-    "    p.className = 'empty';\n"
-    "    p.textContent = 'none';\n"
-    "    box.replaceChildren(p);\n"
-    "    return;\n"
-    "  }\n"
-    "  const t = document.createElement('table'), head = t.createTHead().insertRow();\n"
-    "  for (const [key] of cols) {\n"
-    "    const th = document.createElement('th');\n"
-    "    th.textContent = key;\n"
-    "    head.appendChild(th);\n"
-    "  }\n"
-    "  const body = t.createTBody();\n"
-    "  for (const row of rows) {\n"
-    "    const tr = body.insertRow();\n"
-    "    for (const [key, kind] of cols) {\n"
-    "      const td = tr.insertCell();\n"
-    "      td.textContent = text(row, key, kind);\n"
-    "      if (kind === 'n') td.className = 'num';\n"
-    "      if (key === 'state') td.className = String(row[key]);\n"
-    "    }\n"
-    "  }\n"
-    "  box.replaceChildren(t);\n"
-    "}\n"
-    "async function poll() {\n"
-    "  const status = document.getElementById('status');\n"
-    "  try {\n"
-    "    const names = Object.keys(views);\n"
-    "    const lists = await Promise.all(names.map(async name => {\n"
-    "      const r = await fetch('/api/v1/' + name, {cache: 'no-store'});\n"
-    "      if (!r.ok) throw new Error('/api/v1/' + name + ': HTTP ' + r.status);\n"
-    "      return r.json();\n"
-    "    }));\n"
-    "    names.forEach((name, i) => render(name, lists[i]));\n"
-    "    status.className = '';\n"
-    "    status.textContent = 'updated ' + new Date().toLocaleTimeString();\n"
-    "  } catch (e) {\n"
-    "    status.className = 'err';\n"
-    "    status.textContent = 'cannot reach migrd: ' + e.message;\n"
-    "  }\n"
-    "  setTimeout(poll, 2000);\n"
-    "}\n"
-    "poll();\n"
-    "</script></body></html>\n";
-
-static struct MHD_Response *dashboard_response(unsigned *status)
+/* The dashboard file at path, or NULL when there is none. */
+static const dashboard_file *dashboard_find(const char *path)
 {
-    struct MHD_Response *r = MHD_create_response_from_buffer(
-        sizeof dashboard_html - 1, (void *)dashboard_html, MHD_RESPMEM_PERSISTENT);
+    for (int i = 0; i < dashboard_file_count; i++)
+        if (!strcmp(dashboard_files[i].path, path))
+            return &dashboard_files[i];
+    return NULL;
+}
+
+static struct MHD_Response *dashboard_response(const dashboard_file *f, unsigned *status)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
     if (!r)
         return NULL;
-    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8") !=
-        MHD_YES) {
+    if (MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, f->type) != MHD_YES) {
         MHD_destroy_response(r);
         return NULL;
     }
@@ -410,8 +336,9 @@ static struct MHD_Response *route(http_server *srv, struct MHD_Connection *conn,
     struct MHD_Response *r = refuse_args(conn, none, path, status);
     if (r)
         return r;
-    if (!strcmp(path, "/"))
-        return dashboard_response(status);
+    const dashboard_file *page = dashboard_find(path);
+    if (page)
+        return dashboard_response(page, status);
     if (!strcmp(path, "/metrics"))
         return metrics_response(srv, status);
     return error_response(status, MHD_HTTP_NOT_FOUND,

@@ -11,7 +11,7 @@ libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
 libmicrohttpd-dev libjansson-dev libicu-dev
 ffmpeg curl jq sqlite3"
 # promtool (from prometheus) judges /metrics.
-[ "${1:-}" = --test ] && PACKAGES="$PACKAGES prometheus"
+[ "${1:-}" = --test ] && PACKAGES="$PACKAGES prometheus chromium"
 
 missing=""
 for p in $PACKAGES; do
