@@ -1,7 +1,8 @@
 # /metrics as Prometheus's own checker judges it (promtool check metrics), on
 # a live migrd with runs in every state -- succeeded, failed, running,
 # cancelled, queued -- a task retried until it failed, a dead worker and a
-# schedule that fired; and the figures each family shows for them.
+# schedule that fired; the figures each family shows for them; and the
+# sample Prometheus, alert and Grafana configs of deploy/monitoring.
 . "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 db="$MIGR_HOME/migr.db"
@@ -23,14 +24,15 @@ migr run watch "$bad" >/dev/null 2>&1 && fail "the run meant to fail succeeded"
 expect_eq "its state" failed "$(jqr .state run show "$bad")"
 long=$(sft --set train.steps=100000 --set name=long) || fail "submit long"
 wait_for "the long run to take steps" 60 sh -c "[ \$(migr run show $long --json | jq .step) -ge 2 ]"
-gone=$(sft --set train.steps=5) || fail "submit"
-migr run cancel "$gone" >/dev/null || fail "cancel"
 # No worker from here on: what is submitted now stays queued.  Stopped first,
-# so that it is known to hold a lease when it dies.
+# so that it is known to hold a lease of the long run when it dies (it is
+# given the run's next task if it stopped between two).
 kill -STOP "$(pid_of worker-0)" || fail "could not stop the worker"
-wait_for "the stopped worker to hold a lease" 10 sh -c "[ \$(sqlite3 $db \"SELECT COUNT(*) FROM tasks WHERE state = 'leased'\") -ge 1 ]"
+soon_for "the stopped worker to hold a lease" 2 sh -c "[ \$(sqlite3 $db \"SELECT COUNT(*) FROM tasks WHERE state = 'leased'\") -ge 1 ]"
 kill -KILL "$(pid_of worker-0)" || fail "could not kill the worker"
 wait_for "the worker to be declared dead" 20 sh -c "[ \$(migr workers --json | jq '[.[] | select(.state == \"alive\")] | length') -eq 0 ]"
+gone=$(sft --set train.steps=5) || fail "submit"
+migr run cancel "$gone" >/dev/null || fail "cancel"
 migr schedule add nightly --cron "0 2 * * *" --tz Europe/Berlin "$here/examples/sft.yaml" --set dataset=p \
     --set train.steps=3 --set train.warmup=1 >/dev/null || fail "schedule add"
 queued=$(migr schedule run nightly) || fail "schedule run"
@@ -62,4 +64,14 @@ has 'migr_schedule_misses_total\{schedule="nightly"\} 0'
 has 'migr_schedule_next_firing_timestamp_seconds\{schedule="nightly"\} [0-9.]+'
 has "migr_run_step\\{run=\"$long\",name=\"long\"\\} [1-9][0-9]*"
 has "migr_run_loss\\{run=\"$long\",name=\"long\"\\} [0-9.e+-]+"
+
+# deploy/monitoring: the scrape config and alerts pass promtool, and every
+# series the Grafana dashboard and the alerts query is on the page.
+mon="$here/deploy/monitoring"
+promtool check config "$mon/prometheus.yml" >/dev/null || fail "promtool check config refused prometheus.yml"
+promtool check rules "$mon/migr-alerts.yml" >/dev/null || fail "promtool check rules refused migr-alerts.yml"
+for m in $( (jq -r '.panels[].targets[].expr' "$mon/grafana-dashboard.json"; cat "$mon/migr-alerts.yml") |
+    grep -o 'migr_[a-z_]*' | sed 's/_bucket$//' | sort -u); do
+    grep -q "^# TYPE $m " "$MIGR_HOME/metrics.txt" || fail "$m, queried in deploy/monitoring, is not on /metrics"
+done
 finish
