@@ -79,7 +79,8 @@ const cli_command cli_commands[] = {
      "address migrd serves.", cmd_up},
     {"down", NULL, 0, 0, no_opts, "stop the workers, then migrd, started by `migr up`", NULL, cmd_down},
     {"workers", NULL, 0, 0, json_opts, "the workers connected to migrd",
-     "JSON: [{\"id\",\"pid\",\"host\",\"state\",\"tasks\"}].", cmd_workers},
+     "JSON: [{\"id\",\"pid\",\"host\",\"state\",\"tasks\",\"current\",...}]; current names the\n"
+     "tasks each holds (\"grad 812 (run 3)\").", cmd_workers},
     {"dataset synth", "NAME", 1, 1, synth_opts, "write a synthetic DFEW-format dataset and ingest it",
      "Real MP4s (faces, voices, subtitles) with clue annotations, written into the store.",
      cmd_dataset_synth},

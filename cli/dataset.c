@@ -109,12 +109,14 @@ static void print_workers(json_t *list)
 {
     size_t i;
     json_t *w;
-    printf("%-24s %-8s %-20s %-6s %s\n", "ID", "PID", "HOST", "STATE", "TASKS");
+    printf("%-24s %-8s %-20s %-6s %-5s %s\n", "ID", "PID", "HOST", "STATE", "TASKS", "WORKING ON");
     json_array_foreach(list, i, w) {
-        printf("%-24s %-8lld %-20s %-6s %lld\n", json_string_value(json_object_get(w, "id")),
+        json_t *cur = json_object_get(w, "current");
+        printf("%-24s %-8lld %-20s %-6s %-5lld %s\n", json_string_value(json_object_get(w, "id")),
                (long long)json_integer_value(json_object_get(w, "pid")),
                json_string_value(json_object_get(w, "host")), json_string_value(json_object_get(w, "state")),
-               (long long)json_integer_value(json_object_get(w, "tasks")));
+               (long long)json_integer_value(json_object_get(w, "tasks")),
+               json_is_string(cur) ? json_string_value(cur) : "-");
     }
 }
 

@@ -231,6 +231,7 @@ async function drawTables() {
     ['host', w => w.host],
     ['state', w => w.state, w => w.state],
     ['tasks', w => w.tasks + ' of ' + w.concurrency, 'num'],
+    ['working on', w => w.current || 'nothing'],
     ['last heartbeat', w => age(w.last_seen_ms) + ' ago', 'num'],
   ]));
   document.getElementById('datasets').replaceChildren(table(datasets, [
