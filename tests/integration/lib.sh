@@ -75,6 +75,17 @@ dataset_done() {
     s=$(dataset_state "$1") && [ "$s" = ready ]
 }
 
+# tiny_sft DATASET [ARGS...]: submit a small SFT run of examples/sft.yaml on
+# DATASET (one layer of 16 channels, batches of 4 clips in 2 shards, so
+# that a step takes milliseconds); ARGS add --set and --tag; prints its id.
+tiny_sft() {
+    ds=$1
+    shift
+    migr run submit "$(cd "$(dirname "$0")/../.." && pwd)/examples/sft.yaml" --set dataset="$ds" \
+        --set train.batch_size=4 --set train.shards=2 --set train.warmup=1 --set model.channels=16 \
+        --set model.layers=1 "$@"
+}
+
 # Start migrd alone in the background (as `migr up` does), after a crash.
 start_migrd() {
     setsid migrd >>"$MIGR_HOME/logs/migrd.log" 2>&1 </dev/null &

@@ -7,9 +7,7 @@ command -v chromium >/dev/null || fail "chromium is not installed (sh deploy/ins
 
 migr up --workers 1 >/dev/null || fail "migr up"
 migr dataset synth p --clips 12 --seed 5 --wait >/dev/null || fail "synth"
-id=$(migr run submit "$here/examples/sft.yaml" --set dataset=p --set train.steps=4 --set train.batch_size=4 \
-    --set train.shards=2 --set train.warmup=1 --set model.channels=16 --set model.layers=1 --tag charted) ||
-    fail "submit"
+id=$(tiny_sft p --set train.steps=4 --tag charted) || fail "submit"
 migr run watch "$id" >/dev/null || fail "the run did not succeed"
 migr schedule add nightly --cron "0 2 * * *" --tz UTC "$here/examples/sft.yaml" --set dataset=p \
     --set train.steps=2 --set train.warmup=1 >/dev/null || fail "schedule add"

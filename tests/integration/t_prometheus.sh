@@ -9,10 +9,7 @@ db="$MIGR_HOME/migr.db"
 
 migr up --workers 1 >/dev/null || fail "migr up"
 migr dataset synth p --clips 12 --seed 5 --wait >/dev/null || fail "synth"
-sft() {
-    migr run submit "$here/examples/sft.yaml" --set dataset=p --set train.batch_size=4 --set train.shards=2 \
-        --set train.warmup=1 --set model.channels=16 --set model.layers=1 "$@"
-}
+sft() { tiny_sft p "$@"; }
 ok=$(sft --set train.steps=2) || fail "submit"
 migr run watch "$ok" >/dev/null || fail "the short run did not succeed"
 # Step 1's gradient of shard 0 cannot be stored: a directory stands where it

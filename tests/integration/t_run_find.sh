@@ -7,10 +7,7 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 
 migr up --workers 1 >/dev/null || fail "migr up"
 migr dataset synth p --clips 12 --seed 5 --wait >/dev/null || fail "synth"
-sft() {
-    migr run submit "$here/examples/sft.yaml" --set dataset=p --set train.batch_size=4 --set train.shards=2 \
-        --set train.warmup=1 --set model.channels=16 --set model.layers=1 "$@"
-}
+sft() { tiny_sft p "$@"; }
 a=$(sft --set train.steps=3 --set name=first --tag ablation --tag lr:3e-3) || fail "submit a"
 out=$(migr run logs "$a" --follow) || fail "run logs --follow did not exit 0 for a run that succeeded"
 expect_eq "steps followed" 3 "$(echo "$out" | grep -c '^step ')"
