@@ -61,39 +61,67 @@ static int fsync_dir_of(const char *path)
     return rc;
 }
 
+int fs_temp_beside(const char *path, char *tmp, size_t cap, migr_err *err)
+{
+    if (snprintf(tmp, cap, "%s.tmp.XXXXXX", path) >= (int)cap)
+        return migr_errf(err, "path too long: %s", path);
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0)
+        return migr_errf(err, "cannot create a temp file beside %s: %s (is the disk full or read-only?)", path,
+                         strerror(errno));
+    if (fchmod(fd, 0644) < 0) {
+        migr_errf(err, "cannot set the mode of %s: %s", tmp, strerror(errno));
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    return fd;
+}
+
+int fs_publish(const char *tmp, const char *path, migr_err *err)
+{
+    int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return migr_errf(err, "cannot open %s to sync it: %s", tmp, strerror(errno));
+    if (fsync(fd) < 0) {
+        int e = errno;
+        close(fd);
+        return migr_errf(err, "cannot write %s: %s (is the disk full or read-only?)", path, strerror(e));
+    }
+    close(fd);
+    if (rename(tmp, path) < 0)
+        return migr_errf(err, "cannot write %s: %s", path, strerror(errno));
+    if (fsync_dir_of(path) < 0)
+        return migr_errf(err, "cannot fsync the directory of %s: %s", path, strerror(errno));
+    return 0;
+}
+
 int fs_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int nbufs,
                     migr_err *err)
 {
     char tmp[PATH_MAX];
-    int fd;
+    int fd = fs_temp_beside(path, tmp, sizeof tmp, err);
 
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return migr_errf(err, "path too long: %s", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
-        return migr_errf(err, "cannot create %s: %s", tmp, strerror(errno));
+        return -1;
     for (int i = 0; i < nbufs; i++) {
-        if (write_all(fd, bufs[i], lens[i]) < 0)
-            goto fail;
+        if (write_all(fd, bufs[i], lens[i]) < 0) {
+            migr_errf(err, "cannot write %s: %s (is the disk full or read-only?)", path, strerror(errno));
+            close(fd);
+            unlink(tmp);
+            return -1;
+        }
     }
-    if (fsync(fd) < 0)
-        goto fail;
     if (close(fd) < 0) {
-        fd = -1;
-        goto fail;
+        migr_errf(err, "cannot write %s: %s (is the disk full or read-only?)", path, strerror(errno));
+        unlink(tmp);
+        return -1;
     }
-    fd = -1;
-    if (rename(tmp, path) < 0)
-        goto fail;
-    if (fsync_dir_of(path) < 0)
-        return migr_errf(err, "cannot fsync the directory of %s: %s", path, strerror(errno));
+    if (fs_publish(tmp, path, err) < 0) {
+        unlink(tmp);
+        return -1;
+    }
     return 0;
-fail:
-    migr_errf(err, "cannot write %s: %s (is the disk full or read-only?)", path, strerror(errno));
-    if (fd >= 0)
-        close(fd);
-    unlink(tmp);
-    return -1;
 }
 
 int fs_open_regular(const char *path, size_t *size, migr_err *err)

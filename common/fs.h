@@ -10,8 +10,20 @@
 /* Create path and its missing parents (mode 0755).  Existing directories are fine. */
 int fs_mkdirs(const char *path, migr_err *err);
 
-/* Write the buffers to path atomically: a temp file beside it, fsync, rename,
- * fsync of the directory.  Readers see the old file or the whole new one. */
+/* A new, empty temp file beside path, for writing path atomically: its name
+ * (path.tmp.XXXXXX) into tmp, created with O_EXCL (mode 0644) so that no
+ * two writers of path ever share one -- not even two processes of the same
+ * pid, as containers on a shared store are.  Returns the open descriptor
+ * (close-on-exec), or -1 with err. */
+int fs_temp_beside(const char *path, char *tmp, size_t cap, migr_err *err);
+
+/* Durably put the written file tmp in place of path: fsync it, rename it
+ * over path, fsync the directory (so that the rename survives a crash). */
+int fs_publish(const char *tmp, const char *path, migr_err *err);
+
+/* Write the buffers to path atomically: a temp file beside it
+ * (fs_temp_beside), then fs_publish.  Readers see the old file or the whole
+ * new one. */
 int fs_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int nbufs,
                     migr_err *err);
 

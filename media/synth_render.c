@@ -4,7 +4,8 @@
  * FFmpeg's native AAC at the configured rate, mono, fltp.  Both encoders and
  * the muxer run bit-exact and single-threaded, so the same (config, seed,
  * plan) give the same bytes.  The file appears atomically: written to
- * path.tmp.PID, fsynced, renamed over path, and the directory fsynced. */
+ * a temp file of its own beside path (fs_temp_beside), then published as
+ * fs_publish does: fsynced, renamed over path, the directory fsynced. */
 #include "media/synth.h"
 #include "media/synth_media.h"
 
@@ -18,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "common/fs.h"
 
 enum { RENDER_QSCALE = 4, RENDER_AUDIO_BITRATE = 64000 };
 
@@ -298,39 +301,6 @@ static void render_close(render_state *r)
     free(r->pcm);
 }
 
-static int fsync_path(const char *path, int flags, migr_err *err)
-{
-    int fd = open(path, flags);
-    if (fd < 0)
-        return migr_errf(err, "%s: cannot open to sync: %s", path, strerror(errno));
-    if (fsync(fd) < 0) {
-        int e = errno;
-        close(fd);
-        return migr_errf(err, "%s: fsync failed: %s", path, strerror(e));
-    }
-    close(fd);
-    return 0;
-}
-
-/* Durably replace path with tmp_path: fsync the data, rename, fsync the
- * directory so the rename itself survives a crash. */
-static int publish(const char *tmp_path, const char *path, migr_err *err)
-{
-    char dir[4096];
-    const char *slash = strrchr(path, '/');
-    if (fsync_path(tmp_path, O_RDONLY, err) < 0)
-        return -1;
-    if (rename(tmp_path, path) < 0)
-        return migr_errf(err, "%s: cannot rename from %s: %s", path, tmp_path, strerror(errno));
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else if (slash == path)
-        snprintf(dir, sizeof dir, "/");
-    else
-        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    return fsync_path(dir, O_RDONLY | O_DIRECTORY, err);
-}
-
 int synth_render_tracks(const synth_config *cfg, uint64_t seed, const synth_clip *clip,
                         const char *path, int tracks, migr_err *err)
 {
@@ -342,12 +312,13 @@ int synth_render_tracks(const synth_config *cfg, uint64_t seed, const synth_clip
         return -1;
     if (!(tracks & SYNTH_TRACK_BOTH))
         return migr_errf(err, "%s: nothing to render (no tracks)", path);
-    if (snprintf(tmp_path, sizeof tmp_path, "%s.tmp.%ld", path, (long)getpid()) >=
-        (int)sizeof tmp_path)
-        return migr_errf(err, "%s: path too long", path);
+    int fd = fs_temp_beside(path, tmp_path, sizeof tmp_path, err);
+    if (fd < 0)
+        return -1;
+    close(fd);   /* FFmpeg opens it again by name: it is ours alone */
     if (render_file(&r, seed, clip, tmp_path, tracks, err) < 0)
         goto end;
-    if (publish(tmp_path, path, err) < 0)
+    if (fs_publish(tmp_path, path, err) < 0)
         goto end;
     ret = 0;
 end:

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -90,4 +91,34 @@ TEST(store_path_refuses_escaping_paths)
     CHECK(store_open(&st, check_tmpdir(), &err) == 0);
     CHECK_INT(-1, store_path(&st, "../etc/passwd", path, sizeof path, &err));
     CHECK_INT(-1, store_path(&st, "/etc/passwd", path, sizeof path, &err));
+}
+
+/* A temp file named as the old code named it (path.tmp.PID), held by another
+ * writer of the same path -- a container on a shared store has the same pid
+ * as every other -- is neither clobbered nor taken: each writer gets a temp
+ * file of its own. */
+TEST(fs_write_atomic_never_writes_into_another_writers_temp_file)
+{
+    char path[4096], other[4200];
+    migr_err err;
+    const void *buf[] = {"new"};
+    size_t len[] = {3};
+    uint8_t *data = NULL;
+    size_t n = 0;
+
+    snprintf(path, sizeof path, "%s/obj", check_tmpdir());
+    snprintf(other, sizeof other, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(other, "w");
+    CHECK(f != NULL);
+    CHECK(fputs("another writer's half", f) >= 0 && fclose(f) == 0);
+    CHECK_MSG(fs_write_atomic(path, buf, len, 1, &err) == 0, "write: %s", err.msg);
+    CHECK_MSG(fs_read_file(path, &data, &n, &err) == 0, "read: %s", err.msg);
+    int same = n == 3 && memcmp(data, "new", 3) == 0;
+    free(data);
+    CHECK(same);
+    CHECK_MSG(fs_read_file(other, &data, &n, &err) == 0, "the other writer's temp file is gone: %s", err.msg);
+    same = n == 21 && memcmp(data, "another writer's half", 21) == 0;
+    free(data);
+    CHECK_MSG(same, "the other writer's temp file was overwritten");
+    CHECK_INT(2, check_tmpdir_entries());
 }

@@ -6,6 +6,7 @@
 #include <libavutil/log.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/fs.h"
@@ -445,6 +446,33 @@ TEST(synth_render_leaves_only_the_clip_in_its_directory)
     CHECK_MSG(entries == 1 && found,
               "expected only %s in the directory, got %d entries (clip found: %d)", clip.file,
               entries, found);
+}
+
+/* As fs_write_atomic: another writer's temp file, named path.tmp.PID as the
+ * old code named them, is left alone. */
+TEST(synth_render_never_writes_into_another_writers_temp_file)
+{
+    char path[512], other[600];
+    synth_config cfg;
+    synth_clip clip;
+    migr_err err = {{0}};
+    quiet_ffmpeg();
+    synth_config_default(&cfg);
+    synth_plan(&cfg, 1, 0, &clip);
+    tmp_path(path, sizeof path, clip.file);
+    snprintf(other, sizeof other, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(other, "w");
+    CHECK(f != NULL);
+    CHECK(fputs("another writer's half", f) >= 0 && fclose(f) == 0);
+    CHECK_MSG(synth_render(&cfg, 1, &clip, path, &err) == 0, "render: %s", err.msg);
+    f = fopen(other, "r");
+    char got[64] = "";
+    int read_ok = f && fgets(got, sizeof got, f) != NULL;
+    if (f)
+        fclose(f);
+    CHECK_MSG(read_ok && !strcmp(got, "another writer's half"), "the other writer's temp file was taken: \"%s\"",
+              got);
+    CHECK_INT(2, check_tmpdir_entries());
 }
 
 TEST(synth_render_into_missing_directory_fails_naming_the_path)
