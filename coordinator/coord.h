@@ -80,7 +80,9 @@ const task_kind *task_kind_find(const char *name);
 
 /* Remove store object relpath after the current transaction commits, so a
  * crash before the commit never leaves the database pointing at a deleted
- * file.  Returns -1 only when out of memory. */
+ * file.  Paths come from worker output, so relpath must be a store object
+ * under runs/ or datasets/ without a ".." component; -1 with err for any
+ * other (NULL included) and when out of memory. */
 int coord_discard(coord *c, const char *relpath, migr_err *err);
 
 void coord_config_default(coord_config *cfg);

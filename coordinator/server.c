@@ -14,8 +14,28 @@
 
 /* ---- deferred removal of store objects ---- */
 
+/* A path a worker reported is something migrd may delete: relative to the
+ * store, under runs/ or datasets/, without a ".." component. */
+static int store_object_path(const char *rel)
+{
+    if (strncmp(rel, "runs/", 5) != 0 && strncmp(rel, "datasets/", 9) != 0)
+        return 0;
+    for (const char *p = rel; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return 0;
+    for (const char *p = rel; (p = strstr(p, "..")) != NULL; p += 2)
+        if ((p == rel || p[-1] == '/') && (p[2] == '/' || p[2] == '\0'))
+            return 0;
+    return 1;
+}
+
 int coord_discard(coord *c, const char *relpath, migr_err *err)
 {
+    if (!relpath)
+        return migr_errf(err, "the task's output names no store object to remove");
+    if (!store_object_path(relpath))
+        return migr_errf(err, "\"%.200s\" is not a store object migrd may remove (runs/... or datasets/..., "
+                         "no \"..\")", relpath);
     if (c->ndiscard == c->capdiscard) {
         int cap = c->capdiscard ? 2 * c->capdiscard : 16;
         char **grown = realloc(c->discard, (size_t)cap * sizeof *grown);
@@ -188,10 +208,16 @@ static int task_succeeded(coord *c, const task_row *t, const char *output, migr_
     }
     if (db_begin(c->db, err) < 0 || queue_done(c->db, t, output, clock_wall_ms(), err) < 0 ||
         (kind && kind->on_done(c, t, out, err) < 0) || db_commit(c->db, err) < 0) {
+        /* Worker output is input: what migrd cannot take is an attempt that
+         * failed, retried and in the end failing its owner with the reason,
+         * not a task left leased for the same output to come again. */
+        char reason[sizeof err->msg + 64];
         db_rollback(c->db);
         discard_flush(c, 0);
         json_decref(out);
-        return -1;
+        snprintf(reason, sizeof reason, "the worker's output was refused: %s", err->msg);
+        log_warn("task %lld (%s): %s", (long long)t->id, t->kind, reason);
+        return task_failed(c, t, reason, err);
     }
     discard_flush(c, 1);
     json_decref(out);

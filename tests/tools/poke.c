@@ -1,6 +1,6 @@
 /* poke -- sends hostile traffic to migrd, for the robustness tests.
  *
- * usage: poke ENDPOINT random|frames|version|big|empty|drop
+ * usage: poke ENDPOINT random|frames|version|big|empty|drop|liar
  *   random   one frame of random bytes
  *   frames   five frames of random bytes
  *   version  a well-formed request with protocol version 999 (expects a refusal)
@@ -9,6 +9,9 @@
  *   drop     a worker (id poke-drop, one slot) that loses the first task it
  *            is given and holds any later one, heartbeating for 4 s, then
  *            leaves; prints the id of the lost task
+ *   liar     a worker (id poke-liar, one slot) that answers every task it is
+ *            given for 10 s at once, "succeeded" with the output {}; prints
+ *            how many it answered
  * Exits 0 once the message is sent (and, for "version", the refusal read). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,6 +107,65 @@ static int drop_assignments(void *sock)
     return 0;
 }
 
+/* The "liar" mode; sock is connected with routing id poke-liar. */
+static int lie(void *sock)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT, out = MIGR__ENVELOPE__INIT;
+    Migr__WorkerHello hello = MIGR__WORKER_HELLO__INIT;
+    Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
+    Migr__TaskResult res = MIGR__TASK_RESULT__INIT;
+    uint64_t assigned = 0;
+    char buf[65536];
+
+    env.version = out.version = WIRE_PROTOCOL_VERSION;
+    hello.worker_id = "poke-liar";
+    hello.host = "poke";
+    hello.concurrency = 1;
+    env.body_case = MIGR__ENVELOPE__BODY_HELLO;
+    env.hello = &hello;
+    if (send_envelope(sock, &env) < 0)
+        return -1;
+    env.body_case = MIGR__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    out.body_case = MIGR__ENVELOPE__BODY_RESULT;
+    out.result = &res;
+    res.ok = 1;
+    res.output = "{}";
+    int64_t deadline = clock_mono_ms() + 10000, next_beat = 0;
+    while (clock_mono_ms() < deadline) {
+        int n = zmq_recv(sock, buf, sizeof buf, ZMQ_DONTWAIT);
+        Migr__Envelope *in = n > 0 && n < (int)sizeof buf
+                                 ? migr__envelope__unpack(NULL, (size_t)n, (uint8_t *)buf) : NULL;
+        if (in && in->body_case == MIGR__ENVELOPE__BODY_ASSIGN) {
+            assigned++;
+            res.task_id = in->assign->task_id;
+            res.lease = in->assign->lease;
+            if (send_envelope(sock, &out) < 0) {
+                migr__envelope__free_unpacked(in, NULL);
+                return -1;
+            }
+        }
+        if (in)
+            migr__envelope__free_unpacked(in, NULL);
+        if (clock_mono_ms() >= next_beat) {
+            hb.assigned = assigned;
+            hb.free_slots = 1;
+            if (send_envelope(sock, &env) < 0)
+                return -1;
+            next_beat = clock_mono_ms() + 300;
+        }
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    Migr__WorkerBye bye = MIGR__WORKER_BYE__INIT;
+    bye.reason = "poke is done";
+    env.body_case = MIGR__ENVELOPE__BODY_BYE;
+    env.bye = &bye;
+    if (send_envelope(sock, &env) < 0)
+        return -1;
+    printf("%llu\n", (unsigned long long)assigned);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     Migr__Envelope env = MIGR__ENVELOPE__INIT;
@@ -111,12 +173,14 @@ int main(int argc, char **argv)
     int linger = 2000, timeout = 5000, rc = 0;
 
     if (argc != 3) {
-        fprintf(stderr, "usage: poke ENDPOINT random|frames|version|big|empty|drop\n");
+        fprintf(stderr, "usage: poke ENDPOINT random|frames|version|big|empty|drop|liar\n");
         return 2;
     }
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
     if (!strcmp(argv[2], "drop"))
         zmq_setsockopt(sock, ZMQ_ROUTING_ID, "poke-drop", 9);
+    if (!strcmp(argv[2], "liar"))
+        zmq_setsockopt(sock, ZMQ_ROUTING_ID, "poke-liar", 9);
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     if (zmq_connect(sock, argv[1]) < 0) {
@@ -133,6 +197,8 @@ int main(int argc, char **argv)
         rc = send_random(sock, 100u << 20, 0);
     } else if (!strcmp(mode, "drop")) {
         rc = drop_assignments(sock);
+    } else if (!strcmp(mode, "liar")) {
+        rc = lie(sock);
     } else if (!strcmp(mode, "empty")) {
         env.version = 1;
         rc = send_envelope(sock, &env);
