@@ -518,11 +518,18 @@ static int dataset_job(coord *c, const char *name, const char *kind, const char 
     if (!st)
         goto end;
     json_t *clips = json_array();
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int step_rc;
+    while ((step_rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *ann = json_loads(db_text(st, 4), 0, NULL);
         json_array_append_new(clips, json_pack("{s:I, s:s, s:s, s:s, s:o}", "clip",
             (json_int_t)sqlite3_column_int64(st, 0), "features", db_text(st, 1), "label", db_text(st, 2),
             "subtitle", db_text(st, 3), "annotation", ann ? ann : json_null()));
+    }
+    if (step_rc != SQLITE_DONE) {
+        migr_errf(err, "reading the clips of %s: %s", name, sqlite3_errmsg(c->db));
+        sqlite3_finalize(st);
+        json_decref(clips);
+        goto end;
     }
     sqlite3_finalize(st);
     if ((int)json_array_size(clips) < min_clips) {

@@ -59,12 +59,16 @@ int evals_resolve_ckpt(coord *c, const char *ref, char *path, size_t cap, int64_
         return migr_errf(err, "\"%s\" is not a checkpoint: use run:ID, run:NAME or an absolute path", ref);
     if (!st)
         return -1;
-    int found = sqlite3_step(st) == SQLITE_ROW;
+    int rc = sqlite3_step(st), found = rc == SQLITE_ROW;
     if (found) {
         snprintf(path, cap, "%s", db_text(st, 0));
         *run = sqlite3_column_int64(st, 1);
         *step = sqlite3_column_int64(st, 2);
         snprintf(sha, shacap, "%s", db_text(st, 3));
+    } else if (rc != SQLITE_DONE) {
+        migr_errf(err, "reading the checkpoint %s: %s", ref, sqlite3_errmsg(c->db));
+        sqlite3_finalize(st);
+        return -1;
     }
     sqlite3_finalize(st);
     if (!found && form == 1)
@@ -93,10 +97,14 @@ int evals_instruments(coord *c, const char *dataset, char *verifier, char *judge
         "AND t.kind = 'instruments' AND t.state = 'done' ORDER BY t.id DESC LIMIT 1", "s", dataset);
     if (!st)
         return -1;
-    int found = sqlite3_step(st) == SQLITE_ROW;
+    int rc = sqlite3_step(st), found = rc == SQLITE_ROW;
     if (found) {
         snprintf(verifier, cap, "%s", db_text(st, 0));
         snprintf(judge, cap, "%s", db_text(st, 1));
+    } else if (rc != SQLITE_DONE) {
+        migr_errf(err, "reading the instruments of %s: %s", dataset, sqlite3_errmsg(c->db));
+        sqlite3_finalize(st);
+        return -1;
     }
     sqlite3_finalize(st);
     if (!found)
@@ -124,12 +132,18 @@ static json_t *clips_to_evaluate(coord *c, int64_t dataset_id, int64_t source_ru
         json_decref(list);
         return NULL;
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *ann = json_loads(db_text(st, 4), 0, NULL);
         json_array_append_new(list, json_pack("{s:I, s:s, s:s, s:s, s:o, s:s?}",
             "clip", (json_int_t)sqlite3_column_int64(st, 0), "features", db_text(st, 1), "label", db_text(st, 2),
             "subtitle", db_text(st, 3), "annotation", ann ? ann : json_null(), "dominant",
             sqlite3_column_type(st, 5) == SQLITE_NULL ? NULL : db_text(st, 5)));
+    }
+    if (rc != SQLITE_DONE) {
+        migr_errf(err, "reading the clips to evaluate: %s", sqlite3_errmsg(c->db));
+        json_decref(list);
+        list = NULL;
     }
     sqlite3_finalize(st);
     return list;
@@ -322,8 +336,8 @@ int evals_shard_done(coord *c, const task_row *t, json_t *output, migr_err *err)
                                   "AND kind = 'evaluate' AND state = 'done' ORDER BY subject", "i", run);
     metrics_clip *recs = NULL;
     size_t n = 0, cap = 0;
-    int rc = st ? 0 : -1;
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+    int rc = st ? 0 : -1, step_rc = SQLITE_DONE;
+    while (rc == 0 && (step_rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *out = json_loads(db_text(st, 0), 0, NULL), *row;
         size_t i;
         json_array_foreach(json_object_get(out, "records"), i, row) {
@@ -341,6 +355,8 @@ int evals_shard_done(coord *c, const task_row *t, json_t *output, migr_err *err)
         }
         json_decref(out);
     }
+    if (rc == 0 && step_rc != SQLITE_DONE)
+        rc = migr_errf(err, "reading the evaluate records of run %lld: %s", (long long)run, sqlite3_errmsg(c->db));
     sqlite3_finalize(st);
     metrics m;
     json_t *mj = NULL, *ci = NULL;

@@ -562,11 +562,21 @@ int runs_grad_done(coord *c, const task_row *t, json_t *output, migr_err *err)
     json_t *grads = json_array();
     int64_t tokens = 0, divisor = 0;
     double loss_sum = 0;
-    while (st && sqlite3_step(st) == SQLITE_ROW) {
+    int step_rc = SQLITE_DONE;
+    while (st && (step_rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_array_append_new(grads, json_string(db_text(st, 0)));
         tokens += sqlite3_column_int64(st, 1);
         loss_sum += sqlite3_column_double(st, 2);
         divisor += sqlite3_column_int64(st, 3);
+    }
+    if (st && step_rc != SQLITE_DONE) {
+        /* A short list would apply a step without some of its shards. */
+        migr_errf(err, "reading the gradients of step %lld of run %lld: %s", (long long)step, (long long)run,
+                  sqlite3_errmsg(c->db));
+        sqlite3_finalize(st);
+        json_decref(grads);
+        json_decref(cfg);
+        return -1;
     }
     sqlite3_finalize(st);
     char in[128], out[128], dir[64];
@@ -659,9 +669,9 @@ static int grpo_step_metrics(coord *c, int64_t run, int64_t step, migr_err *err)
         "AND state = 'done' AND kind IN ('reward', 'grad') ORDER BY id", "ii", run, step);
     double n = 0, sum = 0, sumsq = 0, groups = 0, zero = 0, kl = 0, kl_tokens = 0, clipped = 0;
     json_t *per = json_object();
-    int rc = st ? 0 : -1;
+    int rc = st ? 0 : -1, step_rc = SQLITE_DONE;
 
-    while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+    while (rc == 0 && (step_rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *o = json_loads(db_text(st, 1), 0, NULL), *p = json_loads(db_text(st, 2), 0, NULL);
         if (strcmp(db_text(st, 0), "reward") == 0) {
             const char *name;
@@ -689,6 +699,9 @@ static int grpo_step_metrics(coord *c, int64_t run, int64_t step, migr_err *err)
         json_decref(o);
         json_decref(p);
     }
+    if (rc == 0 && step_rc != SQLITE_DONE)
+        rc = migr_errf(err, "reading the reward and grad outputs of step %lld of run %lld: %s", (long long)step,
+                       (long long)run, sqlite3_errmsg(c->db));
     sqlite3_finalize(st);
     if (rc == 0 && n > 0) {
         double mean = sum / n, var = sumsq / n - mean * mean;

@@ -161,7 +161,8 @@ json_t *schedule_view(sqlite3 *db, const char *name, int history, int *missing, 
         json_decref(runs);
         return NULL;
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         char at[32];
         int64_t run = sqlite3_column_int64(st, 0);
         rfc3339(at, sizeof at, sqlite3_column_int64(st, 2));
@@ -170,6 +171,13 @@ json_t *schedule_view(sqlite3 *db, const char *name, int history, int *missing, 
             "finished_ms", (json_int_t)sqlite3_column_int64(st, 4),
             "error", sqlite3_column_type(st, 5) == SQLITE_NULL ? json_null() : json_string(db_text(st, 5)),
             "nothing_newer", sqlite3_column_int(st, 6), "metrics", trend_metrics(db, run)));
+    }
+    if (rc != SQLITE_DONE) {
+        migr_errf(err, "reading the runs of schedule %s: %s", name, sqlite3_errmsg(db));
+        sqlite3_finalize(st);
+        json_decref(o);
+        json_decref(runs);
+        return NULL;
     }
     sqlite3_finalize(st);
     json_object_set_new(o, "history", runs);
@@ -262,7 +270,8 @@ json_t *schedule_view_all(sqlite3 *db, migr_err *err)
         json_decref(list);
         return NULL;
     }
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         json_t *o = schedule_view(db, db_text(st, 0), 0, NULL, err);
         if (!o) {
             sqlite3_finalize(st);
@@ -270,6 +279,11 @@ json_t *schedule_view_all(sqlite3 *db, migr_err *err)
             return NULL;
         }
         json_array_append_new(list, o);
+    }
+    if (rc != SQLITE_DONE) {
+        migr_errf(err, "reading the schedules: %s", sqlite3_errmsg(db));
+        json_decref(list);
+        list = NULL;
     }
     sqlite3_finalize(st);
     return list;

@@ -3,8 +3,11 @@
 #include "check.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "coordinator/coord.h"
+#include "coordinator/db.h"
+#include "coordinator/runs.h"
 
 static int open_coord(coord *c, migr_err *err)
 {
@@ -43,4 +46,34 @@ TEST(coord_discard_refuses_paths_workers_should_not_give)
     CHECK_INT(0, taken);
     CHECK_MSG(ok, "a run's gradient was refused: %s", err.msg);
     CHECK_INT(2, queued);
+}
+
+/* A step's gradient list is read in one query; a row that cannot be read
+ * (here: a shard's output that is not JSON) must fail the step, not give an
+ * apply task the shards read before it.  The old loop stopped at the error
+ * as if at the end and queued the apply with one gradient of two. */
+TEST(runs_grad_done_fails_when_a_gradient_cannot_be_read)
+{
+    coord c;
+    migr_err err = {0};
+    CHECK_MSG(open_coord(&c, &err) == 0, "coord_open: %s", err.msg);
+    int64_t applies = -1;
+    int setup = db_run(c.db, &err, "INSERT INTO runs (id, name, kind, state, steps, config, created_ms) "
+                       "VALUES (1, 'r', 'sft', 'running', 1, '{\"train\": {\"shards\": 2}}', 0)", "") == 0 &&
+                queue_add(c.db, "run", 1, "grad", 1, "{\"shard\": 0}", 3, &err) == 0 &&
+                queue_add(c.db, "run", 1, "grad", 1, "{\"shard\": 1}", 3, &err) == 0 &&
+                db_run(c.db, &err, "UPDATE tasks SET state = 'done', output = ? WHERE id = 1", "s",
+                       "{\"grad\": \"runs/1/grads/000001-00.grad\", \"tokens\": 5, \"loss_sum\": 1.5, "
+                       "\"divisor\": 5}") == 0 &&
+                db_run(c.db, &err, "UPDATE tasks SET state = 'done', output = 'not json {' WHERE id = 2", "") == 0;
+    task_row t = {.id = 2, .owner = "run", .owner_id = 1, .kind = "grad", .subject = 1};
+    int rc = setup ? runs_grad_done(&c, &t, NULL, &err) : 0;
+    char msg[sizeof err.msg];
+    snprintf(msg, sizeof msg, "%s", err.msg);
+    db_int(c.db, &err, &applies, -1, "SELECT COUNT(*) FROM tasks WHERE kind = 'apply'", "");
+    coord_close(&c);
+    CHECK_MSG(setup, "setting up: %s", msg);
+    CHECK_MSG(rc < 0, "the step went on with a gradient it could not read (%lld apply task)", (long long)applies);
+    CHECK_MSG(strstr(msg, "reading the gradients of step 1") != NULL, "%s", msg);
+    CHECK_INT(0, applies);
 }
