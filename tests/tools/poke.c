@@ -50,6 +50,31 @@ static int send_envelope(void *sock, Migr__Envelope *env)
     return rc;
 }
 
+/* Say hello as a one-slot worker called id; env is then a heartbeat (hb). */
+static int hello_as(void *sock, const char *id, Migr__Envelope *env, Migr__WorkerHello *hello, Migr__Heartbeat *hb)
+{
+    env->version = WIRE_PROTOCOL_VERSION;
+    hello->worker_id = (char *)id;
+    hello->host = "poke";
+    hello->concurrency = 1;
+    env->body_case = MIGR__ENVELOPE__BODY_HELLO;
+    env->hello = hello;
+    if (send_envelope(sock, env) < 0)
+        return -1;
+    env->body_case = MIGR__ENVELOPE__BODY_HEARTBEAT;
+    env->heartbeat = hb;
+    return 0;
+}
+
+static int say_bye(void *sock, Migr__Envelope *env)
+{
+    Migr__WorkerBye bye = MIGR__WORKER_BYE__INIT;
+    bye.reason = "poke is done";
+    env->body_case = MIGR__ENVELOPE__BODY_BYE;
+    env->bye = &bye;
+    return send_envelope(sock, env);
+}
+
 /* The "drop" mode; sock is connected with routing id poke-drop. */
 static int drop_assignments(void *sock)
 {
@@ -59,16 +84,8 @@ static int drop_assignments(void *sock)
     uint64_t first = 0, assigned = 0, kept[16];
     char buf[65536];
 
-    env.version = WIRE_PROTOCOL_VERSION;
-    hello.worker_id = "poke-drop";
-    hello.host = "poke";
-    hello.concurrency = 1;
-    env.body_case = MIGR__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    if (send_envelope(sock, &env) < 0)
+    if (hello_as(sock, "poke-drop", &env, &hello, &hb) < 0)
         return -1;
-    env.body_case = MIGR__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
     int64_t deadline = clock_mono_ms() + 30000, next_beat = 0;
     while (clock_mono_ms() < deadline) {
         int n = zmq_recv(sock, buf, sizeof buf, ZMQ_DONTWAIT);
@@ -93,11 +110,7 @@ static int drop_assignments(void *sock)
         }
         nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
     }
-    Migr__WorkerBye bye = MIGR__WORKER_BYE__INIT;
-    bye.reason = "poke is done";
-    env.body_case = MIGR__ENVELOPE__BODY_BYE;
-    env.bye = &bye;
-    if (send_envelope(sock, &env) < 0)
+    if (say_bye(sock, &env) < 0)
         return -1;
     if (!assigned) {
         fprintf(stderr, "poke: drop: no task was assigned in 30 s\n");
@@ -117,16 +130,9 @@ static int lie(void *sock)
     uint64_t assigned = 0;
     char buf[65536];
 
-    env.version = out.version = WIRE_PROTOCOL_VERSION;
-    hello.worker_id = "poke-liar";
-    hello.host = "poke";
-    hello.concurrency = 1;
-    env.body_case = MIGR__ENVELOPE__BODY_HELLO;
-    env.hello = &hello;
-    if (send_envelope(sock, &env) < 0)
+    out.version = WIRE_PROTOCOL_VERSION;
+    if (hello_as(sock, "poke-liar", &env, &hello, &hb) < 0)
         return -1;
-    env.body_case = MIGR__ENVELOPE__BODY_HEARTBEAT;
-    env.heartbeat = &hb;
     out.body_case = MIGR__ENVELOPE__BODY_RESULT;
     out.result = &res;
     res.ok = 1;
@@ -156,11 +162,7 @@ static int lie(void *sock)
         }
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     }
-    Migr__WorkerBye bye = MIGR__WORKER_BYE__INIT;
-    bye.reason = "poke is done";
-    env.body_case = MIGR__ENVELOPE__BODY_BYE;
-    env.bye = &bye;
-    if (send_envelope(sock, &env) < 0)
+    if (say_bye(sock, &env) < 0)
         return -1;
     printf("%llu\n", (unsigned long long)assigned);
     return 0;

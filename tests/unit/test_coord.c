@@ -8,18 +8,7 @@
 #include "coordinator/coord.h"
 #include "coordinator/db.h"
 #include "coordinator/runs.h"
-
-static int open_coord(coord *c, migr_err *err)
-{
-    migr_home h = {0};
-    coord_config cfg;
-    coord_config_default(&cfg);
-    snprintf(h.home, sizeof h.home, "%s", check_tmpdir());
-    snprintf(h.db, sizeof h.db, "%s/migr.db", check_tmpdir());
-    snprintf(h.store, sizeof h.store, "%s/store", check_tmpdir());
-    snprintf(h.endpoint, sizeof h.endpoint, "ipc://%s/migrd.sock", check_tmpdir());
-    return coord_open(c, &cfg, &h, err);
-}
+#include "tests/unit/coord_fixture.h"
 
 /* Store paths to remove come from worker output: a missing one (it reached
  * strdup(NULL) and crashed migrd, again on every restart) and one outside
@@ -30,7 +19,7 @@ TEST(coord_discard_refuses_paths_workers_should_not_give)
                                       "datasets/a/\nb", "", "runs"};
     coord c;
     migr_err err = {0};
-    CHECK_MSG(open_coord(&c, &err) == 0, "coord_open: %s", err.msg);
+    CHECK_MSG(open_test_coord(&c, &err) == 0, "coord_open: %s", err.msg);
     int null_refused = coord_discard(&c, NULL, &err) < 0;
     char null_msg[sizeof err.msg];
     snprintf(null_msg, sizeof null_msg, "%s", err.msg);
@@ -56,7 +45,7 @@ TEST(runs_grad_done_fails_when_a_gradient_cannot_be_read)
 {
     coord c;
     migr_err err = {0};
-    CHECK_MSG(open_coord(&c, &err) == 0, "coord_open: %s", err.msg);
+    CHECK_MSG(open_test_coord(&c, &err) == 0, "coord_open: %s", err.msg);
     int64_t applies = -1;
     int setup = db_run(c.db, &err, "INSERT INTO runs (id, name, kind, state, steps, config, created_ms) "
                        "VALUES (1, 'r', 'sft', 'running', 1, '{\"train\": {\"shards\": 2}}', 0)", "") == 0 &&

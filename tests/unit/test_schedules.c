@@ -9,20 +9,9 @@
 #include "coordinator/db.h"
 #include "coordinator/schedules.h"
 #include "ml/runconfig.h"
+#include "tests/unit/coord_fixture.h"
 
 static const int64_t DAY_MS = 86400 * 1000LL;
-
-static int open_coord(coord *c, migr_err *err)
-{
-    migr_home h = {0};
-    coord_config cfg;
-    coord_config_default(&cfg);
-    snprintf(h.home, sizeof h.home, "%s", check_tmpdir());
-    snprintf(h.db, sizeof h.db, "%s/migr.db", check_tmpdir());
-    snprintf(h.store, sizeof h.store, "%s/store", check_tmpdir());
-    snprintf(h.endpoint, sizeof h.endpoint, "ipc://%s/migrd.sock", check_tmpdir());
-    return coord_open(c, &cfg, &h, err);
-}
 
 /* A nightly eval at 02:00 UTC, with deadline_s if > 0; its next time in ms. */
 static int64_t add_nightly(coord *c, const char *name, int64_t deadline_s, migr_err *err)
@@ -74,7 +63,7 @@ TEST(schedule_after_downtime_fires_the_missed_times_once)
 {
     coord c;
     migr_err err = {0};
-    CHECK_MSG(open_coord(&c, &err) == 0, "coord_open: %s", err.msg);
+    CHECK_MSG(open_test_coord(&c, &err) == 0, "coord_open: %s", err.msg);
     int64_t next = add_nightly(&c, "nightly", 0, &err);
     if (next <= 0) {
         coord_close(&c);
@@ -98,7 +87,7 @@ TEST(schedule_past_its_starting_deadline_misses_instead_of_firing)
 {
     coord c;
     migr_err err = {0};
-    CHECK_MSG(open_coord(&c, &err) == 0, "coord_open: %s", err.msg);
+    CHECK_MSG(open_test_coord(&c, &err) == 0, "coord_open: %s", err.msg);
     int64_t next = add_nightly(&c, "strict", 3600, &err);
     if (next <= 0) {
         coord_close(&c);
