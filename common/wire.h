@@ -2,9 +2,12 @@
  *
  * A message is [routing id,] envelope: a ROUTER sees the peer's routing id in
  * the first frame; DEALER peers send the envelope alone.  Anything else --
- * extra frames, bytes that are not an Envelope, a wrong protocol version, a
- * message over WIRE_MAX_BYTES -- is rejected by wire_recv with an error that
- * says which, after the whole message has been consumed from the socket. */
+ * extra frames, bytes that are not an Envelope, a wrong protocol version --
+ * is rejected by wire_recv with an error that says which, after the whole
+ * message has been consumed from the socket.  A frame over WIRE_MAX_BYTES
+ * never gets that far: both ends set ZMQ_MAXMSGSIZE to it, so libzmq drops
+ * the peer that sends one before allocating it (wire_recv checks the size
+ * too, for sockets set up otherwise). */
 #ifndef MIGR_WIRE_H
 #define MIGR_WIRE_H
 
@@ -15,8 +18,7 @@
 
 enum {
     WIRE_PROTOCOL_VERSION = 1,
-    WIRE_MAX_BYTES = 16 << 20,        /* largest envelope we accept */
-    WIRE_HARD_MAX_BYTES = 256 << 20,  /* libzmq drops the peer above this */
+    WIRE_MAX_BYTES = 16 << 20,        /* largest frame (envelope) accepted: ZMQ_MAXMSGSIZE */
 };
 
 typedef struct wire_peer {

@@ -73,7 +73,7 @@ void coord_config_default(coord_config *cfg)
 int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_err *err)
 {
     int linger = 0, mandatory = 1;
-    int64_t maxmsg = WIRE_HARD_MAX_BYTES;
+    int64_t maxmsg = WIRE_MAX_BYTES;
 
     memset(c, 0, sizeof *c);
     c->cfg = *cfg;

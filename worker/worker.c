@@ -150,7 +150,7 @@ static int connect_coordinator(worker *w, migr_err *err)
     Migr__Envelope env = MIGR__ENVELOPE__INIT;
     Migr__WorkerHello hello = MIGR__WORKER_HELLO__INIT;
     int linger = 0;
-    int64_t maxmsg = WIRE_HARD_MAX_BYTES;
+    int64_t maxmsg = WIRE_MAX_BYTES;
 
     w->dealer = zmq_socket(w->zctx, ZMQ_DEALER);
     if (!w->dealer || zmq_setsockopt(w->dealer, ZMQ_ROUTING_ID, w->id, strlen(w->id)) < 0 ||
