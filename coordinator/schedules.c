@@ -93,20 +93,16 @@ static void rfc3339(char *buf, size_t cap, int64_t ms)
         snprintf(buf, cap, "%s", "");
 }
 
-/* The eval metrics worth a trend of a run, or null. */
-static json_t *trend_metrics(sqlite3 *db, int64_t run)
+/* The eval metrics worth a trend, from the history query's columns 7..12
+ * (null when the run has no finished evaluation). */
+static json_t *trend_metrics(sqlite3_stmt *st)
 {
-    sqlite3_stmt *st = db_prepare(db, NULL,
-        "SELECT json_extract(metrics, '$.war'), json_extract(metrics, '$.uar'), "
-        "json_extract(metrics, '$.correct_inconsistent'), ckpt_step, source_run FROM evals "
-        "WHERE run_id = ? AND metrics IS NOT NULL", "i", run);
-    json_t *m = json_null();
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        m = json_pack("{s:f, s:f, s:f, s:I, s:I}", "war", sqlite3_column_double(st, 0), "uar",
-                      sqlite3_column_double(st, 1), "correct_inconsistent", sqlite3_column_double(st, 2),
-                      "ckpt_step", (json_int_t)sqlite3_column_int64(st, 3), "source_run",
-                      (json_int_t)sqlite3_column_int64(st, 4));
-    sqlite3_finalize(st);
+    if (!sqlite3_column_int(st, 12))
+        return json_null();
+    json_t *m = json_pack("{s:f, s:f, s:f, s:I, s:I}", "war", sqlite3_column_double(st, 7), "uar",
+                          sqlite3_column_double(st, 8), "correct_inconsistent", sqlite3_column_double(st, 9),
+                          "ckpt_step", (json_int_t)sqlite3_column_int64(st, 10), "source_run",
+                          (json_int_t)sqlite3_column_int64(st, 11));
     return m ? m : json_null();
 }
 
@@ -153,9 +149,12 @@ json_t *schedule_view(sqlite3 *db, const char *name, int history, int *missing, 
     }
     json_t *runs = json_array();
     st = db_prepare(db, err,
-        "SELECT id, state, IFNULL(scheduled_ms, 0), created_ms, IFNULL(finished_ms, 0), error, "
-        "EXISTS (SELECT 1 FROM events e WHERE e.owner = 'run' AND e.owner_id = runs.id AND e.kind = 'run.nothing_newer') "
-        "FROM runs WHERE schedule_id = ? ORDER BY id DESC LIMIT ?", "ii", id, (int64_t)HISTORY_MAX);
+        "SELECT r.id, r.state, IFNULL(r.scheduled_ms, 0), r.created_ms, IFNULL(r.finished_ms, 0), r.error, "
+        "EXISTS (SELECT 1 FROM events e WHERE e.owner = 'run' AND e.owner_id = r.id AND e.kind = 'run.nothing_newer'), "
+        "json_extract(v.metrics, '$.war'), json_extract(v.metrics, '$.uar'), "
+        "json_extract(v.metrics, '$.correct_inconsistent'), v.ckpt_step, v.source_run, v.metrics IS NOT NULL "
+        "FROM runs r LEFT JOIN evals v ON v.run_id = r.id WHERE r.schedule_id = ? ORDER BY r.id DESC LIMIT ?",
+        "ii", id, (int64_t)HISTORY_MAX);
     if (!st) {
         json_decref(o);
         json_decref(runs);
@@ -170,7 +169,7 @@ json_t *schedule_view(sqlite3 *db, const char *name, int history, int *missing, 
             "state", db_text(st, 1), "scheduled", at, "created_ms", (json_int_t)sqlite3_column_int64(st, 3),
             "finished_ms", (json_int_t)sqlite3_column_int64(st, 4),
             "error", sqlite3_column_type(st, 5) == SQLITE_NULL ? json_null() : json_string(db_text(st, 5)),
-            "nothing_newer", sqlite3_column_int(st, 6), "metrics", trend_metrics(db, run)));
+            "nothing_newer", sqlite3_column_int(st, 6), "metrics", trend_metrics(st)));
     }
     if (rc != SQLITE_DONE) {
         migr_errf(err, "reading the runs of schedule %s: %s", name, sqlite3_errmsg(db));
