@@ -38,7 +38,8 @@ start=$(date +%s)
 for drift in $drifts; do
     for seed in $seeds; do
         home="$out/home-$seed-$drift$tag"
-        if jq -e '.migr.ci' "$out/$seed-$drift$tag.json" >/dev/null 2>&1; then
+        # -s first: jq 1.6 exits 0 on an empty file, which a killed run leaves
+        if [ -s "$out/$seed-$drift$tag.json" ] && jq -e '.migr.ci' "$out/$seed-$drift$tag.json" >/dev/null 2>&1; then
             echo "paper_effect: seed $seed, drift $drift: kept from an earlier run in $out" >&2
             continue
         fi
