@@ -20,6 +20,10 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 json_t *cli_request(const migr_home *home, const char *verb, json_t *args, int timeout_ms,
                     int *status, migr_err *err);
 
+/* Whether this side can talk to migrd as far as keys go: 0 when CURVE is
+ * not in use or its key pair is readable, -1 with err saying what to do. */
+int cli_check_keys(const migr_home *home, migr_err *err);
+
 /* Request verb (args consumed) and print the reply: as JSON with json set,
  * else through human.  Returns an exit code; errors go to stderr. */
 int cli_show(const migr_home *home, const char *verb, json_t *args, int json, void (*human)(json_t *));
@@ -36,6 +40,7 @@ void cli_progress_end(void);
  * exit code. */
 int cmd_up(const migr_home *home, const cli_args *a);
 int cmd_down(const migr_home *home, const cli_args *a);
+int cmd_keygen(const migr_home *home, const cli_args *a);
 int cmd_workers(const migr_home *home, const cli_args *a);
 int cmd_dataset_synth(const migr_home *home, const cli_args *a);
 int cmd_dataset_add(const migr_home *home, const cli_args *a);
@@ -70,9 +75,9 @@ json_t *cli_run_config(const cli_args *a, const char *path, int *code);
 /* ms since the epoch as local "YYYY-MM-DD HH:MM:SS.mmm" into buf. */
 void cli_format_time(char *buf, size_t cap, int64_t ms);
 
-/* Start migrd and workers local workers for home, as `migr up` does; stop
- * what `migr up` started.  Exit codes. */
-int cli_up(const migr_home *home, long workers);
+/* Start migrd (with --insecure if insecure is set) and workers local workers
+ * for home, as `migr up` does; stop what `migr up` started.  Exit codes. */
+int cli_up(const migr_home *home, long workers, int insecure);
 int cli_down(const migr_home *home);
 /* The pid in a pid file `migr up` wrote, or -1 when it cannot be read. */
 pid_t cli_read_pid(const char *path);

@@ -10,6 +10,8 @@
 #include <zmq.h>
 
 #include "cli/cli.h"
+#include "common/clock.h"
+#include "common/keys.h"
 #include "common/wire.h"
 
 /* 1 (err set) when migrd surely is not running, so that the caller need
@@ -37,6 +39,18 @@ static int migrd_surely_down(const migr_home *home, migr_err *err)
     return 0;
 }
 
+int cli_check_keys(const migr_home *home, migr_err *err)
+{
+    void *ctx = zmq_ctx_new(), *sock = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
+    int rc = sock ? keys_client_setup(sock, home, err) : migr_errf(err, "cannot create a ZeroMQ socket: %s",
+                                                                     zmq_strerror(errno));
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    return rc < 0 ? -1 : 0;
+}
+
 json_t *cli_request(const migr_home *home, const char *verb, json_t *args, int timeout_ms,
                     int *status, migr_err *err)
 {
@@ -45,8 +59,8 @@ json_t *cli_request(const migr_home *home, const char *verb, json_t *args, int t
     json_t *body = NULL;
     json_t *empty = json_object();
     char *text = json_dumps(args ? args : empty, JSON_COMPACT);
-    void *ctx = zmq_ctx_new(), *sock = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL;
-    int linger = 0;
+    void *ctx = zmq_ctx_new(), *sock = ctx ? zmq_socket(ctx, ZMQ_DEALER) : NULL, *watch = NULL;
+    int linger = 0, curve;
 
     *status = EXIT_FAIL;
     if (migrd_surely_down(home, err))
@@ -55,6 +69,9 @@ json_t *cli_request(const migr_home *home, const char *verb, json_t *args, int t
         migr_errf(err, "cannot set up a connection: %s", text ? zmq_strerror(errno) : "out of memory");
         goto end;
     }
+    if ((curve = keys_client_setup(sock, home, err)) < 0 ||
+        (curve && !(watch = keys_watch(ctx, sock, "cli", err))))
+        goto end;
     if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
         zmq_connect(sock, home->endpoint) < 0) {
         migr_errf(err, "cannot connect to migrd at %s: %s", home->endpoint, zmq_strerror(errno));
@@ -66,8 +83,21 @@ json_t *cli_request(const migr_home *home, const char *verb, json_t *args, int t
     env.request = &req;
     if (wire_send(sock, NULL, &env, err) < 0)
         goto end;
-    zmq_pollitem_t item = {sock, 0, ZMQ_POLLIN, 0};
-    int rc = zmq_poll(&item, 1, timeout_ms);
+    zmq_pollitem_t items[2] = {{sock, 0, ZMQ_POLLIN, 0}, {watch, 0, ZMQ_POLLIN, 0}};
+    int64_t deadline = clock_mono_ms() + timeout_ms, rc;
+    while ((rc = zmq_poll(items, watch ? 2 : 1, (long)(deadline - clock_mono_ms()))) > 0 &&
+           !(items[0].revents & ZMQ_POLLIN)) {
+        if (keys_refused(watch)) {
+            migr_errf(err, "migrd at %s refused this side's CURVE key (MIGR_KEY=%s): put its .pub in "
+                      "migrd's $MIGR_HOME/keys/, or check MIGR_SERVER_KEY is migrd's key", home->endpoint,
+                      getenv("MIGR_KEY"));
+            goto end;
+        }
+        if (clock_mono_ms() >= deadline) {
+            rc = 0;
+            break;
+        }
+    }
     if (rc <= 0) {
         migr_errf(err, "migrd at %s did not answer within %d ms; is it running? Start it with `migr up` "
                   "(MIGR_HOME=%s)", home->endpoint, timeout_ms, home->home);
@@ -96,6 +126,8 @@ end:
     if (reply)
         migr__envelope__free_unpacked(reply, NULL);
     free(text);
+    if (watch)
+        zmq_close(watch);
     if (sock)
         zmq_close(sock);
     if (ctx)

@@ -12,7 +12,9 @@
 #define END_OPT {NULL, NULL, 0, 0, NULL}
 
 static const cli_option up_opts[] = {
-    {"--workers", "N", 0, 0, "local workers to start, 0..64 (default 2)"}, END_OPT};
+    {"--workers", "N", 0, 0, "local workers to start, 0..64 (default 2)"},
+    {"--insecure", NULL, 0, 0, "let migrd listen on a non-loopback MIGR_ENDPOINT without CURVE keys"},
+    END_OPT};
 static const cli_option no_opts[] = {END_OPT};
 static const cli_option json_opts[] = {JSON_OPT, END_OPT};
 static const cli_option synth_opts[] = {
@@ -77,6 +79,13 @@ const cli_command cli_commands[] = {
     {"up", NULL, 0, 0, up_opts, "start migrd and N local workers in the background",
      "Logs go to $MIGR_HOME/logs, pids to $MIGR_HOME/run; prints the ZeroMQ endpoint and the HTTP\n"
      "address migrd serves.", cmd_up},
+    {"keygen", "NAME", 1, 1, json_opts, "make a CURVE key pair: $MIGR_HOME/keys/NAME.pub and NAME.key",
+     "`migr keygen migrd` gives migrd its pair: from then on every peer authenticates with\n"
+     "CURVE, and migrd admits the keys whose NAME.pub is in its $MIGR_HOME/keys/ (removing\n"
+     "the file cuts the peer off within a heartbeat).  A client or worker uses the pair\n"
+     "MIGR_KEY names (a NAME in its keys/ or a .key path) and migrd's public key from\n"
+     "MIGR_SERVER_KEY or its keys/migrd.pub.  ipc:// and loopback need no keys.",
+     cmd_keygen},
     {"down", NULL, 0, 0, no_opts, "stop the workers, then migrd, started by `migr up`", NULL, cmd_down},
     {"workers", NULL, 0, 0, json_opts, "the workers connected to migrd",
      "JSON: [{\"id\",\"pid\",\"host\",\"state\",\"tasks\",\"current\",...}]; current names the\n"

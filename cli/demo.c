@@ -320,7 +320,7 @@ int cmd_demo(const migr_home *home, const cli_args *a)
     json_decref(ping);
     json_t *result = NULL;
     if (started) {
-        if (cli_up(home, 2) != EXIT_OK)
+        if (cli_up(home, 2, 0) != EXIT_OK)
             goto stop;
     }
     if (prepare_set(home, plan->cold_clips, cold, seed, d ? config : NULL, 1) < 0 ||

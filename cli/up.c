@@ -92,16 +92,20 @@ int cmd_up(const migr_home *home, const cli_args *a)
     long long workers = 2;
     if (cli_int(a, "--workers", 0, 64, &workers) < 0)
         return EXIT_USAGE;
-    return cli_up(home, (long)workers);
+    return cli_up(home, (long)workers, cli_flag(a, "--insecure"));
 }
 
-int cli_up(const migr_home *home_in, long workers)
+int cli_up(const migr_home *home_in, long workers, int insecure)
 {
     migr_home home = *home_in;
     char dir[PATH_MAX], prog[PATH_MAX + 32], log[PATH_MAX + 32], pidf[PATH_MAX + 32];
     migr_err err;
 
     if (migr_home_resolve(&home, 1, &err) < 0 || bin_dir(dir, sizeof dir) < 0) {
+        fprintf(stderr, "migr up: %s\n", err.msg);
+        return EXIT_FAIL;
+    }
+    if (cli_check_keys(&home, &err) < 0) {
         fprintf(stderr, "migr up: %s\n", err.msg);
         return EXIT_FAIL;
     }
@@ -112,7 +116,7 @@ int cli_up(const migr_home *home_in, long workers)
     snprintf(prog, sizeof prog, "%s/migrd", dir);
     snprintf(log, sizeof log, "%s/migrd.log", home.logs);
     snprintf(pidf, sizeof pidf, "%s/migrd.pid", home.run);
-    char *dargv[] = {prog, NULL};
+    char *dargv[] = {prog, insecure ? "--insecure" : NULL, NULL};
     pid_t migrd = spawn(prog, dargv, log, pidf, &err);
     if (migrd < 0) {
         fprintf(stderr, "migr up: %s\n", err.msg);
@@ -121,6 +125,8 @@ int cli_up(const migr_home *home_in, long workers)
     int64_t deadline = clock_mono_ms() + 15000;
     while (ping(&home, 300) < 0) {
         if (waitpid(migrd, NULL, WNOHANG) == migrd || clock_mono_ms() > deadline) {
+            if (kill(migrd, SIGTERM) == 0)  /* running but not answering: do not leave it behind */
+                waitpid(migrd, NULL, 0);
             report_start_failure("migrd", log);
             unlink(pidf);
             return EXIT_FAIL;

@@ -39,7 +39,8 @@ int migr_home_resolve(migr_home *h, int create, migr_err *err)
     }
     if (set(h->db, sizeof h->db, err, "%s%s", h->home, "/migr.db") < 0 ||
         set(h->logs, sizeof h->logs, err, "%s%s", h->home, "/logs") < 0 ||
-        set(h->run, sizeof h->run, err, "%s%s", h->home, "/run") < 0)
+        set(h->run, sizeof h->run, err, "%s%s", h->home, "/run") < 0 ||
+        set(h->keys, sizeof h->keys, err, "%s%s", h->home, "/keys") < 0)
         return -1;
     if (getenv("MIGR_STORE") && *getenv("MIGR_STORE"))
         snprintf(h->store, sizeof h->store, "%s", getenv("MIGR_STORE"));

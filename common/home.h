@@ -18,6 +18,7 @@ typedef struct migr_home {
     char store[PATH_MAX];
     char logs[PATH_MAX];
     char run[PATH_MAX];      /* pid files, the HTTP address */
+    char keys[PATH_MAX];     /* CURVE key pairs and migrd's allowlist (common/keys.h) */
     char endpoint[PATH_MAX];
     char http[128];
 } migr_home;

@@ -62,6 +62,8 @@ wire_status wire_recv(void *sock, wire_peer *peer, Migr__Envelope **env, migr_er
 
     *env = NULL;
     if (peer) {
+        peer->len = 0;
+        peer->user[0] = '\0';
         zmq_msg_init(&msg);
         if (zmq_msg_recv(&msg, sock, 0) < 0) {
             zmq_msg_close(&msg);
@@ -84,6 +86,10 @@ wire_status wire_recv(void *sock, wire_peer *peer, Migr__Envelope **env, migr_er
         return WIRE_SOCKET;
     }
     size_t size = zmq_msg_size(&msg);
+    if (peer) {  /* ROUTER's routing-id frame carries no metadata; the peer's frames do */
+        const char *user = zmq_msg_gets(&msg, "User-Id");
+        snprintf(peer->user, sizeof peer->user, "%s", user ? user : "");
+    }
     if (has_more(sock)) {
         drain(sock);
         migr_errf(err, "a message with more frames than [routing id,] envelope");

@@ -24,6 +24,8 @@ enum {
 typedef struct wire_peer {
     unsigned char id[256];
     size_t len;
+    char user[48];         /* the CURVE key migrd's ZAP handler accepted it
+                            * under (its User-Id), "" without CURVE */
 } wire_peer;
 
 /* What went wrong with a message that wire_recv rejected. */

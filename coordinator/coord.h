@@ -15,12 +15,14 @@
 #include "common/store.h"
 #include "common/wire.h"
 #include "coordinator/queue.h"
+#include "coordinator/zap.h"
 
 typedef struct coord_config {
     int heartbeat_ms;      /* interval both ways (1000) */
     int liveness;          /* missed heartbeats before a worker is dead (3) */
     int max_attempts;      /* tries per task before it fails for good (3) */
     int backoff_ms;        /* first retry delay, doubling (1000) */
+    int insecure;          /* allow a non-local endpoint without CURVE */
 } coord_config;
 
 /* A task sent to a worker that has not answered for it yet.  It holds one
@@ -55,6 +57,8 @@ typedef struct coord {
     store st;
     sqlite3 *db;
     void *zctx, *router;
+    zap auth;              /* CURVE and the allowlist, when migrd has a key */
+    unsigned auth_seen;    /* the allowlist generation workers were checked against */
     coord_worker *workers;
     int nworkers, capworkers;
     int64_t started_ms;    /* monotonic; leases held at start get one liveness period */

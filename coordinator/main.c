@@ -18,6 +18,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: migrd [--log-level LEVEL] [--heartbeat-ms N] [--liveness N] [--max-attempts N]\n"
+            "             [--insecure]\n"
             "       migrd --version\n"
             "\n"
             "The migr coordinator: owns the SQLite database, hands tasks to workers\n"
@@ -29,6 +30,12 @@ static void usage(FILE *out)
             "  MIGR_ENDPOINT  ZeroMQ endpoint to bind (default ipc://$MIGR_HOME/migrd.sock)\n"
             "  MIGR_HTTP      HTTP address (default 127.0.0.1:7870; \"off\" to disable;\n"
             "                 port 0 picks one and writes it to $MIGR_HOME/run/http.addr)\n"
+            "\n"
+            "Authentication: with $MIGR_HOME/keys/migrd.key (`migr keygen migrd`) every peer\n"
+            "authenticates with CURVE, and the peers allowed are the keys/NAME.pub files\n"
+            "(`migr keygen NAME` on the peer's host, NAME.pub copied here; removing it cuts\n"
+            "the peer off).  Without that key migrd refuses a non-loopback tcp:// endpoint\n"
+            "unless given --insecure.\n"
             "\n"
             "Stops cleanly on SIGTERM or SIGINT; restarted, it resumes from the database.\n"
             "Usually started by `migr up`.\n");
@@ -90,6 +97,8 @@ int main(int argc, char **argv)
             if (parse_int_arg(a, v, &cfg.liveness) < 0)
                 return 2;
             i++;
+        } else if (!strcmp(a, "--insecure")) {
+            cfg.insecure = 1;
         } else if (!strcmp(a, "--max-attempts")) {
             if (parse_int_arg(a, v, &cfg.max_attempts) < 0)
                 return 2;

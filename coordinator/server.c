@@ -68,6 +68,7 @@ void coord_config_default(coord_config *cfg)
     cfg->liveness = 3;
     cfg->max_attempts = 3;
     cfg->backoff_ms = 1000;
+    cfg->insecure = 0;
 }
 
 int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_err *err)
@@ -89,8 +90,16 @@ int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_er
     }
     if (zmq_setsockopt(c->router, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
         zmq_setsockopt(c->router, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) < 0 ||
-        zmq_setsockopt(c->router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) < 0 ||
-        zmq_bind(c->router, home->endpoint) < 0) {
+        zmq_setsockopt(c->router, ZMQ_ROUTER_MANDATORY, &mandatory, sizeof mandatory) < 0) {
+        migr_errf(err, "cannot set up the ZeroMQ socket: %s", zmq_strerror(errno));
+        coord_close(c);
+        return -1;
+    }
+    if (zap_open(&c->auth, c->zctx, c->router, home, cfg->insecure, err) < 0) {
+        coord_close(c);
+        return -1;
+    }
+    if (zmq_bind(c->router, home->endpoint) < 0) {
         migr_errf(err, "cannot listen on %s: %s (is another migrd running? set MIGR_ENDPOINT)",
                   home->endpoint, zmq_strerror(errno));
         coord_close(c);
@@ -108,6 +117,7 @@ void coord_close(coord *c)
 {
     if (c->router)
         zmq_close(c->router);
+    zap_close(&c->auth);
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     c->router = c->zctx = NULL;
@@ -289,6 +299,12 @@ static void on_hello(coord *c, const wire_peer *peer, const Migr__WorkerHello *h
     task_row *rows = NULL;
     size_t n = 0;
 
+    if (w && strcmp(w->peer.user, peer->user) != 0) {
+        log_warn("refused a hello claiming worker id %s: that worker connected with another key", w->id);
+        wire_refuse(c->router, peer, "this worker id is in use by a worker with another key; give this "
+                    "worker its own --id");
+        return;
+    }
     if (!w) {
         if (c->nworkers == c->capworkers) {
             int cap = c->capworkers ? 2 * c->capworkers : 8;
@@ -449,6 +465,16 @@ static void handle_message(coord *c)
         return;
     }
     coord_worker *w = worker_by_peer(c, &peer);
+    if (c->auth.on && !zap_allowed(&c->auth, peer.user)) {
+        /* Its key left the allowlist after the handshake. */
+        log_warn("refused a message from peer %s: key %s is no longer in the allowlist",
+                 wire_peer_str(&peer, who, sizeof who), peer.user);
+        if (w)
+            worker_lost(c, w, "was cut off: its key left the allowlist");
+        wire_refuse(c->router, &peer, "this key is no longer in migrd's allowlist");
+        migr__envelope__free_unpacked(env, NULL);
+        return;
+    }
     switch (env->body_case) {
     case MIGR__ENVELOPE__BODY_HELLO:
         on_hello(c, &peer, env->hello);
@@ -533,6 +559,28 @@ static void dispatch(coord *c)
     }
 }
 
+/* Re-read the allowlist; when it changed (here or in the ZAP handler),
+ * workers whose key left it are cut off now, not at their next message. */
+static void reload_allowlist(coord *c)
+{
+    migr_err err;
+    if (zap_reload(&c->auth, &err) < 0)
+        log_error("%s (keeping the previous allowlist)", err.msg);
+    if (c->auth_seen == c->auth.generation)
+        return;
+    c->auth_seen = c->auth.generation;
+    for (int i = 0; i < c->nworkers;) {
+        coord_worker *w = &c->workers[i];
+        if (zap_allowed(&c->auth, w->peer.user)) {
+            i++;
+            continue;
+        }
+        wire_peer peer = w->peer;
+        worker_lost(c, w, "was cut off: its key left the allowlist");
+        wire_refuse(c->router, &peer, "this worker's key was removed from migrd's allowlist");
+    }
+}
+
 static void send_heartbeats(coord *c)
 {
     Migr__Envelope env = MIGR__ENVELOPE__INIT;
@@ -553,7 +601,7 @@ static void send_heartbeats(coord *c)
 
 int coord_serve(coord *c, volatile int *stop, migr_err *err)
 {
-    zmq_pollitem_t item = {c->router, 0, ZMQ_POLLIN, 0};
+    zmq_pollitem_t items[2] = {{c->router, 0, ZMQ_POLLIN, 0}, {c->auth.handler, 0, ZMQ_POLLIN, 0}};
 
     log_info("migrd listening on %s; database %s; store %s", c->home.endpoint, c->home.db,
              c->st.root);
@@ -561,6 +609,8 @@ int coord_serve(coord *c, volatile int *stop, migr_err *err)
     while (!*stop) {
         int64_t now = clock_mono_ms();
         if (now >= c->next_heartbeat_ms) {
+            if (c->auth.on)
+                reload_allowlist(c);
             send_heartbeats(c);
             sweep_dead(c);
             sweep_orphans(c);
@@ -569,11 +619,18 @@ int coord_serve(coord *c, volatile int *stop, migr_err *err)
         }
         dispatch(c);
         long timeout = (long)(c->next_heartbeat_ms - clock_mono_ms());
-        int rc = zmq_poll(&item, 1, timeout > 0 ? timeout : 0);
+        int rc = zmq_poll(items, c->auth.on ? 2 : 1, timeout > 0 ? timeout : 0);
         if (rc < 0) {
             if (errno == EINTR)
                 continue;
             return migr_errf(err, "polling: %s", zmq_strerror(errno));
+        }
+        for (int i = 0; c->auth.on && (items[1].revents & ZMQ_POLLIN) && i < 1000; i++) {
+            int events = 0;
+            size_t sz = sizeof events;
+            if (zmq_getsockopt(c->auth.handler, ZMQ_EVENTS, &events, &sz) < 0 || !(events & ZMQ_POLLIN))
+                break;
+            zap_handle(&c->auth);
         }
         /* Drain what is ready, bounded so timers still run under load. */
         for (int i = 0; i < 1000; i++) {

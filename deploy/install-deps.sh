@@ -10,8 +10,10 @@ libsqlite3-dev libopenblas-dev libyaml-dev
 libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev
 libmicrohttpd-dev libjansson-dev libicu-dev
 ffmpeg curl jq sqlite3"
-# promtool (from prometheus) judges /metrics.
-[ "${1:-}" = --test ] && PACKAGES="$PACKAGES prometheus chromium"
+# promtool (from prometheus) judges /metrics; chromium screenshots the
+# dashboard; iproute2 makes the network namespaces of t_other_hosts;
+# python3 finds free ports.
+[ "${1:-}" = --test ] && PACKAGES="$PACKAGES prometheus chromium iproute2 python3"
 
 missing=""
 for p in $PACKAGES; do

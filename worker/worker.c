@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "common/clock.h"
+#include "common/keys.h"
 #include "common/log.h"
 #include "common/store.h"
 #include "common/wire.h"
@@ -30,6 +31,8 @@ typedef struct worker {
     char id[128], host[128];
     store st;
     void *zctx, *dealer, *results;
+    void *watch;           /* migrd refusing our CURVE key (keys_watch), or NULL */
+    int connects;
     pthread_t *threads;
     int nthreads;
     /* The job queue, shared with the task threads. */
@@ -152,8 +155,16 @@ static int connect_coordinator(worker *w, migr_err *err)
     int linger = 0;
     int64_t maxmsg = WIRE_MAX_BYTES;
 
+    char watch_name[32];
+    int curve;
     w->dealer = zmq_socket(w->zctx, ZMQ_DEALER);
-    if (!w->dealer || zmq_setsockopt(w->dealer, ZMQ_ROUTING_ID, w->id, strlen(w->id)) < 0 ||
+    if (!w->dealer)
+        return migr_errf(err, "cannot create a ZeroMQ socket: %s", zmq_strerror(errno));
+    snprintf(watch_name, sizeof watch_name, "worker-%d", w->connects++);
+    if ((curve = keys_client_setup(w->dealer, w->home, err)) < 0 ||
+        (curve && !(w->watch = keys_watch(w->zctx, w->dealer, watch_name, err))))
+        return -1;
+    if (zmq_setsockopt(w->dealer, ZMQ_ROUTING_ID, w->id, strlen(w->id)) < 0 ||
         zmq_setsockopt(w->dealer, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
         zmq_setsockopt(w->dealer, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg) < 0 ||
         zmq_connect(w->dealer, w->home->endpoint) < 0)
@@ -168,15 +179,18 @@ static int connect_coordinator(worker *w, migr_err *err)
     env.body_case = MIGR__ENVELOPE__BODY_HELLO;
     env.hello = &hello;
     send_env(w, &env);
-    log_info("worker %s connecting to %s with %d slots", w->id, w->home->endpoint, w->opt->concurrency);
+    log_info("worker %s connecting to %s with %d slots%s", w->id, w->home->endpoint, w->opt->concurrency,
+             curve ? " (CURVE)" : "");
     return 0;
 }
 
 static void disconnect_coordinator(worker *w)
 {
+    if (w->watch)
+        zmq_close(w->watch);
     if (w->dealer)
         zmq_close(w->dealer);
-    w->dealer = NULL;
+    w->dealer = w->watch = NULL;
 }
 
 static void queue_job(worker *w, const Migr__TaskAssign *a)
@@ -287,8 +301,9 @@ static int serve(worker *w, volatile int *stop, migr_err *err)
     if (connect_coordinator(w, err) < 0)
         return -1;
     while (!*stop) {
-        zmq_pollitem_t items[2] = {{w->dealer, 0, ZMQ_POLLIN, 0}, {w->results, 0, ZMQ_POLLIN, 0}};
-        int rc = zmq_poll(items, 2, w->opt->heartbeat_ms);
+        zmq_pollitem_t items[3] = {{w->dealer, 0, ZMQ_POLLIN, 0}, {w->results, 0, ZMQ_POLLIN, 0},
+                                   {w->watch, 0, ZMQ_POLLIN, 0}};
+        int rc = zmq_poll(items, w->watch ? 3 : 2, w->opt->heartbeat_ms);
         if (rc < 0 && errno != EINTR)
             return migr_errf(err, "polling: %s", zmq_strerror(errno));
         if (rc > 0 && (items[0].revents & ZMQ_POLLIN)) {
@@ -299,6 +314,10 @@ static int serve(worker *w, volatile int *stop, migr_err *err)
         }
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
             on_result(w);
+        if (rc > 0 && w->watch && (items[2].revents & ZMQ_POLLIN) && keys_refused(w->watch))
+            return migr_errf(err, "migrd at %s refused this worker's CURVE key (MIGR_KEY=%s): put its .pub "
+                             "in migrd's $MIGR_HOME/keys/, or check MIGR_SERVER_KEY is migrd's key",
+                             w->home->endpoint, getenv("MIGR_KEY"));
         int64_t now = clock_mono_ms();
         if (now >= next_beat) {
             send_heartbeat(w);

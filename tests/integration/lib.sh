@@ -107,3 +107,8 @@ check_no_double_completion() {
         sort | uniq -d | head -5)
     [ -z "$dup" ] || fail "tasks processed to completion twice by workers: $dup"
 }
+
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
