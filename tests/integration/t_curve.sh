@@ -2,7 +2,8 @@
 # `migr keygen` keys a worker and the CLI work over tcp://127.0.0.1; a worker
 # and a client whose key is not in the allowlist get nothing, and migrd logs
 # the refused key; a worker whose .pub is removed is cut off within 3 s and
-# its task goes to another worker.
+# its task goes to another worker; a worker id connected under one key
+# cannot be claimed under another.
 . "$(dirname "$0")/lib.sh"
 
 # No keys, a non-loopback endpoint: refused with the way out.
@@ -69,4 +70,13 @@ grep -q "removed from migrd's allowlist" "$MIGR_HOME/logs/worker-spare.log" ||
 kill -CONT "$(pid_of worker-0)"
 wait_for "the run to finish on the remaining worker" 60 \
     sh -c "[ \"\$(migr run show $run --json | jq -r .state)\" = succeeded ]"
+# A listed key may not take over the id of a worker that connected under
+# another key: local-0 is killed, and before migrd has declared it dead a
+# worker with the lab-2 key says hello as local-0.
+migr keygen lab-2 >/dev/null || fail "keygen lab-2"
+kill -KILL "$(pid_of worker-0)"
+out=$(MIGR_KEY=lab-2 timeout 10 migr-worker --id local-0 2>&1) && fail "a worker took over local-0 under another key"
+echo "$out" | grep -q "in use by a worker with another key" || fail "the id claim was not refused: $out"
+grep -q "refused a hello claiming worker id local-0" "$MIGR_HOME/logs/migrd.log" || fail "the claim was not logged"
+rm -f "$MIGR_HOME/run/worker-0.pid"
 finish
