@@ -11,6 +11,7 @@
 #include <assert.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <microhttpd.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -41,12 +43,16 @@
  * us and the client gets our JSON 414 or 431, not MHD's HTML page (which
  * only a request over this still gets). */
 #define CONNECTION_MEMORY  (256 * 1024)
+#define HTTP_TOKEN_BYTES   32
 
 struct http_server {
     struct MHD_Daemon *daemon;
     sqlite3 *db;              /* read-only; used only from MHD's thread */
     char addr_path[PATH_MAX]; /* run/http.addr, removed on stop */
     char start_error[256];    /* MHD's last log line; read only when start failed */
+    char token[2 * HTTP_TOKEN_BYTES + 1]; /* hex; "" when none is needed (loopback) */
+    char token_path[PATH_MAX + 16];
+    char *tls_cert, *tls_key; /* PEM, owned; NULL without TLS */
 };
 
 /* ---- Response bodies ------------------------------------------------------ */
@@ -416,6 +422,29 @@ static int refuse_extras(struct MHD_Connection *conn, struct MHD_Response **r, u
     return 0;
 }
 
+/* Beyond loopback every path but the dashboard's static files needs
+ * "Authorization: Bearer TOKEN": 1 with *r the 401 when it is missing or
+ * wrong (compared in constant time), 0 when the request may go on. */
+static int refuse_unauthorized(http_server *srv, struct MHD_Connection *conn, const char *url,
+                               struct MHD_Response **r, unsigned *status)
+{
+    if (!srv->token[0] || dashboard_find(url))
+        return 0;
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    size_t n = strlen(srv->token);
+    if (auth && !strncmp(auth, "Bearer ", 7) && strlen(auth + 7) == n && sodium_memcmp(auth + 7, srv->token, n) == 0)
+        return 0;
+    *r = error_response(status, MHD_HTTP_UNAUTHORIZED,
+                        "%s: send \"Authorization: Bearer TOKEN\" with the token in %s on migrd's host",
+                        auth ? "the bearer token is wrong" : "this address needs a bearer token",
+                        srv->token_path);
+    if (*r && MHD_add_response_header(*r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"migr\"") != MHD_YES) {
+        MHD_destroy_response(*r);
+        *r = NULL;
+    }
+    return 1;
+}
+
 /* r (consumed) or, when it is a 200 whose ETag the request's If-None-Match
  * names, an empty 304 with that ETag. */
 static struct MHD_Response *not_modified(struct MHD_Connection *conn, struct MHD_Response *r, unsigned *status)
@@ -460,7 +489,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     if (get) {
-        if (!refuse_extras(conn, &r, &status))
+        if (!refuse_extras(conn, &r, &status) && !refuse_unauthorized(srv, conn, url, &r, &status))
             r = route_snapshot(srv, conn, url, &status);
         r = not_modified(conn, r, &status);
     } else {
@@ -527,9 +556,15 @@ static int start_daemon(http_server *srv, const struct sockaddr_in *sa, const ch
 {
     /* The logger comes first: MHD uses its default logger for anything it
      * reports while parsing the options before it. */
+    struct MHD_OptionItem tls[] = {
+        {srv->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, srv->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
     srv->daemon = MHD_start_daemon(
-        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, ntohs(sa->sin_port), NULL, NULL,
-        on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_SOCK_ADDR,
+        MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG | (srv->tls_cert ? MHD_USE_TLS : 0),
+        ntohs(sa->sin_port), NULL, NULL,
+        on_request, srv, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, MHD_OPTION_ARRAY, tls, MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)sa, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)CONNECTION_TIMEOUT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -564,7 +599,80 @@ static int publish_addr(http_server *srv, const migr_home *home, const struct so
         return migr_err_wrap(err, "publishing the HTTP address");
     }
     line[strlen(line) - 1] = '\0';
-    log_info("HTTP API on http://%s/", line);
+    log_info("HTTP API on %s://%s/%s", srv->tls_cert ? "https" : "http", line,
+             srv->token[0] ? " (bearer token required)" : "");
+    return 0;
+}
+
+/* The bearer token of a non-loopback address: read from token_path, or
+ * made there (32 random bytes in hex, mode 0600) on first use. */
+static int load_token(http_server *srv, const migr_home *home, migr_err *err)
+{
+    uint8_t *text = NULL, raw[HTTP_TOKEN_BYTES];
+    size_t len;
+    const char *env = getenv("MIGR_HTTP_TOKEN_FILE");
+
+    if (env && *env)
+        snprintf(srv->token_path, sizeof srv->token_path, "%s", env);
+    else if (snprintf(srv->token_path, sizeof srv->token_path, "%s/http.token", home->keys) >=
+             (int)sizeof srv->token_path)
+        return migr_errf(err, "MIGR_HOME is too long a path");
+    if (access(srv->token_path, F_OK) == 0) {
+        if (fs_read_file(srv->token_path, &text, &len, err) < 0)
+            return migr_err_wrap(err, "reading the HTTP token");
+        while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+            text[--len] = '\0';
+        int ok = len >= 16 && len < sizeof srv->token && strspn((char *)text, "0123456789abcdefABCDEF") == len;
+        if (ok)
+            memcpy(srv->token, text, len + 1);
+        sodium_memzero(text, len);
+        free(text);
+        if (!ok)
+            return migr_errf(err, "%s does not hold an HTTP token (16 to %d hex digits); remove it and "
+                             "migrd makes a new one", srv->token_path, 2 * HTTP_TOKEN_BYTES);
+        return 0;
+    }
+    if (mkdir(home->keys, 0700) < 0 && errno != EEXIST)
+        return migr_errf(err, "cannot create %s: %s", home->keys, strerror(errno));
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(srv->token, sizeof srv->token, raw, sizeof raw);
+    char line[sizeof srv->token + 1];
+    snprintf(line, sizeof line, "%s\n", srv->token);
+    int fd = open(srv->token_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    ssize_t w = fd < 0 ? -1 : write(fd, line, strlen(line));
+    int ok = fd >= 0 && w == (ssize_t)strlen(line) && fsync(fd) == 0;
+    if (fd >= 0 && close(fd) < 0)
+        ok = 0;
+    if (!ok)
+        return migr_errf(err, "cannot write the HTTP token %s: %s", srv->token_path, strerror(errno));
+    log_info("made the HTTP bearer token %s", srv->token_path);
+    return 0;
+}
+
+/* TLS from MIGR_HTTP_CERT and MIGR_HTTP_KEY (PEM files) when both are set;
+ * beyond loopback, a bearer token (load_token). */
+static int setup_trust(http_server *srv, const migr_home *home, int loopback, migr_err *err)
+{
+    const char *cert = getenv("MIGR_HTTP_CERT"), *key = getenv("MIGR_HTTP_KEY");
+    size_t len;
+
+    if ((cert && *cert) != (key && *key))
+        return migr_errf(err, "set both MIGR_HTTP_CERT and MIGR_HTTP_KEY (PEM files) for HTTPS, or neither");
+    if (cert && *cert) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+            return migr_errf(err, "this libmicrohttpd has no TLS support; unset MIGR_HTTP_CERT and "
+                             "MIGR_HTTP_KEY, or serve HTTPS through a proxy");
+        if (fs_read_file(cert, (uint8_t **)&srv->tls_cert, &len, err) < 0 ||
+            fs_read_file(key, (uint8_t **)&srv->tls_key, &len, err) < 0)
+            return migr_err_wrap(err, "reading the HTTPS certificate and key");
+    }
+    if (loopback)
+        return 0;
+    if (load_token(srv, home, err) < 0)
+        return -1;
+    if (!srv->tls_cert)
+        log_warn("HTTP on %s without TLS: the bearer token crosses the network in clear; set "
+                 "MIGR_HTTP_CERT and MIGR_HTTP_KEY for HTTPS", home->http);
     return 0;
 }
 
@@ -588,7 +696,8 @@ int http_start(http_server **out, const migr_home *home, migr_err *err)
         migr_err_wrap(err, "starting the HTTP API");
         goto fail;
     }
-    if (start_daemon(srv, &sa, home->http, err) < 0 || publish_addr(srv, home, &sa, err) < 0)
+    if (setup_trust(srv, home, (ntohl(sa.sin_addr.s_addr) >> 24) == 127, err) < 0 ||
+        start_daemon(srv, &sa, home->http, err) < 0 || publish_addr(srv, home, &sa, err) < 0)
         goto fail;
     *out = srv;
     return 0;
@@ -604,6 +713,10 @@ void http_stop(http_server **srv)
     if ((*srv)->daemon)
         MHD_stop_daemon((*srv)->daemon);
     db_close(&(*srv)->db);
+    free((*srv)->tls_cert);
+    if ((*srv)->tls_key)
+        sodium_memzero((*srv)->tls_key, strlen((*srv)->tls_key));
+    free((*srv)->tls_key);
     if ((*srv)->addr_path[0] && unlink((*srv)->addr_path) < 0 && errno != ENOENT)
         log_warn("http: cannot remove %s: %s", (*srv)->addr_path, strerror(errno));
     free(*srv);

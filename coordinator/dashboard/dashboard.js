@@ -24,8 +24,21 @@ function report(msg) {
   box.textContent += msg + '\n';
 }
 
+// Beyond loopback the API needs a bearer token: open the page as
+// http://HOST:PORT/#token=TOKEN; the token stays in this tab's session
+// storage and leaves the address bar.
+const token = (() => {
+  const m = location.hash.match(/token=([0-9a-fA-F]+)/);
+  if (m) {
+    sessionStorage.setItem('migr-token', m[1]);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  return sessionStorage.getItem('migr-token');
+})();
+
 async function get(path) {
-  const r = await fetch(path, {cache: 'no-store'});
+  const headers = token ? {Authorization: 'Bearer ' + token} : {};
+  const r = await fetch(path, {cache: 'no-store', headers});
   if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
   return r.json();
 }
