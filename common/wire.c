@@ -21,11 +21,16 @@ int wire_send(void *sock, const wire_peer *peer, Migr__Envelope *env, migr_err *
     if (len > sizeof stack && !(buf = malloc(len)))
         return migr_errf(err, "out of memory packing a %zu-byte message", len);
     migr__envelope__pack(env, buf);
-    if (peer && zmq_send(sock, peer->id, peer->len, ZMQ_SNDMORE) < 0)
-        rc = -1;
-    else if (zmq_send(sock, buf, len, 0) < 0)
-        rc = -1;
-    if (rc < 0)
+    /* A ROUTER queues a message's frames atomically: if the routing frame is
+     * taken, the body is too (it fails only when the peer is gone). */
+    int dontwait = peer ? ZMQ_DONTWAIT : 0;
+    if (peer && zmq_send(sock, peer->id, peer->len, ZMQ_SNDMORE | dontwait) < 0)
+        rc = errno == EAGAIN ? -2 : -1;
+    else if (zmq_send(sock, buf, len, dontwait) < 0)
+        rc = errno == EAGAIN ? -2 : -1;
+    if (rc == -2)
+        migr_errf(err, "the peer's queue is full (it is not reading); message dropped");
+    else if (rc < 0)
         migr_errf(err, "sending a message: %s", zmq_strerror(errno));
     if (buf != stack)
         free(buf);

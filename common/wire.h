@@ -32,7 +32,10 @@ typedef struct wire_peer {
 typedef enum { WIRE_OK, WIRE_MALFORMED, WIRE_VERSION, WIRE_TOO_BIG, WIRE_SOCKET } wire_status;
 
 /* Send env (version is set here).  peer is the routing id for a ROUTER
- * socket, NULL otherwise.  env stays the caller's. */
+ * socket, NULL otherwise.  env stays the caller's.  To a peer the send never
+ * blocks: one whose queue is full (it does not read) or who is gone fails
+ * at once -- -2 for a full queue, -1 otherwise -- so that no peer can stall
+ * the sender's loop. */
 int wire_send(void *sock, const wire_peer *peer, Migr__Envelope *env, migr_err *err);
 
 /* Receive one message.  For a ROUTER, pass peer to receive the routing id.

@@ -445,7 +445,10 @@ static void on_request(coord *c, const wire_peer *peer, const Migr__Request *req
     env.reply = &reply;
     if (status)
         log_info("request %s failed: %s", req->verb, err.msg);
-    if (wire_send(c->router, peer, &env, &err) < 0)
+    int sent = wire_send(c->router, peer, &env, &err);
+    if (sent == -2)
+        log_debug("replying to %s: %s", req->verb, err.msg);  /* a client flooding without reading */
+    else if (sent < 0)
         log_warn("replying to %s: %s", req->verb, err.msg);
     free(body);
 }

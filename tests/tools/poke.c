@@ -1,6 +1,6 @@
 /* poke -- sends hostile traffic to migrd, for the robustness tests.
  *
- * usage: poke ENDPOINT random|frames|version|big|empty|drop|liar
+ * usage: poke ENDPOINT random|frames|version|big|empty|drop|liar|deaf
  *   random   one frame of random bytes
  *   frames   five frames of random bytes
  *   version  a well-formed request with protocol version 999 (expects a refusal)
@@ -12,6 +12,9 @@
  *   liar     a worker (id poke-liar, one slot) that answers every task it is
  *            given for 10 s at once, "succeeded" with the output {}; prints
  *            how many it answered
+ *   deaf     a client that sends requests as fast as migrd takes them
+ *            (up to 200,000 pings), reads no reply, and stays connected for
+ *            8 s; prints how many it sent
  * Exits 0 once the message is sent (and, for "version", the refusal read). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +171,36 @@ static int lie(void *sock)
     return 0;
 }
 
+/* The "deaf" mode. */
+static int deaf(void *sock)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__Request req = MIGR__REQUEST__INIT;
+    long sent = 0;
+
+    env.version = WIRE_PROTOCOL_VERSION;
+    req.verb = "ping";
+    req.args = "{}";
+    env.body_case = MIGR__ENVELOPE__BODY_REQUEST;
+    env.request = &req;
+    size_t len = migr__envelope__get_packed_size(&env);
+    unsigned char buf[256];
+    if (len > sizeof buf)
+        return -1;
+    migr__envelope__pack(&env, buf);
+    int64_t until = clock_mono_ms() + 3000;
+    while (sent < 200000 && clock_mono_ms() < until) {
+        if (zmq_send(sock, buf, len, ZMQ_DONTWAIT) < 0) {
+            nanosleep(&(struct timespec){0, 1000 * 1000}, NULL);
+            continue;
+        }
+        sent++;
+    }
+    nanosleep(&(struct timespec){8, 0}, NULL);
+    printf("%ld\n", sent);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     Migr__Envelope env = MIGR__ENVELOPE__INIT;
@@ -175,7 +208,7 @@ int main(int argc, char **argv)
     int linger = 2000, timeout = 5000, rc = 0;
 
     if (argc != 3) {
-        fprintf(stderr, "usage: poke ENDPOINT random|frames|version|big|empty|drop|liar\n");
+        fprintf(stderr, "usage: poke ENDPOINT random|frames|version|big|empty|drop|liar|deaf\n");
         return 2;
     }
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
@@ -183,6 +216,12 @@ int main(int argc, char **argv)
         zmq_setsockopt(sock, ZMQ_ROUTING_ID, "poke-drop", 9);
     if (!strcmp(argv[2], "liar"))
         zmq_setsockopt(sock, ZMQ_ROUTING_ID, "poke-liar", 9);
+    if (!strcmp(argv[2], "deaf")) {
+        int one = 1;
+        zmq_setsockopt(sock, ZMQ_RCVHWM, &one, sizeof one);
+        zmq_setsockopt(sock, ZMQ_RCVBUF, &one, sizeof one);
+        linger = 0;
+    }
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
     if (zmq_connect(sock, argv[1]) < 0) {
@@ -201,6 +240,8 @@ int main(int argc, char **argv)
         rc = drop_assignments(sock);
     } else if (!strcmp(mode, "liar")) {
         rc = lie(sock);
+    } else if (!strcmp(mode, "deaf")) {
+        rc = deaf(sock);
     } else if (!strcmp(mode, "empty")) {
         env.version = 1;
         rc = send_envelope(sock, &env);
