@@ -14,6 +14,7 @@
 #include "common/home.h"
 #include "common/store.h"
 #include "common/wire.h"
+#include "coordinator/deadlines.h"
 #include "coordinator/queue.h"
 #include "coordinator/zap.h"
 
@@ -23,6 +24,8 @@ typedef struct coord_config {
     int max_attempts;      /* tries per task before it fails for good (3) */
     int backoff_ms;        /* first retry delay, doubling (1000) */
     int insecure;          /* allow a non-local endpoint without CURVE */
+    int task_timeout_s;    /* a lease ends this long after it began, even if
+                            * its worker lives on (3600) */
 } coord_config;
 
 /* A task sent to a worker that has not answered for it yet.  It holds one
@@ -61,6 +64,7 @@ typedef struct coord {
     unsigned auth_seen;    /* the allowlist generation workers were checked against */
     coord_worker *workers;
     int nworkers, capworkers;
+    deadlines leases;      /* when each lease ends (deadlines.h) */
     int64_t started_ms;    /* monotonic; leases held at start get one liveness period */
     int64_t next_heartbeat_ms;
     /* Store objects to remove once the transaction that stopped needing

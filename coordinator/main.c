@@ -18,7 +18,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: migrd [--log-level LEVEL] [--heartbeat-ms N] [--liveness N] [--max-attempts N]\n"
-            "             [--insecure]\n"
+            "             [--task-timeout SECONDS] [--insecure]\n"
             "       migrd --version\n"
             "\n"
             "The migr coordinator: owns the SQLite database, hands tasks to workers\n"
@@ -40,6 +40,10 @@ static void usage(FILE *out)
             "(`migr keygen NAME` on the peer's host, NAME.pub copied here; removing it cuts\n"
             "the peer off).  Without that key migrd refuses a non-loopback tcp:// endpoint\n"
             "unless given --insecure.\n"
+            "\n"
+            "A task's lease ends --task-timeout seconds (default 3600) after it was handed\n"
+            "out, even if its worker lives on; the task is retried elsewhere and the late\n"
+            "result refused.\n"
             "\n"
             "Stops cleanly on SIGTERM or SIGINT; restarted, it resumes from the database.\n"
             "Usually started by `migr up`.\n");
@@ -99,6 +103,10 @@ int main(int argc, char **argv)
             i++;
         } else if (!strcmp(a, "--liveness")) {
             if (parse_int_arg(a, v, &cfg.liveness) < 0)
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--task-timeout")) {
+            if (parse_int_arg(a, v, &cfg.task_timeout_s) < 0)
                 return 2;
             i++;
         } else if (!strcmp(a, "--insecure")) {

@@ -69,6 +69,12 @@ void coord_config_default(coord_config *cfg)
     cfg->max_attempts = 3;
     cfg->backoff_ms = 1000;
     cfg->insecure = 0;
+    cfg->task_timeout_s = 3600;
+}
+
+static int lease_deadline(coord *c, int64_t task_id, uint64_t lease)
+{
+    return deadlines_push(&c->leases, clock_wall_ms() + (int64_t)c->cfg.task_timeout_s * 1000, task_id, lease);
 }
 
 int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_err *err)
@@ -106,6 +112,20 @@ int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_er
         return -1;
     }
     c->started_ms = clock_mono_ms();
+    /* Leases from before a restart get a whole timeout from now. */
+    task_row *rows = NULL;
+    size_t n = 0;
+    if (queue_leased(c->db, &rows, &n, err) < 0) {
+        coord_close(c);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (lease_deadline(c, rows[i].id, rows[i].lease) < 0) {
+            free(rows);
+            coord_close(c);
+            return migr_errf(err, "out of memory");
+        }
+    free(rows);
     if (queue_event(c->db, "coord.start", NULL, 0, 0, home->endpoint, err) < 0) {
         coord_close(c);
         return -1;
@@ -130,6 +150,7 @@ void coord_close(coord *c)
     free(c->workers);
     c->workers = NULL;
     c->nworkers = c->capworkers = 0;
+    deadlines_free(&c->leases);
 }
 
 /* ---- the worker table (oldest-heard-from first) ---- */
@@ -280,6 +301,45 @@ static void sweep_orphans(coord *c)
             log_error("requeueing task %lld: %s", (long long)rows[i].id, err.msg);
     }
     free(rows);
+}
+
+static int lease_is_current(void *ctx, const deadline_entry *e)
+{
+    coord *c = ctx;
+    task_row t;
+    migr_err err;
+    return queue_current(c->db, e->task_id, e->lease, &t, &err) != 0;  /* kept on errors */
+}
+
+/* Leases past their deadline go back to the queue as failed attempts, even
+ * when their worker lives on (a hung task, a lost result it still lists);
+ * its late result is stale and refused.  The worker's slot stays taken
+ * while its heartbeats still list the lease: its thread is still busy. */
+static void expire_leases(coord *c)
+{
+    deadline_entry e;
+    migr_err err;
+    char reason[256];
+    int64_t now = clock_wall_ms();
+    size_t live = 0;
+
+    while (deadlines_pop_due(&c->leases, now, &e)) {
+        task_row t;
+        int current = queue_current(c->db, e.task_id, e.lease, &t, &err);
+        if (current < 0)
+            log_error("%s", err.msg);
+        if (current <= 0)
+            continue;
+        snprintf(reason, sizeof reason, "its lease ended: worker %s held it for %d s (migrd --task-timeout)",
+                 t.worker, c->cfg.task_timeout_s);
+        log_warn("task %lld (%s): %s; requeueing it", (long long)t.id, t.kind, reason);
+        if (task_failed(c, &t, reason, &err) < 0)
+            log_error("requeueing task %lld: %s", (long long)t.id, err.msg);
+    }
+    for (int i = 0; i < c->nworkers; i++)
+        live += (size_t)c->workers[i].nheld;
+    if (deadlines_filter_due(&c->leases, live))
+        deadlines_filter(&c->leases, lease_is_current, c);
 }
 
 static void sweep_dead(coord *c)
@@ -541,6 +601,8 @@ static int assign_one(coord *c, coord_worker *w)
         return -1;
     }
     w->held[w->nheld++] = (coord_assignment){t.id, lease, ++w->sent};
+    if (lease_deadline(c, t.id, lease) < 0)
+        log_error("out of memory: task %lld has no lease deadline", (long long)t.id);
     log_debug("task %lld (%s) -> %s, attempt %d", (long long)t.id, t.kind, w->id, t.attempts);
     return 1;
 }
@@ -617,6 +679,7 @@ int coord_serve(coord *c, volatile int *stop, migr_err *err)
             send_heartbeats(c);
             sweep_dead(c);
             sweep_orphans(c);
+            expire_leases(c);
             schedules_tick(c, clock_wall_ms());
             c->next_heartbeat_ms = now + c->cfg.heartbeat_ms;
         }

@@ -112,3 +112,13 @@ check_no_double_completion() {
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# kill_holding PIDNAME WORKER_ID: SIGKILL the worker of run/PIDNAME.pid while
+# it holds a lease (stopped first, so that it cannot finish the task between
+# the check and the kill); fails the test if it never gets one.
+kill_holding() {
+    kill -STOP "$(pid_of "$1")" || fail "could not stop $2"
+    soon_for "$2 to hold a lease" 30 sh -c \
+        "[ \$(sqlite3 '$MIGR_HOME/migr.db' \"SELECT COUNT(*) FROM tasks WHERE state = 'leased' AND worker = '$2'\") -ge 1 ]"
+    kill -KILL "$(pid_of "$1")" || fail "could not kill $2"
+}

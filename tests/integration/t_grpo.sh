@@ -50,7 +50,7 @@ three=$(grpo --set dataset=a) || fail "grpo submit"
 migr run watch "$three" >/dev/null || fail "the grpo run with 3 workers did not succeed"
 killed=$(grpo --set dataset=a) || fail "grpo submit"
 wait_for "step 1" 120 sh -c "[ \$(migr run show $killed --json | jq .step) -ge 1 ]"
-kill -KILL "$(pid_of worker-1)"
+kill_holding worker-1 extra-1
 migr run watch "$killed" >/dev/null || fail "the grpo run with a killed worker did not succeed"
 echo "1 worker: $(final "$one"); 3 workers: $(final "$three"); killed: $(final "$killed")"
 expect_eq "1 vs 3 workers" "$(final "$one")" "$(final "$three")"

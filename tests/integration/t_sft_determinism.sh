@@ -35,7 +35,7 @@ done
 # Kill a worker in the middle of a run.
 killed=$(submit) || fail "submit"
 wait_for "step 3" 120 sh -c "[ \$(migr run show $killed --json | jq .step) -ge 3 ]"
-kill -KILL "$(pid_of worker-1)"
+kill_holding worker-1 extra-1
 migr run watch "$killed" >/dev/null || fail "the run with a killed worker did not succeed"
 
 echo "1 worker: $(final_sha "$one")"

@@ -1,6 +1,6 @@
 /* poke -- sends hostile traffic to migrd, for the robustness tests.
  *
- * usage: poke ENDPOINT random|frames|version|big|empty|drop|liar|deaf
+ * usage: poke ENDPOINT random|frames|version|big|empty|drop|liar|hoard|deaf
  *   random   one frame of random bytes
  *   frames   five frames of random bytes
  *   version  a well-formed request with protocol version 999 (expects a refusal)
@@ -12,6 +12,10 @@
  *   liar     a worker (id poke-liar, one slot) that answers every task it is
  *            given for 10 s at once, "succeeded" with the output {}; prints
  *            how many it answered
+ *   hoard    a worker (id poke-hoard, one slot) that keeps every task it is
+ *            given, listing it in its heartbeats, and answers none for 8 s;
+ *            then sends a late "succeeded" for the first and leaves; prints
+ *            the first task's id
  *   deaf     a client that sends requests as fast as migrd takes them
  *            (up to 200,000 pings), reads no reply, and stays connected for
  *            8 s; prints how many it sent
@@ -171,6 +175,57 @@ static int lie(void *sock)
     return 0;
 }
 
+/* The "hoard" mode; sock is connected with routing id poke-hoard. */
+static int hoard(void *sock)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT, out = MIGR__ENVELOPE__INIT;
+    Migr__WorkerHello hello = MIGR__WORKER_HELLO__INIT;
+    Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
+    Migr__TaskResult res = MIGR__TASK_RESULT__INIT;
+    uint64_t assigned = 0, kept[16];
+    char buf[65536];
+
+    if (hello_as(sock, "poke-hoard", &env, &hello, &hb) < 0)
+        return -1;
+    int64_t deadline = clock_mono_ms() + 30000, next_beat = 0;
+    while (clock_mono_ms() < deadline) {
+        int n = zmq_recv(sock, buf, sizeof buf, ZMQ_DONTWAIT);
+        Migr__Envelope *in = n > 0 && n < (int)sizeof buf
+                                 ? migr__envelope__unpack(NULL, (size_t)n, (uint8_t *)buf) : NULL;
+        if (in && in->body_case == MIGR__ENVELOPE__BODY_ASSIGN && hb.n_running < sizeof kept / sizeof *kept) {
+            if (!assigned++) {
+                res.task_id = in->assign->task_id;
+                res.lease = in->assign->lease;
+                deadline = clock_mono_ms() + 8000;
+            }
+            kept[hb.n_running++] = in->assign->lease;
+        }
+        if (in)
+            migr__envelope__free_unpacked(in, NULL);
+        if (clock_mono_ms() >= next_beat) {
+            hb.assigned = assigned;
+            hb.running = kept;
+            if (send_envelope(sock, &env) < 0)
+                return -1;
+            next_beat = clock_mono_ms() + 300;
+        }
+        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
+    }
+    if (!assigned) {
+        fprintf(stderr, "poke: hoard: no task was assigned in 30 s\n");
+        return -1;
+    }
+    out.version = WIRE_PROTOCOL_VERSION;
+    out.body_case = MIGR__ENVELOPE__BODY_RESULT;
+    out.result = &res;
+    res.ok = 1;
+    res.output = "{}";
+    if (send_envelope(sock, &out) < 0 || say_bye(sock, &env) < 0)
+        return -1;
+    printf("%llu\n", (unsigned long long)res.task_id);
+    return 0;
+}
+
 /* The "deaf" mode. */
 static int deaf(void *sock)
 {
@@ -208,7 +263,7 @@ int main(int argc, char **argv)
     int linger = 2000, timeout = 5000, rc = 0;
 
     if (argc != 3) {
-        fprintf(stderr, "usage: poke ENDPOINT random|frames|version|big|empty|drop|liar|deaf\n");
+        fprintf(stderr, "usage: poke ENDPOINT random|frames|version|big|empty|drop|liar|hoard|deaf\n");
         return 2;
     }
     void *ctx = zmq_ctx_new(), *sock = zmq_socket(ctx, ZMQ_DEALER);
@@ -216,6 +271,8 @@ int main(int argc, char **argv)
         zmq_setsockopt(sock, ZMQ_ROUTING_ID, "poke-drop", 9);
     if (!strcmp(argv[2], "liar"))
         zmq_setsockopt(sock, ZMQ_ROUTING_ID, "poke-liar", 9);
+    if (!strcmp(argv[2], "hoard"))
+        zmq_setsockopt(sock, ZMQ_ROUTING_ID, "poke-hoard", 10);
     if (!strcmp(argv[2], "deaf")) {
         int one = 1;
         zmq_setsockopt(sock, ZMQ_RCVHWM, &one, sizeof one);
@@ -240,6 +297,8 @@ int main(int argc, char **argv)
         rc = drop_assignments(sock);
     } else if (!strcmp(mode, "liar")) {
         rc = lie(sock);
+    } else if (!strcmp(mode, "hoard")) {
+        rc = hoard(sock);
     } else if (!strcmp(mode, "deaf")) {
         rc = deaf(sock);
     } else if (!strcmp(mode, "empty")) {
