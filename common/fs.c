@@ -11,6 +11,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static int fsync_dir_of(const char *path)
+{
+    char buf[PATH_MAX];
+    snprintf(buf, sizeof buf, "%s", path);
+    int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
 int fs_mkdirs(const char *path, migr_err *err)
 {
     char buf[PATH_MAX];
@@ -24,8 +36,14 @@ int fs_mkdirs(const char *path, migr_err *err)
             continue;
         char c = *p;
         *p = '\0';
-        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+        if (mkdir(buf, 0755) == 0) {
+            /* A new directory's entry is durable once its parent is synced;
+             * the files published into it (fs_publish) depend on it. */
+            if (fsync_dir_of(buf) < 0)
+                return migr_errf(err, "cannot fsync the directory holding %s: %s", buf, strerror(errno));
+        } else if (errno != EEXIST) {
             return migr_errf(err, "cannot create directory %s: %s", buf, strerror(errno));
+        }
         *p = c;
         if (c == '\0')
             break;
@@ -47,18 +65,6 @@ static int write_all(int fd, const void *buf, size_t len)
         len -= (size_t)w;
     }
     return 0;
-}
-
-static int fsync_dir_of(const char *path)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof buf, "%s", path);
-    int fd = open(dirname(buf), O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 int fs_temp_beside(const char *path, char *tmp, size_t cap, migr_err *err)

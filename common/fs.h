@@ -7,7 +7,8 @@
 
 #include "common/error.h"
 
-/* Create path and its missing parents (mode 0755).  Existing directories are fine. */
+/* Create path and its missing parents (mode 0755), each new one made durable
+ * (its parent fsynced).  Existing directories are fine. */
 int fs_mkdirs(const char *path, migr_err *err);
 
 /* A new, empty temp file beside path, for writing path atomically: its name

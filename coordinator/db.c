@@ -27,7 +27,11 @@ int db_open(sqlite3 **db, const char *path, migr_err *err)
     }
     sqlite3_busy_timeout(*db, 5000);
     if (exec(*db, "PRAGMA journal_mode=WAL", err) < 0 ||
-        exec(*db, "PRAGMA synchronous=NORMAL", err) < 0 ||
+        /* FULL: a commit is durable when it returns.  migrd deletes store
+         * objects right after the commit that stopped needing them, so a
+         * commit lost to a power cut (as NORMAL allows in WAL mode) could
+         * leave the database needing what is gone. */
+        exec(*db, "PRAGMA synchronous=FULL", err) < 0 ||
         exec(*db, "PRAGMA foreign_keys=ON", err) < 0 ||
         migrate_apply(*db, migrations, migration_count, err) < 0) {
         migr_err_wrap(err, "opening %s", path);

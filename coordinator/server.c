@@ -44,22 +44,78 @@ int coord_discard(coord *c, const char *relpath, migr_err *err)
         c->discard = grown;
         c->capdiscard = cap;
     }
+    if (db_run(c->db, err, "INSERT OR IGNORE INTO discards (path) VALUES (?)", "s", relpath) < 0)
+        return -1;
     if (!(c->discard[c->ndiscard] = strdup(relpath)))
         return migr_errf(err, "out of memory");
     c->ndiscard++;
     return 0;
 }
 
-/* After a commit (remove = 1) or a rollback (remove = 0). */
+/* Remove the store object relpath and its discards row; the row stays (and
+ * is tried again at the next start) if the object cannot be removed. */
+static void discard_one(coord *c, const char *relpath)
+{
+    migr_err err;
+    if (store_remove(&c->st, relpath, &err) < 0)
+        log_warn("%s (left in the store; tried again when migrd next starts)", err.msg);
+    else if (db_run(c->db, &err, "DELETE FROM discards WHERE path = ?", "s", relpath) < 0)
+        log_error("%s", err.msg);
+}
+
+/* After a commit (remove = 1) or a rollback (remove = 0, the rows went with it). */
 static void discard_flush(coord *c, int remove)
 {
     migr_err err;
+    int batch = remove && c->ndiscard > 1 && db_begin(c->db, &err) == 0;
     for (int i = 0; i < c->ndiscard; i++) {
-        if (remove && store_remove(&c->st, c->discard[i], &err) < 0)
-            log_warn("%s (left in the store)", err.msg);
+        if (remove)
+            discard_one(c, c->discard[i]);
         free(c->discard[i]);
     }
+    if (batch && db_commit(c->db, &err) < 0) {
+        log_error("%s", err.msg);
+        db_rollback(c->db);
+    }
     c->ndiscard = 0;
+}
+
+/* Objects whose removal a crash interrupted, from the discards table. */
+static int discard_leftovers(coord *c, migr_err *err)
+{
+    sqlite3_stmt *st;
+    char **paths = NULL;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    if (sqlite3_prepare_v2(c->db, "SELECT path FROM discards ORDER BY path", -1, &st, NULL) != SQLITE_OK)
+        return migr_errf(err, "reading the discards: %s", sqlite3_errmsg(c->db));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 64;
+            char **grown = realloc(paths, cap * sizeof *grown);
+            if (!grown)
+                break;
+            paths = grown;
+        }
+        if (!(paths[n] = strdup((const char *)sqlite3_column_text(st, 0))))
+            break;
+        n++;
+    }
+    sqlite3_finalize(st);
+    int ok = rc == SQLITE_DONE;
+    if (!ok)
+        migr_errf(err, "reading the discards: %s", rc == SQLITE_ROW ? "out of memory" : sqlite3_errmsg(c->db));
+    for (size_t i = 0; i < n; i++) {
+        if (ok)
+            discard_one(c, paths[i]);
+        free(paths[i]);
+    }
+    free(paths);
+    if (ok && n)
+        log_info("removed %zu store object%s a crash left after their removal was committed", n,
+                 n == 1 ? "" : "s");
+    return ok ? 0 : -1;
 }
 
 void coord_config_default(coord_config *cfg)
@@ -112,6 +168,10 @@ int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_er
         return -1;
     }
     c->started_ms = clock_mono_ms();
+    if (discard_leftovers(c, err) < 0) {
+        coord_close(c);
+        return -1;
+    }
     /* Leases from before a restart get a whole timeout from now. */
     task_row *rows = NULL;
     size_t n = 0;
