@@ -46,18 +46,8 @@ static json_t *verb_dataset_show(coord *c, json_t *args, int *status, migr_err *
     return view_dataset(c->db, name, &missing, err);
 }
 
-static int one_of(const char *v, const char *const *list)
-{
-    for (int i = 0; list[i]; i++)
-        if (!strcmp(v, list[i]))
-            return 1;
-    return 0;
-}
-
 static json_t *verb_run_list(coord *c, json_t *args, int *status, migr_err *err)
 {
-    static const char *const states[] = {"queued", "running", "succeeded", "failed", "cancelled", NULL};
-    static const char *const kinds[] = {"sft", "grpo", "eval", NULL};
     run_filter f = {
         .state = json_string_value(json_object_get(args, "state")),
         .kind = json_string_value(json_object_get(args, "kind")),
@@ -66,14 +56,8 @@ static json_t *verb_run_list(coord *c, json_t *args, int *status, migr_err *err)
         .limit = json_integer_value(json_object_get(args, "limit")),
         .before = json_integer_value(json_object_get(args, "before")),
     };
-    if (f.state && !one_of(f.state, states)) {
+    if (run_filter_check(&f, err) < 0) {
         *status = 2;
-        migr_errf(err, "no run state \"%s\": use queued, running, succeeded, failed or cancelled", f.state);
-        return NULL;
-    }
-    if (f.kind && !one_of(f.kind, kinds)) {
-        *status = 2;
-        migr_errf(err, "no run kind \"%s\": use sft, grpo or eval", f.kind);
         return NULL;
     }
     return view_runs(c->db, &f, err);

@@ -196,8 +196,25 @@ static int64_t ingest_manifest(coord *c, int64_t dataset_id, const char *dataset
     }
     csv_free(&r);
     free(text);
+    /* An annotation of a clip the manifest does not list would be dropped
+     * without a word: most likely its paths are written differently. */
+    const char *clip;
+    json_t *unused;
+    int stray = 0;
+    if (rc == 0)
+        json_object_foreach(a.by_clip, clip, unused) {
+            if (!json_object_get(seen, clip)) {
+                migr_errf(err, "%s annotates clip \"%s\", which the manifest %s does not list; annotations "
+                          "name clips exactly as the manifest's first column does", annotations_path, clip,
+                          manifest);
+                stray = 1;
+                break;
+            }
+        }
     json_decref(a.by_clip);
     json_decref(seen);
+    if (stray)
+        return -1;
     if (rc < 0)
         return migr_err_wrap(err, "manifest %s", manifest);
     if (idx == 0)

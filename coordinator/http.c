@@ -252,8 +252,13 @@ static struct MHD_Response *runs_response(http_server *srv, struct MHD_Connectio
     f.kind = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "kind");
     f.tag = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "tag");
     f.name = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "name");
-    if (arg_count(conn, "limit", &f.limit) < 0 || arg_count(conn, "before", &f.before) < 0)
-        return error_response(status, MHD_HTTP_BAD_REQUEST, "limit and before are whole numbers >= 0");
+    f.limit = -1;
+    if (arg_count(conn, "limit", &f.limit) < 0 || arg_count(conn, "before", &f.before) < 0 || f.limit == 0)
+        return error_response(status, MHD_HTTP_BAD_REQUEST, "limit is a whole number >= 1 and before one >= 0");
+    if (f.limit < 0)
+        f.limit = 0;  /* absent: every run */
+    if (run_filter_check(&f, &err) < 0)
+        return error_response(status, MHD_HTTP_BAD_REQUEST, "%s", err.msg);
     return view_response(view_runs(srv->db, &f, &err), 0, &err, status);
 }
 

@@ -259,6 +259,25 @@ static json_t *parse_tags(json_t *list)
     return list;
 }
 
+static int one_of(const char *s, const char *const *set)
+{
+    for (; *set; set++)
+        if (!strcmp(s, *set))
+            return 1;
+    return 0;
+}
+
+int run_filter_check(const run_filter *f, migr_err *err)
+{
+    static const char *const states[] = {"queued", "running", "succeeded", "failed", "cancelled", NULL};
+    static const char *const kinds[] = {"sft", "grpo", "eval", NULL};
+    if (f->state && !one_of(f->state, states))
+        return migr_errf(err, "no run state \"%s\": use queued, running, succeeded, failed or cancelled", f->state);
+    if (f->kind && !one_of(f->kind, kinds))
+        return migr_errf(err, "no run kind \"%s\": use sft, grpo or eval", f->kind);
+    return 0;
+}
+
 json_t *view_runs(sqlite3 *db, const run_filter *f, migr_err *err)
 {
     sqlite3_stmt *st = db_prepare(db, err,

@@ -20,6 +20,10 @@ typedef struct run_filter {
     int64_t limit, before;
 } run_filter;
 
+/* 0 when f's state and kind are a run state and kind (or absent); -1 with
+ * err naming the ones there are. */
+int run_filter_check(const run_filter *f, migr_err *err);
+
 /* Runs (f may be NULL for all), each with its "tags" and "schedule". */
 json_t *view_runs(sqlite3 *db, const run_filter *f, migr_err *err);
 json_t *view_run(sqlite3 *db, int64_t id, int *missing, migr_err *err);
