@@ -86,9 +86,11 @@ tiny_sft() {
         --set model.layers=1 "$@"
 }
 
-# Start migrd alone in the background (as `migr up` does), after a crash.
+# Start migrd alone in the background (as `migr up` does), after a crash;
+# arguments go to migrd.
 start_migrd() {
-    setsid migrd >>"$MIGR_HOME/logs/migrd.log" 2>&1 </dev/null &
+    mkdir -p "$MIGR_HOME/logs" "$MIGR_HOME/run"
+    setsid migrd "$@" >>"$MIGR_HOME/logs/migrd.log" 2>&1 </dev/null &
     echo $! >"$MIGR_HOME/run/migrd.pid"
     wait_for "migrd to answer" 20 migr workers
 }
