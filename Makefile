@@ -36,7 +36,7 @@ UNIT_SRC  := $(wildcard tests/unit/*.c)
 
 obj = $(patsubst %.c,build/$(1)/obj/%.o,$(patsubst build/gen/%,gen/%,$(2)))
 
-.PHONY: all deps test unit integration demo bench bench-quality clean san
+.PHONY: all deps test unit integration demo bench bench-quality clean san fuzz fuzz-replay
 all: build/bin/migr build/bin/migrd build/bin/migr-worker
 
 deps: $(DEPS_OK)
@@ -123,4 +123,5 @@ bench-quality: all
 clean:
 	rm -rf build
 
+include tests/fuzz/fuzz.mk
 -include $(shell find build -name '*.d' 2>/dev/null)
