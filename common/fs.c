@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static int fsync_dir_of(const char *path)
@@ -92,7 +93,9 @@ int fs_publish(const char *tmp, const char *path, migr_err *err)
     if (fsync(fd) < 0) {
         int e = errno;
         close(fd);
-        return migr_errf(err, "cannot write %s: %s (is the disk full or read-only?)", path, strerror(e));
+        migr_errf(err, "cannot write %s: %s (is the disk full or read-only?)", path, strerror(e));
+        errno = e;
+        return -1;
     }
     close(fd);
     if (rename(tmp, path) < 0)
@@ -102,29 +105,46 @@ int fs_publish(const char *tmp, const char *path, migr_err *err)
     return 0;
 }
 
+/* err for a failed write of len bytes to path: with the free space of its
+ * file system when that is what ran out (ENOSPC, EDQUOT). */
+static int write_failed(const char *path, size_t len, int e, migr_err *err)
+{
+    char dir[PATH_MAX];
+    struct statvfs vfs;
+    snprintf(dir, sizeof dir, "%s", path);
+    const char *d = dirname(dir);
+    if ((e == ENOSPC || e == EDQUOT) && statvfs(d, &vfs) == 0)
+        return migr_errf(err, "no space left for %s: it needs %zu bytes and the file system holding %s has "
+                         "%llu free; free space there (or move it to a larger file system), then retry",
+                         path, len, d, (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+    return migr_errf(err, "cannot write %s: %s (is the disk full or read-only?)", path, strerror(e));
+}
+
 int fs_write_atomic(const char *path, const void *const *bufs, const size_t *lens, int nbufs,
                     migr_err *err)
 {
     char tmp[PATH_MAX];
-    int fd = fs_temp_beside(path, tmp, sizeof tmp, err);
+    size_t total = 0;
+    int fd = fs_temp_beside(path, tmp, sizeof tmp, err), e = 0;
 
+    for (int i = 0; i < nbufs; i++)
+        total += lens[i];
     if (fd < 0)
         return -1;
-    for (int i = 0; i < nbufs; i++) {
-        if (write_all(fd, bufs[i], lens[i]) < 0) {
-            migr_errf(err, "cannot write %s: %s (is the disk full or read-only?)", path, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            return -1;
-        }
-    }
-    if (close(fd) < 0) {
-        migr_errf(err, "cannot write %s: %s (is the disk full or read-only?)", path, strerror(errno));
+    for (int i = 0; i < nbufs && !e; i++)
+        if (write_all(fd, bufs[i], lens[i]) < 0)
+            e = errno;
+    if (close(fd) < 0 && !e)
+        e = errno;
+    if (e) {
         unlink(tmp);
-        return -1;
+        return write_failed(path, total, e, err);
     }
     if (fs_publish(tmp, path, err) < 0) {
+        e = errno;
         unlink(tmp);
+        if (e == ENOSPC || e == EDQUOT)
+            return write_failed(path, total, e, err);
         return -1;
     }
     return 0;

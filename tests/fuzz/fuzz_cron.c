@@ -1,11 +1,14 @@
-/* fuzz_cron.c -- cron expressions (coordinator/cron.h) on any bytes.
+/* fuzz_cron.c -- cron expressions and time zones (coordinator/cron.h) on
+ * any bytes, as a schedule's `cron` and `tz` arrive from a client.
  *
- * The input, as a NUL-terminated string, goes to cron_parse as a schedule's
- * `cron` does; an error must say what is wrong.  A parsed expression has no
+ * The input, as a NUL-terminated string, is "EXPR" or "EXPR|ZONE".  EXPR goes
+ * to cron_parse; an error must say what is wrong.  A parsed expression has no
  * bit outside its fields' ranges, and cron_next in UTC from a fixed instant
  * gives either -1 or a time after it whose minute, hour, day and month the
  * expression allows, with no allowed minute between the two (checked minute
- * by minute over the first three days); three firings in a row. */
+ * by minute over the first three days); three firings in a row.  ZONE, if
+ * any, goes to cron_zone_open, and a zone it opens gives three increasing
+ * firings of a parsed EXPR from the same instant (or -1). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,14 +52,38 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         atexit(close_zone);
     }
-    char *text = fuzz_cstring(data, size);
-    if (cron_parse(text, &e, &err) < 0) {
+    char *text = fuzz_cstring(data, size), *bar = strchr(text, '|');
+    cron_zone *zone = NULL;
+    if (bar) {
+        *bar = '\0';
+        zone = cron_zone_open(bar + 1, &err);
+        if (!zone && !err.msg[0])
+            abort();
+        err.msg[0] = '\0';
+    }
+    int parsed = cron_parse(text, &e, &err);
+    free(text);
+    if (parsed < 0) {
         if (!err.msg[0])
             abort();
-        free(text);
+        cron_zone_free(&zone);
         return 0;
     }
-    free(text);
+    if (zone) {
+        int64_t t = 1767225600;
+        for (int i = 0; i < 3; i++) {
+            int64_t next = cron_next(&e, zone, t);
+            if (next == -1)
+                break;
+            if (next <= t) {
+                fprintf(stderr, "fuzz_cron: in %s, cron_next(%lld) = %lld\n", cron_zone_name(zone),
+                        (long long)t, (long long)next);
+                abort();
+            }
+            t = next;
+        }
+        cron_zone_free(&zone);
+    }
     if (e.minute >> 60 || e.hour >> 24 || (e.mday & 1) || (e.month & 1) ||
         e.month >> 13 || e.wday >> 7 || !e.minute || !e.hour || !e.mday || !e.month || !e.wday) {
         fprintf(stderr, "fuzz_cron: bits outside the fields' ranges\n");

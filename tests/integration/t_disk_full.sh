@@ -1,0 +1,57 @@
+# A full store: the store is a small tmpfs made here (skipped, exit 77, where
+# the machine does not let the test mount one).  Filled up to the last
+# 2 MiB (room for two of the run's checkpoints), an SFT run fails mid-run with a reason naming the file, the bytes it needs
+# and the free space; every checkpoint it lists verifies against its sha256
+# and no temp file is left; with the space freed, `migr run retry` succeeds
+# with the checkpoint of an undisturbed run.
+. "$(dirname "$0")/lib.sh"
+here=$(cd "$(dirname "$0")/../.." && pwd)
+
+store="$MIGR_HOME/store"
+mkdir -p "$store"
+if ! err=$(mount -t tmpfs -o size=24m tmpfs "$store" 2>&1); then
+    echo "SKIP: cannot mount a small tmpfs for the store on this machine: $err"
+    rm -rf "$MIGR_HOME"
+    exit 77
+fi
+cleanup() { umount "$store" 2>/dev/null; }
+trap cleanup EXIT
+
+submit() {
+    migr run submit "$here/examples/sft.yaml" --set dataset=d --set train.steps=6 \
+        --set train.batch_size=8 --set train.shards=2 --set train.warmup=1 \
+        --set model.channels=32 --set model.layers=1
+}
+final() { migr ckpt list "$1" --json | jq -r '.[-1] | "\(.step) \(.sha256)"'; }
+
+migr up --workers 1 >/dev/null || fail "migr up"
+migr dataset synth d --clips 16 --seed 3 --wait >/dev/null || fail "synth"
+free_kb=$(df -k --output=avail "$store" | tail -1)
+dd if=/dev/zero of="$store/filler" bs=1k count=$((free_kb - 2048)) 2>/dev/null
+echo "store: $(df -k --output=avail "$store" | tail -1) KiB free after the filler"
+full=$(submit) || fail "submit"
+migr run watch "$full" >/dev/null 2>&1 && fail "the run succeeded on a full store"
+expect_eq "state on a full store" failed "$(jqr .state run show "$full")"
+reason=$(migr run show "$full" --json | jq -r '.error // .reason // empty')
+[ -n "$reason" ] || reason=$(migr run logs "$full" --json | jq -r '[.events[] | .detail // empty] | join("\n")')
+echo "reason: $reason" | head -3
+echo "$reason" | grep -q "no space left for $store/" || fail "the reason does not name the file in the store: $reason"
+echo "$reason" | grep -Eq "needs [0-9]+ bytes and the file system holding $store/[^ ]* has [0-9]+ free" ||
+    fail "the reason does not give the bytes needed and free: $reason"
+migr ckpt list "$full" --json | jq -r '.[] | "\(.sha256)  \(.path)"' >"$MIGR_HOME/listed"
+[ -s "$MIGR_HOME/listed" ] || fail "the run failed before any checkpoint; the test proves nothing about them"
+sha256sum -c --quiet "$MIGR_HOME/listed" || fail "a listed checkpoint does not verify"
+echo "$(wc -l <"$MIGR_HOME/listed") checkpoint(s) listed before the store filled, each verified"
+left=$(find "$store" -name '*.tmp.*')
+[ -z "$left" ] || fail "temp files left in the full store: $left"
+
+rm "$store/filler"
+again=$(migr run retry "$full" --json | jq -r .id) || fail "run retry"
+migr run watch "$again" >/dev/null || fail "the retried run failed with space freed"
+calm=$(submit) || fail "submit"
+migr run watch "$calm" >/dev/null || fail "the undisturbed run failed"
+echo "retried $(final "$again"); undisturbed $(final "$calm")"
+expect_eq "final checkpoint of the retried run" "$(final "$calm")" "$(final "$again")"
+migr down >/dev/null || fail "migr down"
+umount "$store" || fail "cannot unmount the test's tmpfs"
+finish
