@@ -93,6 +93,10 @@ const task_kind *task_kind_find(const char *name);
  * other (NULL included) and when out of memory. */
 int coord_discard(coord *c, const char *relpath, migr_err *err);
 
+/* Once the transaction that called coord_discard ends: remove the objects
+ * after a commit (remove = 1), forget them after a rollback (remove = 0). */
+void coord_discard_flush(coord *c, int remove);
+
 void coord_config_default(coord_config *cfg);
 int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_err *err);
 void coord_close(coord *c);

@@ -13,6 +13,7 @@
 #include "coordinator/runs.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -356,15 +357,46 @@ fail:
     return NULL;
 }
 
+/* A run that ended needs none of its step scratch: every gradient, rollout
+ * and reward file still there (a temp file of a worker killed mid-write, an
+ * output never consumed) goes once the transaction ending the run commits. */
+static int discard_scratch(coord *c, int64_t run, migr_err *err)
+{
+    static const char *const dirs[] = {"grads", "rollouts", "rewards"};
+    char rel[PATH_MAX], path[PATH_MAX];
+    for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
+        snprintf(rel, sizeof rel, "runs/%lld/%s", (long long)run, dirs[i]);
+        if (store_path(&c->st, rel, path, sizeof path, err) < 0)
+            return -1;
+        DIR *d = opendir(path);
+        if (!d)
+            continue;   /* never made */
+        int rc = 0;
+        for (struct dirent *e; rc == 0 && (e = readdir(d));) {
+            char obj[PATH_MAX + 300];
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(obj, sizeof obj, "%s/%s", rel, e->d_name);
+            rc = coord_discard(c, obj, err);
+        }
+        closedir(d);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int runs_cancel(coord *c, int64_t run, migr_err *err)
 {
     int64_t now = clock_wall_ms();
     if (db_begin(c->db, err) < 0 || queue_cancel_owner(c->db, "run", run, "cancelled", now, err) < 0 ||
         db_run(c->db, err, "UPDATE runs SET state = 'cancelled', finished_ms = ? WHERE id = ?", "ii", now, run) < 0 ||
-        db_commit(c->db, err) < 0) {
+        discard_scratch(c, run, err) < 0 || db_commit(c->db, err) < 0) {
         db_rollback(c->db);
+        coord_discard_flush(c, 0);
         return -1;
     }
+    coord_discard_flush(c, 1);
     return 0;
 }
 
@@ -771,6 +803,8 @@ int runs_apply_done(coord *c, const task_row *t, json_t *output, migr_err *err)
                         clock_wall_ms(), run);
             if (rc == 0)
                 rc = queue_event(c->db, "run.succeeded", "run", run, t->id, NULL, err);
+            if (rc == 0)
+                rc = discard_scratch(c, run, err);
             if (rc == 0 && is_grpo(cfg))
                 rc = warn_if_never_learned(c, run, err);
             log_info("run %lld succeeded after %lld steps", (long long)run, (long long)step);
@@ -791,7 +825,8 @@ int runs_task_exhausted(coord *c, const task_row *t, const char *reason, migr_er
              t->attempts, reason);
     log_warn("run %lld failed: %s", (long long)t->owner_id, why);
     if (queue_cancel_owner(c->db, "run", t->owner_id, "the run failed", now, err) < 0 ||
-        queue_event(c->db, "run.failed", "run", t->owner_id, t->id, why, err) < 0)
+        queue_event(c->db, "run.failed", "run", t->owner_id, t->id, why, err) < 0 ||
+        discard_scratch(c, t->owner_id, err) < 0)
         return -1;
     return db_run(c->db, err,
                   "UPDATE runs SET state = 'failed', error = ?, finished_ms = ? WHERE id = ? "

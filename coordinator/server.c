@@ -64,7 +64,7 @@ static void discard_one(coord *c, const char *relpath)
 }
 
 /* After a commit (remove = 1) or a rollback (remove = 0, the rows went with it). */
-static void discard_flush(coord *c, int remove)
+void coord_discard_flush(coord *c, int remove)
 {
     migr_err err;
     int batch = remove && c->ndiscard > 1 && db_begin(c->db, &err) == 0;
@@ -202,7 +202,7 @@ void coord_close(coord *c)
         zmq_ctx_term(c->zctx);
     c->router = c->zctx = NULL;
     db_close(&c->db);
-    discard_flush(c, 0);
+    coord_discard_flush(c, 0);
     free(c->discard);
     c->discard = NULL;
     for (int i = 0; i < c->nworkers; i++)
@@ -276,8 +276,10 @@ static int task_failed(coord *c, const task_row *t, const char *reason, migr_err
     if (exhausted < 0 || (exhausted && kind && kind->on_exhausted(c, t, reason, err) < 0) ||
         db_commit(c->db, err) < 0) {
         db_rollback(c->db);
+        coord_discard_flush(c, 0);
         return -1;
     }
+    coord_discard_flush(c, 1);
     if (exhausted)
         log_warn("task %lld (%s) failed for good after %d attempts: %s", (long long)t->id,
                  t->kind, t->attempts, reason);
@@ -304,13 +306,13 @@ static int task_succeeded(coord *c, const task_row *t, const char *output, migr_
          * not a task left leased for the same output to come again. */
         char reason[sizeof err->msg + 64];
         db_rollback(c->db);
-        discard_flush(c, 0);
+        coord_discard_flush(c, 0);
         json_decref(out);
         snprintf(reason, sizeof reason, "the worker's output was refused: %s", err->msg);
         log_warn("task %lld (%s): %s", (long long)t->id, t->kind, reason);
         return task_failed(c, t, reason, err);
     }
-    discard_flush(c, 1);
+    coord_discard_flush(c, 1);
     json_decref(out);
     return 0;
 }

@@ -1,6 +1,7 @@
 # The same SFT config gives a bit-identical final checkpoint with 1 worker,
 # with 3 workers, and with a worker killed by SIGKILL mid-run; and a
-# cancelled run stops within a step with its last checkpoint intact.
+# cancelled run stops within a step with its last checkpoint intact and
+# none of its step scratch left.
 . "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -49,7 +50,11 @@ expect_eq "1 worker vs a killed one" "$(final_sha "$one")" "$(final_sha "$killed
 # Cancel: stops within one step; the last checkpoint stays intact.
 long=$(submit --set train.steps=500) || fail "submit long run"
 wait_for "step 2" 120 sh -c "[ \$(migr run show $long --json | jq .step) -ge 2 ]"
+# A temp file like the one a worker killed mid-write leaves: gone with the run.
+planted="$MIGR_HOME/store/runs/$long/grads/000002-00.grad.tmp.Xk3j9Q"
+mkdir -p "$(dirname "$planted")" && : >"$planted"
 migr run cancel "$long" >/dev/null || fail "cancel"
+[ ! -e "$planted" ] || fail "a temp file in the run's gradients outlived the cancelled run"
 at=$(jqr .step run show "$long")
 sleep 3
 expect_eq "state" cancelled "$(jqr .state run show "$long")"
