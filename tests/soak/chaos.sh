@@ -15,7 +15,8 @@
 #   CHAOS_STEPS         SFT steps (default 60; the GRPO run takes a tenth)
 #
 # tests/integration/t_chaos.sh runs a short version in `make test`; the soak
-# is `sh tests/soak/chaos.sh` (about 10 minutes on 2 cores).
+# is `sh tests/soak/chaos.sh` (about a minute and a half on 2 cores with the
+# defaults; scale it with CHAOS_STEPS and the kill counts).
 here=$(cd "$(dirname "$0")/../.." && pwd)
 : "${MIGR_BIN:=$here/build/bin}"
 export MIGR_BIN
