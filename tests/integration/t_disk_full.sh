@@ -1,9 +1,11 @@
 # A full store: the store is a small tmpfs made here (skipped, exit 77, where
 # the machine does not let the test mount one).  Filled up to the last
-# 2 MiB (room for two of the run's checkpoints), an SFT run fails mid-run with a reason naming the file, the bytes it needs
-# and the free space; every checkpoint it lists verifies against its sha256
-# and no temp file is left; with the space freed, `migr run retry` succeeds
-# with the checkpoint of an undisturbed run.
+# 2 MiB (room for two of the run's checkpoints), an SFT run fails mid-run
+# with a reason naming the file, the bytes it needs and the free space;
+# every checkpoint it lists verifies against its sha256 and no temp file is
+# left; with the space freed, `migr run retry` succeeds
+# with the checkpoint of an undisturbed run.  A store read-only for 2 s
+# mid-run makes tasks retry, and the run ends with the same checkpoint.
 . "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -52,6 +54,19 @@ calm=$(submit) || fail "submit"
 migr run watch "$calm" >/dev/null || fail "the undisturbed run failed"
 echo "retried $(final "$again"); undisturbed $(final "$calm")"
 expect_eq "final checkpoint of the retried run" "$(final "$calm")" "$(final "$again")"
+
+# Briefly unwritable (the store remounted read-only for 2 s mid-run): the
+# tasks that hit it fail and are retried; the run does not fail.
+ro=$(submit) || fail "submit"
+wait_for "step 2" 60 sh -c "[ \$(migr run show $ro --json | jq .step) -ge 2 ]"
+mount -o remount,ro "$store" || fail "cannot remount the store read-only"
+sleep 2
+mount -o remount,rw "$store" || fail "cannot remount the store read-write"
+migr run watch "$ro" >/dev/null || fail "a store unwritable for 2 s failed the run: $(migr run show "$ro" --json | jq -r .error)"
+hits=$(migr run logs "$ro" --json | jq '[.events[] | select(.detail // "" | test("Read-only file system"))] | length')
+echo "read-only store: $hits failed attempt(s), then $(final "$ro")"
+[ "$hits" -ge 1 ] || fail "no task hit the read-only store; the test proves nothing"
+expect_eq "final checkpoint after a read-only spell" "$(final "$calm")" "$(final "$ro")"
 migr down >/dev/null || fail "migr down"
 umount "$store" || fail "cannot unmount the test's tmpfs"
 finish
