@@ -47,6 +47,8 @@ static const cli_option run_list_opts[] = {
     {"--name", "NAME", 0, 0, "only runs of this name"},
     {"--limit", "N", 0, 0, "the newest N of those (default all)"},
     JSON_OPT, END_OPT};
+static const cli_option retry_opts[] = {
+    {"--fresh", NULL, 0, 0, "start over from step 0, even after a checkpoint"}, JSON_OPT, END_OPT};
 static const cli_option logs_opts[] = {
     {"--follow", NULL, 0, 0, "print new events and steps as they come, until the run ends"}, JSON_OPT, END_OPT};
 static const cli_option metrics_opts[] = {
@@ -121,8 +123,11 @@ const cli_command cli_commands[] = {
      "With --follow, exits 0 when the run succeeds and 1 when it fails or is cancelled.", cmd_run_logs},
     {"run metrics", "ID", 1, 1, metrics_opts, "every metric a run recorded, per step",
      "CSV for plotting elsewhere: step, then the metrics in name order.", cmd_run_metrics},
-    {"run retry", "ID", 1, 1, json_opts, "submit a finished run's config again; print the new id",
-     "The same resolved config and tags, so the same seed and data.", cmd_run_retry},
+    {"run retry", "ID", 1, 1, retry_opts, "submit a finished run's config again; print the new id",
+     "The same resolved config and tags, so the same seed and data.  A run that failed or\n"
+     "was cancelled after a checkpoint is taken up from its newest one (checked against its\n"
+     "sha256): the new run starts at that step and ends with the checkpoint the run would\n"
+     "have made.  --fresh starts over from step 0 instead.", cmd_run_retry},
     {"run cancel", "ID", 1, 1, no_opts, "stop a queued or running run within one step",
      "Its checkpoints stay.  States: queued, running, succeeded, failed, cancelled.",
      cmd_run_cancel},

@@ -312,6 +312,11 @@ int cmd_run_list(const migr_home *home, const cli_args *a)
 
 static void print_retried(json_t *r)
 {
+    json_t *from = json_object_get(r, "resumed_from_step");
+    if (from)
+        fprintf(stderr, "run %lld takes up run %lld from its checkpoint of step %lld\n",
+                (long long)json_integer_value(json_object_get(r, "id")),
+                (long long)json_integer_value(json_object_get(r, "retry_of")), (long long)json_integer_value(from));
     printf("%lld\n", (long long)json_integer_value(json_object_get(r, "id")));
 }
 
@@ -319,8 +324,9 @@ int cmd_run_retry(const migr_home *home, const cli_args *a)
 {
     long long id = run_id(a);
     return id < 0 ? EXIT_USAGE
-                  : cli_show(home, "run.retry", json_pack("{s:I}", "id", (json_int_t)id), cli_flag(a, "--json"),
-                             print_retried);
+                  : cli_show(home, "run.retry", json_pack("{s:I, s:b}", "id", (json_int_t)id, "fresh",
+                                                          cli_flag(a, "--fresh")),
+                             cli_flag(a, "--json"), print_retried);
 }
 
 static int cmp_str(const void *a, const void *b)

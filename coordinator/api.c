@@ -102,7 +102,31 @@ static json_t *verb_run_cancel(coord *c, json_t *args, int *status, migr_err *er
     return runs_cancel(c, id, err) < 0 ? NULL : view_run(c->db, id, &missing, err);
 }
 
-/* Submit a finished run's config (and tags) again as a new run. */
+/* The newest checkpoint of a run that failed or was cancelled, to take it
+ * up from: {"run", "step", "sha0", "sha256"}, or NULL (err clear) when it has
+ * none past step 0 or is of another kind or state. */
+static json_t *resume_point(coord *c, json_t *run, int64_t id, migr_err *err)
+{
+    const char *state = json_string_value(json_object_get(run, "state"));
+    const char *kind = json_string_value(json_object_get(run, "kind"));
+    int64_t step = 0;
+    if ((strcmp(state, "failed") != 0 && strcmp(state, "cancelled") != 0) || !strcmp(kind, "eval"))
+        return NULL;
+    if (db_int(c->db, err, &step, 0, "SELECT MAX(step) FROM checkpoints WHERE run_id = ?", "i", id) < 0 || step < 1)
+        return NULL;
+    json_t *out = NULL;
+    sqlite3_stmt *st = db_prepare(c->db, err,
+        "SELECT (SELECT sha256 FROM checkpoints WHERE run_id = ?1 AND step = 0), sha256 FROM checkpoints "
+        "WHERE run_id = ?1 AND step = ?2", "ii", id, step);
+    if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        out = json_pack("{s:I, s:I, s:s, s:s}", "run", (json_int_t)id, "step", (json_int_t)step, "sha0",
+                        db_text(st, 0), "sha256", db_text(st, 1));
+    sqlite3_finalize(st);
+    return out;
+}
+
+/* Submit a finished run's config (and tags) again as a new run; one that
+ * failed or was cancelled after a checkpoint is taken up from its newest. */
 static json_t *verb_run_retry(coord *c, json_t *args, int *status, migr_err *err)
 {
     int64_t id;
@@ -115,12 +139,19 @@ static json_t *verb_run_retry(coord *c, json_t *args, int *status, migr_err *err
         migr_errf(err, "run %lld is still %s; cancel it first (`migr run cancel %lld`) or wait for it", (long long)id,
                   state, (long long)id);
     } else {
+        json_t *from = json_is_true(json_object_get(args, "fresh")) ? NULL : resume_point(c, run, id, err);
         json_t *again = json_pack("{s:O, s:O}", "config", json_object_get(run, "config"), "tags",
                                   json_object_get(run, "tags"));
+        if (again && from)
+            json_object_set(again, "resume", from);
         out = again ? runs_submit(c, again, status, err) : NULL;
         json_decref(again);
-        if (out)
+        if (out) {
             json_object_set_new(out, "retry_of", json_integer(id));
+            if (from)
+                json_object_set_new(out, "resumed_from_step", json_incref(json_object_get(from, "step")));
+        }
+        json_decref(from);
     }
     json_decref(run);
     return out;

@@ -13,6 +13,7 @@ static const task_kind kinds[] = {
     {"mi", datasets_mi_done, datasets_job_exhausted},
     {"instruments", datasets_job_done, datasets_job_exhausted},
     {"init", runs_init_done, runs_task_exhausted},
+    {"resume", runs_resume_done, runs_task_exhausted},
     {"grpo_init", runs_init_done, runs_task_exhausted},
     {"rollout", runs_rollout_done, runs_task_exhausted},
     {"reward", runs_reward_done, runs_task_exhausted},

@@ -338,9 +338,23 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
         goto fail;
     }
     snprintf(rel, sizeof rel, "runs/%lld", (long long)run);
-    if (add_task(c, run, grpo ? "grpo_init" : "init", 0, json_pack("{s:I, s:s, s:O, s:O?}", "run",
-                 (json_int_t)run, "dir", rel, "config", cfg, "init", json_object_get(extra, "init")), err) < 0 ||
-        queue_event(c->db, "run.submitted", "run", run, 0, name, err) < 0 || db_commit(c->db, err) < 0)
+    json_t *resume = json_object_get(args, "resume");
+    if (json_is_object(resume)) {
+        /* Taken up from another run's checkpoint: no init, a resume task. */
+        char from[64], why[128];
+        snprintf(from, sizeof from, "runs/%lld", (long long)json_integer_value(json_object_get(resume, "run")));
+        snprintf(why, sizeof why, "from run %lld at step %lld", (long long)json_integer_value(json_object_get(resume, "run")),
+                 (long long)json_integer_value(json_object_get(resume, "step")));
+        if (add_task(c, run, "resume", 0, json_pack("{s:I, s:s, s:O, s:s, s:O, s:O, s:O}", "run", (json_int_t)run,
+                     "dir", rel, "config", cfg, "from_dir", from, "step", json_object_get(resume, "step"),
+                     "sha0", json_object_get(resume, "sha0"), "sha256", json_object_get(resume, "sha256")), err) < 0 ||
+            queue_event(c->db, "run.resumed", "run", run, 0, why, err) < 0)
+            goto fail;
+    } else if (add_task(c, run, grpo ? "grpo_init" : "init", 0, json_pack("{s:I, s:s, s:O, s:O?}", "run",
+                        (json_int_t)run, "dir", rel, "config", cfg, "init", json_object_get(extra, "init")), err) < 0) {
+        goto fail;
+    }
+    if (queue_event(c->db, "run.submitted", "run", run, 0, name, err) < 0 || db_commit(c->db, err) < 0)
         goto fail;
     free(config_text);
     json_decref(clips);
@@ -522,6 +536,30 @@ int runs_init_done(coord *c, const task_row *t, json_t *output, migr_err *err)
                     clock_wall_ms(), t->owner_id);
     if (rc == 0)
         rc = schedule_step(c, t->owner_id, cfg, 1, err);
+    json_decref(cfg);
+    return rc;
+}
+
+int runs_resume_done(coord *c, const task_row *t, json_t *output, migr_err *err)
+{
+    json_t *cfg = run_config(c, t->owner_id, err);
+    json_t *zero = json_pack("{s:O, s:O}", "ckpt", json_object_get(output, "ckpt0"), "sha256",
+                             json_object_get(output, "sha0"));
+    json_t *step_v = json_object_get(output, "step");
+    int64_t step = json_integer_value(step_v);
+    int rc = cfg && zero ? 0 : -1;
+    if (rc == 0 && (!json_is_integer(step_v) || step < 1 || step >= cfg_int(cfg, "train", "steps")))
+        rc = migr_errf(err, "the resume task's output has no step in 1..train.steps-1");
+    if (rc == 0)
+        rc = record_checkpoint(c, t->owner_id, 0, zero, err);
+    if (rc == 0)
+        rc = record_checkpoint(c, t->owner_id, step, output, err);
+    if (rc == 0)
+        rc = db_run(c->db, err, "UPDATE runs SET state = 'running', started_ms = ?, step = ? WHERE id = ?", "iii",
+                    clock_wall_ms(), step, t->owner_id);
+    if (rc == 0)
+        rc = schedule_step(c, t->owner_id, cfg, step + 1, err);
+    json_decref(zero);
     json_decref(cfg);
     return rc;
 }

@@ -30,8 +30,10 @@ typedef struct run_meta {
 
 /* Submit a run.  args: {"config": the resolved run config}, optionally
  * "tags" (up to 16 names) and, for a run a schedule fires, "schedule_id"
- * and "scheduled_ms" (the scheduled time it is for), kept with the run.
- * Returns {"id", "name"} and more per kind. */
+ * and "scheduled_ms" (the scheduled time it is for), kept with the run,
+ * and "resume": {"run", "step", "sha0", "sha256"} to take it up from that
+ * run's checkpoint of that step (and its checkpoint 0, the GRPO reference)
+ * instead of initializing it.  Returns {"id", "name"} and more per kind. */
 json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err);
 
 /* 0 if cfg is a valid resolved run config; else -1 with err, status 2. */
@@ -40,6 +42,9 @@ int runs_check_config(json_t *cfg, int *status, migr_err *err);
 /* Cancel a queued or running run: its tasks are dropped, its checkpoints stay. */
 int runs_cancel(coord *c, int64_t run, migr_err *err);
 
+/* A resume task (a retried run taken up from a checkpoint) finished: its
+ * checkpoints 0 and "step" are recorded and the next step is scheduled. */
+int runs_resume_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int runs_init_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int runs_grad_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int runs_rollout_done(coord *c, const task_row *t, json_t *output, migr_err *err);

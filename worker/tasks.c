@@ -17,6 +17,7 @@ task_handler task_handler_find(const char *kind)
         {"featurize", task_featurize},
         {"synth", task_synth},
         {"init", task_init},
+        {"resume", task_resume},
         {"grad", task_grad},
         {"apply", task_apply},
         {"grpo_init", task_grpo_init},

@@ -24,6 +24,10 @@ json_t *task_synth(const store *st, json_t *params, migr_err *err);
 json_t *task_init(const store *st, json_t *params, migr_err *err);
 json_t *task_grad(const store *st, json_t *params, migr_err *err);
 json_t *task_apply(const store *st, json_t *params, migr_err *err);
+/* A run taken up from another's checkpoint (`migr run retry` of a run that
+ * failed): its vocabulary, checkpoint 0 and checkpoint "step" copied from
+ * "from_dir", each checked against the sha256 migrd recorded. */
+json_t *task_resume(const store *st, json_t *params, migr_err *err);
 /* GRPO (grpo.c): checkpoint 0 from the SFT checkpoint; G completions per
  * clip with their old log-probs; their rewards and group advantages; the
  * policy gradient (called by task_grad for runs of kind grpo). */

@@ -4,10 +4,12 @@
  * vocabulary, the checkpoint it starts from) and writes what it makes back
  * there; the coordinator only sees paths, checksums and a few numbers. */
 #include <limits.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fs.h"
 #include "media/features.h"
 #include "ml/batch.h"
 #include "ml/ckpt.h"
@@ -119,6 +121,54 @@ end:
     free(zeros);
     model_free(&m);
     vocab_free(&v);
+    runfiles_free(&in);
+    return out;
+}
+
+/* ---- resume ---- */
+
+/* Copy from/name to to/name in the store, checking the source against the
+ * sha256 migrd recorded for it (so an altered or torn checkpoint is never
+ * taken up); sha receives the copy's. */
+static int copy_checked(const store *st, const char *from, const char *to, const char *name, const char *want,
+                        char sha[STORE_SHA_HEX], migr_err *err)
+{
+    char src[PATH_MAX], dst[PATH_MAX];
+    if (runfiles_path(st, from, name, src, sizeof src, err) < 0 ||
+        runfiles_path(st, to, name, dst, sizeof dst, err) < 0 || sha256_file_hex(src, sha, err) < 0)
+        return -1;
+    if (want && strcmp(want, sha) != 0)
+        return migr_errf(err, "%s does not match the sha256 recorded for it (%s); it cannot be resumed from", src,
+                         want);
+    return runfiles_mkdirs_for(dst, err) < 0 || fs_copy(src, dst, err) < 0 ? -1 : 0;
+}
+
+json_t *task_resume(const store *st, json_t *params, migr_err *err)
+{
+    run_inputs in;
+    char name[64], sha0[STORE_SHA_HEX], sha[STORE_SHA_HEX], vsha[STORE_SHA_HEX], rel0[PATH_MAX], rel[PATH_MAX];
+    const char *from = json_string_value(json_object_get(params, "from_dir"));
+    json_t *step_v = json_object_get(params, "step");
+    json_t *out = NULL;
+
+    if (!from || !json_is_integer(step_v) || json_integer_value(step_v) < 1) {
+        migr_errf(err, "a resume task needs \"from_dir\" and a \"step\" >= 1");
+        return NULL;
+    }
+    long long step = json_integer_value(step_v);
+    if (runfiles_load(st, params, &in, err) < 0)
+        return NULL;
+    snprintf(name, sizeof name, "ckpt/%06lld.ckpt", step);
+    if (copy_checked(st, from, in.dir, "vocab.txt", NULL, vsha, err) == 0 &&
+        copy_checked(st, from, in.dir, "ckpt/000000.ckpt", json_string_value(json_object_get(params, "sha0")), sha0,
+                     err) == 0 &&
+        copy_checked(st, from, in.dir, name, json_string_value(json_object_get(params, "sha256")), sha, err) == 0 &&
+        runfiles_save_config(st, &in, err) == 0) {
+        snprintf(rel0, sizeof rel0, "%s/ckpt/000000.ckpt", in.dir);
+        snprintf(rel, sizeof rel, "%s/%s", in.dir, name);
+        out = json_pack("{s:s, s:s, s:s, s:s, s:I}", "ckpt0", rel0, "sha0", sha0, "ckpt", rel, "sha256", sha,
+                        "step", (json_int_t)step);
+    }
     runfiles_free(&in);
     return out;
 }

@@ -1,10 +1,11 @@
 # A full store: the store is a small tmpfs made here (skipped, exit 77, where
 # the machine does not let the test mount one).  Filled up to the last
-# 2 MiB (room for two of the run's checkpoints), an SFT run fails mid-run
+# 3 MiB, an SFT run keeping every checkpoint fails mid-run
 # with a reason naming the file, the bytes it needs and the free space;
 # every checkpoint it lists verifies against its sha256 and no temp file is
-# left; with the space freed, `migr run retry` succeeds
-# with the checkpoint of an undisturbed run.  A store read-only for 2 s
+# left; with the space freed, `migr run retry` takes the run up from its
+# last checkpoint (no earlier step done again) and ends with the checkpoint
+# of an undisturbed run.  A store read-only for 2 s
 # mid-run makes tasks retry, and the run ends with the same checkpoint.
 . "$(dirname "$0")/lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,7 +22,7 @@ trap cleanup EXIT
 
 submit() {
     migr run submit "$here/examples/sft.yaml" --set dataset=d --set train.steps=6 \
-        --set train.batch_size=8 --set train.shards=2 --set train.warmup=1 \
+        --set train.batch_size=8 --set train.shards=2 --set train.warmup=1 --set train.checkpoint_every=1 \
         --set model.channels=32 --set model.layers=1
 }
 final() { migr ckpt list "$1" --json | jq -r '.[-1] | "\(.step) \(.sha256)"'; }
@@ -29,7 +30,7 @@ final() { migr ckpt list "$1" --json | jq -r '.[-1] | "\(.step) \(.sha256)"'; }
 migr up --workers 1 >/dev/null || fail "migr up"
 migr dataset synth d --clips 16 --seed 3 --wait >/dev/null || fail "synth"
 free_kb=$(df -k --output=avail "$store" | tail -1)
-dd if=/dev/zero of="$store/filler" bs=1k count=$((free_kb - 2048)) 2>/dev/null
+dd if=/dev/zero of="$store/filler" bs=1k count=$((free_kb - 3072)) 2>/dev/null
 echo "store: $(df -k --output=avail "$store" | tail -1) KiB free after the filler"
 full=$(submit) || fail "submit"
 migr run watch "$full" >/dev/null 2>&1 && fail "the run succeeded on a full store"
@@ -41,15 +42,22 @@ echo "$reason" | grep -q "no space left for $store/" || fail "the reason does no
 echo "$reason" | grep -Eq "needs [0-9]+ bytes and the file system holding $store/[^ ]* has [0-9]+ free" ||
     fail "the reason does not give the bytes needed and free: $reason"
 migr ckpt list "$full" --json | jq -r '.[] | "\(.sha256)  \(.path)"' >"$MIGR_HOME/listed"
-[ -s "$MIGR_HOME/listed" ] || fail "the run failed before any checkpoint; the test proves nothing about them"
+[ "$(migr ckpt list "$full" --json | jq '[.[] | select(.step >= 1)] | length')" -ge 1 ] ||
+    fail "the run failed before a checkpoint past step 0; the test proves nothing"
 sha256sum -c --quiet "$MIGR_HOME/listed" || fail "a listed checkpoint does not verify"
 echo "$(wc -l <"$MIGR_HOME/listed") checkpoint(s) listed before the store filled, each verified"
 left=$(find "$store" -name '*.tmp.*')
 [ -z "$left" ] || fail "temp files left in the full store: $left"
 
 rm "$store/filler"
-again=$(migr run retry "$full" --json | jq -r .id) || fail "run retry"
+last=$(migr ckpt list "$full" --json | jq '.[-1].step')
+migr run retry "$full" --json >"$MIGR_HOME/retry.json" || fail "run retry"
+again=$(jq -r .id "$MIGR_HOME/retry.json")
+expect_eq "the step the retry takes up from" "$last" "$(jq .resumed_from_step "$MIGR_HOME/retry.json")"
 migr run watch "$again" >/dev/null || fail "the retried run failed with space freed"
+redone=$(sqlite3 "$MIGR_HOME/migr.db" "SELECT COUNT(*) FROM tasks WHERE owner = 'run' AND owner_id = $again AND kind IN ('init', 'grad', 'apply') AND subject <= $last")
+expect_eq "steps up to $last done again by the retry" 0 "$redone"
+echo "the retry took up run $full at step $last"
 calm=$(submit) || fail "submit"
 migr run watch "$calm" >/dev/null || fail "the undisturbed run failed"
 echo "retried $(final "$again"); undisturbed $(final "$calm")"
