@@ -272,8 +272,6 @@ static void send_heartbeat(worker *w)
 {
     Migr__Envelope env = MIGR__ENVELOPE__INIT;
     Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
-    int free_slots = w->opt->concurrency - w->nrunning;
-    hb.free_slots = (uint32_t)(free_slots > 0 ? free_slots : 0);
     hb.n_running = (size_t)w->nrunning;
     hb.running = w->running;
     hb.assigned = w->assigned;

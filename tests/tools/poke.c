@@ -162,7 +162,6 @@ static int lie(void *sock)
             migr__envelope__free_unpacked(in, NULL);
         if (clock_mono_ms() >= next_beat) {
             hb.assigned = assigned;
-            hb.free_slots = 1;
             if (send_envelope(sock, &env) < 0)
                 return -1;
             next_beat = clock_mono_ms() + 300;

@@ -81,13 +81,13 @@ static wire_status pair_recv(wire_pair *p, void *sock, wire_peer *peer, migr_err
 
 /* Send a packed Envelope with the given version and a Heartbeat body, as raw
  * bytes (bypassing wire_send, which always sets the current version). */
-static int send_raw_envelope(void *sock, uint32_t version, uint32_t free_slots, int flags)
+static int send_raw_envelope(void *sock, uint32_t version, uint64_t assigned, int flags)
 {
     Migr__Envelope env = MIGR__ENVELOPE__INIT;
     Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
     uint8_t buf[64];
 
-    hb.free_slots = free_slots;
+    hb.assigned = assigned;
     env.version = version;
     env.body_case = MIGR__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
@@ -98,12 +98,12 @@ static int send_raw_envelope(void *sock, uint32_t version, uint32_t free_slots, 
     return zmq_send(sock, buf, len, flags) == (int)len ? 0 : -1;
 }
 
-static int send_heartbeat(void *sock, const wire_peer *peer, uint32_t free_slots, migr_err *err)
+static int send_heartbeat(void *sock, const wire_peer *peer, uint64_t assigned, migr_err *err)
 {
     Migr__Envelope env = MIGR__ENVELOPE__INIT;
     Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
 
-    hb.free_slots = free_slots;
+    hb.assigned = assigned;
     env.body_case = MIGR__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
     return wire_send(sock, peer, &env, err);
@@ -136,7 +136,7 @@ static void check_next_good_message_arrives(check_case *check_self_, wire_pair *
     wire_status st = pair_recv(p, p->router, &peer, &err);
     CHECK_STATUS(WIRE_OK, st, err);
     CHECK_INT(MIGR__ENVELOPE__BODY_HEARTBEAT, p->got->body_case);
-    CHECK_INT(9, p->got->heartbeat->free_slots);
+    CHECK_INT(9, p->got->heartbeat->assigned);
     CHECK_INT(strlen(DEALER_ID), peer.len);
     CHECK(memcmp(peer.id, DEALER_ID, peer.len) == 0);
 }
