@@ -82,16 +82,20 @@ static int say_bye(void *sock, Migr__Envelope *env)
     return send_envelope(sock, env);
 }
 
-/* The "drop" mode; sock is connected with routing id poke-drop. */
-static int drop_assignments(void *sock)
+/* Say hello as worker id and hold the tasks given for hold_ms after the
+ * first (or 30 s without one), listing them in heartbeats every 300 ms; the
+ * first is listed too when keep_first is set, else it is lost.  The first's
+ * task id and lease go to *first; 0 once one came, -1 if none or on error.
+ * env's body points here on return: the caller sets another before sending. */
+static int hold_assignments(void *sock, const char *id, int keep_first, int hold_ms, Migr__Envelope *env,
+                            Migr__TaskResult *first)
 {
-    Migr__Envelope env = MIGR__ENVELOPE__INIT;
     Migr__WorkerHello hello = MIGR__WORKER_HELLO__INIT;
     Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
-    uint64_t first = 0, assigned = 0, kept[16];
+    uint64_t assigned = 0, kept[16];
     char buf[65536];
 
-    if (hello_as(sock, "poke-drop", &env, &hello, &hb) < 0)
+    if (hello_as(sock, id, env, &hello, &hb) < 0)
         return -1;
     int64_t deadline = clock_mono_ms() + 30000, next_beat = 0;
     while (clock_mono_ms() < deadline) {
@@ -99,31 +103,41 @@ static int drop_assignments(void *sock)
         Migr__Envelope *in = n > 0 && n < (int)sizeof buf
                                  ? migr__envelope__unpack(NULL, (size_t)n, (uint8_t *)buf) : NULL;
         if (in && in->body_case == MIGR__ENVELOPE__BODY_ASSIGN) {
-            if (!assigned++) {
-                first = in->assign->task_id;
-                deadline = clock_mono_ms() + 4000;
-            } else if (hb.n_running < sizeof kept / sizeof *kept) {
-                kept[hb.n_running++] = in->assign->lease;
+            int is_first = !assigned++;
+            if (is_first) {
+                first->task_id = in->assign->task_id;
+                first->lease = in->assign->lease;
+                deadline = clock_mono_ms() + hold_ms;
             }
+            if ((keep_first || !is_first) && hb.n_running < sizeof kept / sizeof *kept)
+                kept[hb.n_running++] = in->assign->lease;
         }
         if (in)
             migr__envelope__free_unpacked(in, NULL);
         if (clock_mono_ms() >= next_beat) {
             hb.assigned = assigned;
             hb.running = kept;
-            if (send_envelope(sock, &env) < 0)
+            if (send_envelope(sock, env) < 0)
                 return -1;
             next_beat = clock_mono_ms() + 300;
         }
         nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
     }
-    if (say_bye(sock, &env) < 0)
-        return -1;
     if (!assigned) {
-        fprintf(stderr, "poke: drop: no task was assigned in 30 s\n");
+        fprintf(stderr, "poke: %s: no task was assigned in 30 s\n", id);
         return -1;
     }
-    printf("%llu\n", (unsigned long long)first);
+    return 0;
+}
+
+/* The "drop" mode; sock is connected with routing id poke-drop. */
+static int drop_assignments(void *sock)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__TaskResult first = MIGR__TASK_RESULT__INIT;
+    if (hold_assignments(sock, "poke-drop", 0, 4000, &env, &first) < 0 || say_bye(sock, &env) < 0)
+        return -1;
+    printf("%llu\n", (unsigned long long)first.task_id);
     return 0;
 }
 
@@ -178,42 +192,10 @@ static int lie(void *sock)
 static int hoard(void *sock)
 {
     Migr__Envelope env = MIGR__ENVELOPE__INIT, out = MIGR__ENVELOPE__INIT;
-    Migr__WorkerHello hello = MIGR__WORKER_HELLO__INIT;
-    Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
     Migr__TaskResult res = MIGR__TASK_RESULT__INIT;
-    uint64_t assigned = 0, kept[16];
-    char buf[65536];
 
-    if (hello_as(sock, "poke-hoard", &env, &hello, &hb) < 0)
+    if (hold_assignments(sock, "poke-hoard", 1, 8000, &env, &res) < 0)
         return -1;
-    int64_t deadline = clock_mono_ms() + 30000, next_beat = 0;
-    while (clock_mono_ms() < deadline) {
-        int n = zmq_recv(sock, buf, sizeof buf, ZMQ_DONTWAIT);
-        Migr__Envelope *in = n > 0 && n < (int)sizeof buf
-                                 ? migr__envelope__unpack(NULL, (size_t)n, (uint8_t *)buf) : NULL;
-        if (in && in->body_case == MIGR__ENVELOPE__BODY_ASSIGN && hb.n_running < sizeof kept / sizeof *kept) {
-            if (!assigned++) {
-                res.task_id = in->assign->task_id;
-                res.lease = in->assign->lease;
-                deadline = clock_mono_ms() + 8000;
-            }
-            kept[hb.n_running++] = in->assign->lease;
-        }
-        if (in)
-            migr__envelope__free_unpacked(in, NULL);
-        if (clock_mono_ms() >= next_beat) {
-            hb.assigned = assigned;
-            hb.running = kept;
-            if (send_envelope(sock, &env) < 0)
-                return -1;
-            next_beat = clock_mono_ms() + 300;
-        }
-        nanosleep(&(struct timespec){0, 20 * 1000 * 1000}, NULL);
-    }
-    if (!assigned) {
-        fprintf(stderr, "poke: hoard: no task was assigned in 30 s\n");
-        return -1;
-    }
     out.version = WIRE_PROTOCOL_VERSION;
     out.body_case = MIGR__ENVELOPE__BODY_RESULT;
     out.result = &res;
