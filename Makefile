@@ -1,7 +1,8 @@
 # migr: build, test and demo.  See README.md.
 #
 #   make            build build/bin/{migr,migrd,migr-worker}
-#   make test       unit + integration tests, under ASan/UBSan
+#   make test       unit + integration tests under ASan/UBSan, and the fuzz corpora replayed
+#   make fuzz       every libFuzzer harness for FUZZ_SECONDS (tests/fuzz/)
 #   make demo       run the main job on synthetic data
 #   make bench      benchmarks in bench/
 
@@ -109,7 +110,7 @@ unit: build/san/bin/unit-tests
 integration: san $(TEST_DEPS_OK)
 	MIGR_BIN=$(CURDIR)/build/san/bin sh tests/integration/run.sh
 
-test: unit integration
+test: unit integration fuzz-replay
 
 demo: all
 	./build/bin/migr demo

@@ -35,6 +35,16 @@ static int ensure(csv_reader *r, size_t need)
     return 0;
 }
 
+/* Append byte c to the row's field storage, growing it as needed (by
+ * doubling, so a row costs time linear in its length). */
+static int put(csv_reader *r, size_t *o, char c)
+{
+    if (*o >= r->cap && ensure(r, *o + 1) < 0)
+        return -1;
+    r->buf[(*o)++] = c;
+    return 0;
+}
+
 int csv_next(csv_reader *r, migr_err *err)
 {
     size_t o = 0;
@@ -48,9 +58,8 @@ int csv_next(csv_reader *r, migr_err *err)
         return 0;
     r->line = r->next_line;
     r->nfields = 0;
-    /* Every byte of the row fits in the buffer with a NUL per field. */
-    if (ensure(r, strlen(r->p) + CSV_MAX_FIELDS + 1) < 0)
-        return migr_errf(err, "line %d: out of memory", r->line);
+    /* The storage grows with the row (put); sizing it from the rest of the
+     * text, row after row, would take time quadratic in the rows. */
     for (;;) {
         if (r->nfields == CSV_MAX_FIELDS)
             return migr_errf(err, "line %d: more than %d fields", r->line, CSV_MAX_FIELDS);
@@ -61,23 +70,27 @@ int csv_next(csv_reader *r, migr_err *err)
                 if (!*r->p)
                     return migr_errf(err, "line %d: a quoted field is not closed", r->line);
                 if (*r->p == '"' && r->p[1] == '"') {
-                    r->buf[o++] = '"';
+                    if (put(r, &o, '"') < 0)
+                        return migr_errf(err, "line %d: out of memory", r->line);
                     r->p += 2;
                 } else if (*r->p == '"') {
                     r->p++;
                     break;
                 } else {
                     r->next_line += *r->p == '\n';
-                    r->buf[o++] = *r->p++;
+                    if (put(r, &o, *r->p++) < 0)
+                        return migr_errf(err, "line %d: out of memory", r->line);
                 }
             }
             if (*r->p && *r->p != ',' && *r->p != '\n' && *r->p != '\r')
                 return migr_errf(err, "line %d: text after a closing quote", r->line);
         } else {
             while (*r->p && *r->p != ',' && *r->p != '\n' && *r->p != '\r')
-                r->buf[o++] = *r->p++;
+                if (put(r, &o, *r->p++) < 0)
+                    return migr_errf(err, "line %d: out of memory", r->line);
         }
-        r->buf[o++] = '\0';
+        if (put(r, &o, '\0') < 0)
+            return migr_errf(err, "line %d: out of memory", r->line);
         if (*r->p == ',') {
             r->p++;
             continue;

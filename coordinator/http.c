@@ -105,7 +105,28 @@ static struct MHD_Response *json_response(json_t *v)
     return r;
 }
 
-/* {"error": "<message>"} with *status set to code. */
+/* The length of the UTF-8 sequence at s (as JSON strings must be: no
+ * overlong forms, surrogates or code points above U+10FFFF), 0 if none. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+    unsigned char c = s[0];
+    size_t n = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3
+             : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    unsigned char lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+
+    if (n > 1 && (s[1] < lo || s[1] > hi))
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+/* {"error": "<message>"} with *status set to code.  Messages quote the
+ * client's path and query, which may be any bytes, and may be cut short:
+ * each byte that is not part of a whole UTF-8 sequence becomes '?', so the
+ * message is a JSON string and the client gets its answer. */
 static struct MHD_Response *error_response(unsigned *status, unsigned code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static struct MHD_Response *error_response(unsigned *status, unsigned code, const char *fmt, ...)
@@ -116,6 +137,13 @@ static struct MHD_Response *error_response(unsigned *status, unsigned code, cons
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    for (unsigned char *p = (unsigned char *)msg; *p;) {
+        size_t n = utf8_sequence(p);
+        if (n == 0)
+            *p++ = '?';
+        else
+            p += n;
+    }
     *status = code;
     return json_response(json_pack("{s:s}", "error", msg));
 }

@@ -12,8 +12,8 @@ libmicrohttpd-dev libjansson-dev libicu-dev
 ffmpeg curl jq sqlite3"
 # promtool (from prometheus) judges /metrics; chromium screenshots the
 # dashboard; iproute2 makes the network namespaces of t_other_hosts;
-# python3 finds free ports.
-[ "${1:-}" = --test ] && PACKAGES="$PACKAGES prometheus chromium iproute2 python3"
+# python3 finds free ports; clang (with libFuzzer) builds the fuzz harnesses.
+[ "${1:-}" = --test ] && PACKAGES="$PACKAGES prometheus chromium iproute2 python3 clang libclang-rt-14-dev"
 
 missing=""
 for p in $PACKAGES; do

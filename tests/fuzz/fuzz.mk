@@ -35,10 +35,10 @@ FUZZ_EXTRA_annotations := $(FUZZ_COORD)
 
 FUZZ_BINS := $(patsubst %,build/fuzz/bin/fuzz_%,$(FUZZ_NAMES))
 
-build/fuzz/obj/gen/%.o: build/gen/%.c | $(DEPS_OK)
+build/fuzz/obj/gen/%.o: build/gen/%.c | $(DEPS_OK) $(TEST_DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
-build/fuzz/obj/%.o: %.c build/gen/migr.pb-c.h | $(DEPS_OK)
+build/fuzz/obj/%.o: %.c build/gen/migr.pb-c.h | $(DEPS_OK) $(TEST_DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 build/fuzz/obj/ml/layers.o: CFLAGS_BASE += -ffp-contract=fast

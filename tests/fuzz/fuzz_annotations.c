@@ -2,14 +2,14 @@
  * the way migrd reads it (coordinator/datasets.c, load_annotations, static).
  *
  * Its nearest public entry is migrd's request handler, so the harness runs
- * a coordinator in-process (coord_open on a SQLite database, store and ipc
- * socket in its scratch directory, made once) and per input writes the bytes
- * as the annotations file of a fixed three-clip manifest and sends
- * "dataset.add" through api_handle, as `migr dataset add --annotations`
- * does.  A refused file must say why and leave no dataset behind (the whole
- * add rolls back); after a taken one, "dataset.clip" shows each clip with
- * no annotation or the one listed for it (its "clip" is that clip).  Each input's rows are deleted after
- * it. */
+ * a coordinator in-process, made once: coord_open on a SQLite database and a
+ * store in its scratch directory, on an inproc:// endpoint.  Per input it
+ * writes the bytes as the annotations file of a fixed three-clip manifest
+ * and sends "dataset.add" through api_handle, as `migr dataset add
+ * --annotations` does.  A refused file must say why and leave no dataset
+ * behind (the whole add rolls back); after a taken one, "dataset.clip" shows
+ * each clip with no annotation or the one listed for it (its "clip" is that
+ * clip).  Each input's rows are deleted after it. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +48,8 @@ static void open_coord(void)
     snprintf(h.logs, sizeof h.logs, "%s", dir);
     snprintf(h.run, sizeof h.run, "%s", dir);
     snprintf(h.keys, sizeof h.keys, "%s/keys", dir);
-    snprintf(h.endpoint, sizeof h.endpoint, "ipc://%s/migrd.sock", dir);
+    /* In-process: no socket file, whatever the length of the path. */
+    snprintf(h.endpoint, sizeof h.endpoint, "inproc://migrd-fuzz-annotations");
     snprintf(h.http, sizeof h.http, "off");
     if (coord_open(&c, &cfg, &h, &err) < 0) {
         fprintf(stderr, "fuzz_annotations: %s\n", err.msg);

@@ -71,7 +71,7 @@ static const char fixture[] =
     " (2, 'grpo-a', 'grpo', 'running', 1, 10, '{\"kind\":\"grpo\"}', NULL, 1767226000000, NULL, 1, "
     "  2, 1767226001000, NULL, NULL, '[]'),"
     " (3, 'eval-1', 'eval', 'succeeded', 1, 1, '{\"kind\":\"eval\"}', NULL, 1767227000000, "
-    "  1767227100000, 1, 3, 1767227001000, NULL, NULL, 'not json'),"
+    "  1767227100000, 1, 3, 1767227001000, NULL, NULL, '{\"not\": \"a list\"}'),"
     " (4, 'nightly-sft', 'sft', 'queued', 0, 200, 'null', NULL, 1767229200000, NULL, 1, 4, NULL, 1, "
     "  1767229200000, '[\"nightly\"]'),"
     " (5, 'failed-run', 'sft', 'failed', 0, 200, '{}', 'dataset demo-200 has no clips', "
@@ -145,20 +145,32 @@ static void start_server(void)
 /* Send one request and read the whole answer (the server closes). */
 static char *exchange(const char *req, size_t req_len, size_t *got)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     struct timeval tv = {.tv_sec = 8};
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap + 1);
+    int fd;
 
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || !buf || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-        connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-        perror("fuzz_http: connecting");
-        abort();
+    /* libFuzzer's -timeout alarm may interrupt connect(): start over then. */
+    for (;;) {
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0 || !buf || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0) {
+            perror("fuzz_http: socket");
+            abort();
+        }
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+            break;
+        if (errno != EINTR) {
+            perror("fuzz_http: connecting");
+            abort();
+        }
+        close(fd);
     }
     for (size_t off = 0; off < req_len;) {
         ssize_t w = send(fd, req + off, req_len - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
         if (w <= 0)
             break; /* the server may answer and close before reading it all */
         off += (size_t)w;
@@ -210,8 +222,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t n;
     char *resp = exchange(req, o, &n);
     unsigned status = 0;
+    if (getenv("FUZZ_HTTP_SHOW"))  /* to see what a reproducer gets */
+        fprintf(stderr, "%s\n---\n%s\n", req, resp);
     if (sscanf(resp, "HTTP/1.%*1[01] %3u", &status) != 1 || status < 100 || status > 599) {
-        fprintf(stderr, "fuzz_http: GET %.*s: no status line in the answer (%zu bytes)\n",
+        fprintf(stderr, "fuzz_http: %.*s: no status line in the answer (%zu bytes)\n",
                 (int)(o < 600 ? o : 600), req, n);
         abort();
     }
@@ -223,7 +237,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             json_error_t jerr;
             json_t *v = json_loads(body, 0, &jerr);
             if (!v) {
-                fprintf(stderr, "fuzz_http: GET %.*s: %u with a JSON body that is not JSON: %s\n",
+                fprintf(stderr, "fuzz_http: %.*s: %u with a JSON body that is not JSON: %s\n",
                         (int)(o < 600 ? o : 600), req, status, jerr.text);
                 abort();
             }

@@ -7,14 +7,17 @@
 #           or OOM leaves its input in build/fuzz/crashes/NAME-*
 #   replay  each harness once over every file of its committed corpus
 #
-# One line per harness; the whole log is build/fuzz/logs/NAME.log.  Exits 1
-# if any harness failed.  Run from the top of the tree (make does).
+# One line per harness; the whole log is build/fuzz/logs/NAME.log (and, for a
+# failure, a copy beside the input in build/fuzz/crashes/); the closing line
+# is "N passed, N failed" over the harnesses, and the exit status 1 if any
+# failed.  Reproduce a failure with build/fuzz/bin/fuzz_NAME INPUT.  Run from
+# the top of the tree (make does).
 set -u
 mode=$1
 secs=$2
 shift 2
 dir=build/fuzz
-failed=0
+failed=0 passed=0 nfailed=0
 mkdir -p "$dir/logs" "$dir/crashes"
 
 case $secs in
@@ -44,9 +47,14 @@ for name in "$@"; do
     corpus=tests/fuzz/corpus/$name
     log=$dir/logs/$name.log
     opts="-timeout=10 -rss_limit_mb=2048 -artifact_prefix=$dir/crashes/$name-"
+    # The harness's scratch directory goes under here (fuzz_util.h), so that
+    # one a crash left behind (no atexit then) is removed all the same.
+    tmp=$(pwd)/$dir/tmp/$name
+    rm -rf "$tmp"
+    mkdir -p "$tmp"
     if [ ! -x "$bin" ]; then
         echo "fuzz $name: FAILED, no $bin (make fuzz-build)"
-        failed=1
+        failed=1 nfailed=$((nfailed + 1))
         continue
     fi
     case $mode in
@@ -56,33 +64,40 @@ for name in "$@"; do
         mkdir -p "$work"
         [ -d "$corpus" ] && cp -R "$corpus/." "$work/"
         # shellcheck disable=SC2086
-        "$bin" $opts -max_total_time="$secs" -print_final_stats=1 "$work" >"$log" 2>&1
+        TMPDIR=$tmp "$bin" $opts -max_total_time="$secs" -print_final_stats=1 "$work" >"$log" 2>&1
         rc=$?
+        rm -rf "$tmp"
         if [ $rc -eq 0 ]; then
+            passed=$((passed + 1))
             echo "fuzz $name: ok, $(last number_of_executed_units "$log") runs in $secs s," \
                  "cov $(last cov "$log") ft $(last ft "$log")," \
                  "corpus $(last corp "$log" ) inputs, peak rss $(last peak_rss_mb "$log") MB"
         else
             input=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
-            echo "fuzz $name: FAILED, $(finding "$log" $rc); input ${input:-(none)}; log $log"
-            failed=1
+            # Keep the log beside the input: the next run overwrites $log.
+            kept=${input:-$dir/crashes/$name-$(date +%Y%m%d-%H%M%S)}.log
+            cp "$log" "$kept"
+            echo "fuzz $name: FAILED, $(finding "$log" $rc); input ${input:-(none)}; log $kept"
+            failed=1 nfailed=$((nfailed + 1))
         fi
         ;;
     replay)
         files=$(find "$corpus" -type f | sort)
         if [ -z "$files" ]; then
             echo "fuzz-replay $name: FAILED, no inputs in $corpus"
-            failed=1
+            failed=1 nfailed=$((nfailed + 1))
             continue
         fi
         # shellcheck disable=SC2086
-        "$bin" $opts $files >"$log" 2>&1
+        TMPDIR=$tmp "$bin" $opts $files >"$log" 2>&1
         rc=$?
+        rm -rf "$tmp"
         if [ $rc -eq 0 ]; then
+            passed=$((passed + 1))
             echo "fuzz-replay $name: ok, $(echo "$files" | wc -l) inputs"
         else
             echo "fuzz-replay $name: FAILED, $(finding "$log" $rc); log $log"
-            failed=1
+            failed=1 nfailed=$((nfailed + 1))
         fi
         ;;
     *)
@@ -91,4 +106,5 @@ for name in "$@"; do
         ;;
     esac
 done
+echo "$passed passed, $nfailed failed"
 exit $failed
