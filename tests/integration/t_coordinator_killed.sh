@@ -1,5 +1,6 @@
 # migrd killed by SIGKILL in the middle of a 200-clip synth and started
-# again: it resumes from SQLite and all 200 clips end featurized.
+# again: it resumes from SQLite, all 200 clips end featurized, and migrd
+# accepted one completion per task.
 . "$(dirname "$0")/lib.sh"
 
 migr up --workers 2 || fail "migr up"
@@ -14,4 +15,5 @@ expect_eq "featurized" 200 "$(jqr .featurized dataset show c200)"
 expect_eq "failed" 0 "$(jqr .failed dataset show c200)"
 starts=$(sqlite3 "$MIGR_HOME/migr.db" "SELECT COUNT(*) FROM events WHERE kind='coord.start'")
 expect_eq "coordinator starts" 2 "$starts"
+check_migrd_completed_once
 finish
