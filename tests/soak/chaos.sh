@@ -10,9 +10,12 @@
 #   MIGR_BIN            the binaries (default: build/bin of this tree)
 #   CHAOS_SEED          the chaos loop's seed (default 1)
 #   CHAOS_WORKER_KILLS  worker SIGKILLs, at least (default 20)
-#   CHAOS_MIGRD_KILLS   migrd SIGKILLs, at least (default 3)
+#   CHAOS_MIGRD_KILLS   migrd SIGKILLs, at least (default 3), at even shares of
+#                       the SFT run, each while an apply is leased when one is
+#                       caught within 3 s
+#   CHAOS_APPLY_KILLS   of those, while an apply was leased, at least (default 1)
 #   CHAOS_GRPO=0        the SFT run only
-#   CHAOS_STEPS         SFT steps (default 60; the GRPO run takes a tenth)
+#   CHAOS_STEPS         SFT steps (default 200; the GRPO run takes a tenth)
 #
 # tests/integration/t_chaos.sh runs a short version in `make test`; the soak
 # is `sh tests/soak/chaos.sh` (about a minute and a half on 2 cores with the
@@ -23,7 +26,8 @@ export MIGR_BIN
 . "$here/tests/integration/lib.sh"
 
 seed=${CHAOS_SEED:-1} want_w=${CHAOS_WORKER_KILLS:-20} want_m=${CHAOS_MIGRD_KILLS:-3}
-with_grpo=${CHAOS_GRPO:-1} steps=${CHAOS_STEPS:-60}
+want_apply=${CHAOS_APPLY_KILLS:-1}
+with_grpo=${CHAOS_GRPO:-1} steps=${CHAOS_STEPS:-200}
 db="$MIGR_HOME/migr.db"
 # Enough attempts that twenty kills never exhaust a task: what is tested is
 # that nothing is lost, not the attempt limit (t_task_retries tests that).
@@ -43,7 +47,6 @@ grpo() {
         --set train.batch_size=4 --set train.shards=2 --set grpo.max_new=60
 }
 final() { migr ckpt list "$1" --json | jq -r '.[-1] | "\(.step) \(.sha256)"'; }
-state_of() { migr run show "$1" --json 2>/dev/null | jq -r .state; }
 
 # The chaos loop's dice: an integer in 0..$1-1 from the seed and a counter.
 n_roll=0
@@ -78,15 +81,34 @@ echo "chaos: fault-free runs took $(($(date +%s) - t0)) s"
 
 # ---- the same under chaos ----
 wk=0 mk=0 mk_apply=0
-chaos_until_done() {  # chaos_until_done RUN
+applying() {
+    [ "$(sqlite3 "$db" "SELECT COUNT(*) FROM tasks WHERE kind = 'apply' AND state = 'leased'" 2>/dev/null)" \
+        -gt 0 ] 2>/dev/null
+}
+# Poll fast, up to 3 s, for an apply to be leased (it lasts milliseconds).
+wait_apply() {
+    i=0
+    while [ $i -lt 150 ]; do
+        applying && return 0
+        sleep 0.02
+        i=$((i + 1))
+    done
+    return 1
+}
+chaos_until_done() {  # chaos_until_done RUN STEPS
     while :; do
-        s=$(state_of "$1")
-        case $s in succeeded) return 0 ;; failed | cancelled) fail "run $1 ended $s under chaos" ;; esac
+        s=$(migr run show "$1" --json 2>/dev/null) || s='{}'
+        case $(echo "$s" | jq -r .state) in
+        succeeded) return 0 ;;
+        failed | cancelled) fail "run $1 ended $(echo "$s" | jq -r .state) under chaos" ;;
+        esac
+        step=$(echo "$s" | jq '.step // 0')
         sleep "0.$(($(roll 8) + 2))"
-        applying=$(sqlite3 "$db" "SELECT COUNT(*) FROM tasks WHERE kind = 'apply' AND state = 'leased'" 2>/dev/null || echo 0)
-        if [ "$mk" -lt "$want_m" ] && { [ "${applying:-0}" -gt 0 ] || [ "$(roll 12)" -eq 0 ]; }; then
+        # migrd's kills are due at even shares of the run, each while an
+        # apply is leased if one is caught within 3 s.
+        if [ "$mk" -lt "$want_m" ] && [ "$step" -ge $(((mk + 1) * $2 / (want_m + 1))) ]; then
+            wait_apply && mk_apply=$((mk_apply + 1))
             kill -KILL "$(pid_of migrd)" 2>/dev/null && mk=$((mk + 1))
-            [ "${applying:-0}" -gt 0 ] && mk_apply=$((mk_apply + 1))
             sleep "0.$(roll 10)"
             start_migrd $migrd_args
         elif [ "$wk" -lt "$want_w" ] || [ "$(roll 4)" -eq 0 ]; then
@@ -101,15 +123,15 @@ chaos_until_done() {  # chaos_until_done RUN
 }
 t0=$(date +%s)
 hit_sft=$(sft) || fail "submit under chaos"
-chaos_until_done "$hit_sft"
+chaos_until_done "$hit_sft" "$steps"
 if [ "$with_grpo" = 1 ]; then
     hit_grpo=$(grpo "$hit_sft") || fail "submit grpo under chaos"
-    chaos_until_done "$hit_grpo"
+    chaos_until_done "$hit_grpo" 1000000   # migrd's kills are done by now
 fi
 echo "chaos: $wk worker kills, $mk migrd kills ($mk_apply while an apply was leased), seed $seed, $(($(date +%s) - t0)) s"
 [ "$wk" -ge "$want_w" ] || fail "only $wk worker kills before the runs ended (wanted $want_w); make CHAOS_STEPS larger"
 [ "$mk" -ge "$want_m" ] || fail "only $mk migrd kills before the runs ended (wanted $want_m)"
-[ "$mk_apply" -ge 1 ] || fail "migrd was never killed while an apply was leased"
+[ "$mk_apply" -ge "$want_apply" ] || fail "migrd was killed $mk_apply times while an apply was leased (wanted $want_apply)"
 
 echo "chaos: SFT  fault-free $(final "$ref_sft"), under chaos $(final "$hit_sft")"
 expect_eq "the SFT run's final checkpoint under chaos" "$(final "$ref_sft")" "$(final "$hit_sft")"
