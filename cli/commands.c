@@ -82,8 +82,8 @@ const cli_command cli_commands[] = {
      "Logs go to $MIGR_HOME/logs, pids to $MIGR_HOME/run; prints the ZeroMQ endpoint and the HTTP\n"
      "address migrd serves.", cmd_up},
     {"keygen", "NAME", 1, 1, json_opts, "make a CURVE key pair: $MIGR_HOME/keys/NAME.pub and NAME.key",
-     "`migr keygen migrd` gives migrd its pair: from then on every peer authenticates with\n"
-     "CURVE, and migrd admits the keys whose NAME.pub is in its $MIGR_HOME/keys/ (removing\n"
+     "`migr keygen migrd` gives migrd its pair: from its next start every peer authenticates\n"
+     "with CURVE, and migrd admits the keys whose NAME.pub is in its $MIGR_HOME/keys/ (removing\n"
      "the file cuts the peer off within a heartbeat).  A client or worker uses the pair\n"
      "MIGR_KEY names (a NAME in its keys/ or a .key path) and migrd's public key from\n"
      "MIGR_SERVER_KEY or its keys/migrd.pub.  ipc:// and loopback need no keys.",
