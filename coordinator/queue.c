@@ -37,8 +37,7 @@ int queue_lease(sqlite3 *db, const char *worker, uint64_t lease, int64_t now_ms,
                 char **params, migr_err *err)
 {
     sqlite3_stmt *st = db_prepare(db, err,
-        "SELECT " TASK_COLUMNS ", params FROM tasks "
-        "WHERE state = 'queued' AND not_before_ms <= ? ORDER BY id LIMIT 1", "i", now_ms);
+        "SELECT " TASK_COLUMNS ", params " QUEUE_READY " LIMIT 1", "i", now_ms);
     if (!st)
         return -1;
     int rc = sqlite3_step(st);

@@ -31,6 +31,10 @@ int queue_add(sqlite3 *db, const char *owner, int64_t owner_id, const char *kind
 
 /* Lease the oldest ready task to worker.  Returns 1 and fills *t and *params
  * (malloc'd, the caller's), 0 when nothing is ready, -1 on error. */
+/* The ready tasks, oldest first, as the lease query selects them (the index
+ * it must use is checked by a unit test). */
+#define QUEUE_READY "FROM tasks WHERE state = 'queued' AND not_before_ms <= ? ORDER BY id"
+
 int queue_lease(sqlite3 *db, const char *worker, uint64_t lease, int64_t now_ms, task_row *t,
                 char **params, migr_err *err);
 

@@ -4,6 +4,7 @@
 #include "check.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "coordinator/db.h"
 #include "coordinator/queue.h"
@@ -433,4 +434,25 @@ static void list_leased(check_case *check_self_, sqlite3 *db)
 TEST(queue_leased_lists_leased_tasks_oldest_first)
 {
     WITH_DB(list_leased);
+}
+
+/* The lease query walks an index in id order and stops at the first ready
+ * task: no sort of every ready row (it took 20 ms a lease at 200,000 queued
+ * tasks with the old index, which could not give id order). */
+static void lease_plan(check_case *check_self_, sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    char plan[1024] = "";
+    CHECK(sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT id " QUEUE_READY " LIMIT 1", -1, &st, NULL) == SQLITE_OK);
+    CHECK(sqlite3_bind_int64(st, 1, 1000) == SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        snprintf(plan + strlen(plan), sizeof plan - strlen(plan), "%s; ", (const char *)sqlite3_column_text(st, 3));
+    sqlite3_finalize(st);
+    CHECK_MSG(strstr(plan, "USING INDEX tasks_queue") != NULL, "plan: %s", plan);
+    CHECK_MSG(strstr(plan, "TEMP B-TREE") == NULL, "the lease query sorts: %s", plan);
+}
+
+TEST(queue_lease_query_walks_an_index_in_id_order_without_sorting)
+{
+    WITH_DB(lease_plan);
 }
