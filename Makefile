@@ -53,11 +53,12 @@ build/gen/migr.pb-c.c build/gen/migr.pb-c.h: proto/migr.proto | $(DEPS_OK)
 	@mkdir -p build/gen
 	protoc-c --proto_path=proto --c_out=build/gen proto/migr.proto
 
-$(SCHEMA_C): $(sort $(wildcard schema/*.sql)) schema/embed.sh
+# The directories too: removing a file changes no remaining prerequisite.
+$(SCHEMA_C): $(sort $(wildcard schema/*.sql)) schema/embed.sh schema
 	@mkdir -p build/gen
 	sh schema/embed.sh $(sort $(wildcard schema/*.sql)) > $@
 
-$(DASH_C): $(DASH_SRC) coordinator/dashboard/embed.sh
+$(DASH_C): $(DASH_SRC) coordinator/dashboard/embed.sh coordinator/dashboard
 	@mkdir -p build/gen
 	sh coordinator/dashboard/embed.sh $(DASH_SRC) > $@
 
