@@ -74,6 +74,9 @@ wait_for "the run to finish on the remaining worker" 60 \
 # another key: local-0 is killed, and before migrd has declared it dead a
 # worker with the lab-2 key says hello as local-0.
 migr keygen lab-2 >/dev/null || fail "keygen lab-2"
+# local-0 was stopped long enough above to be declared dead: wait for it to
+# reconnect, so that there is a connected local-0 to claim.
+wait_for "local-0 to reconnect" 40 sh -c "migr workers --json | jq -e 'any(.[]; .id == \"local-0\")'"
 kill -KILL "$(pid_of worker-0)"
 # Its connection closes with the process at once, but the claim must not race
 # that close: while it is open ZeroMQ itself ignores a second peer of the
