@@ -13,7 +13,7 @@
  *            given for 10 s at once, "succeeded" with the output {}; prints
  *            how many it answered
  *   hoard    a worker (id poke-hoard, one slot) that keeps every task it is
- *            given, listing it in its heartbeats, and answers none for 8 s;
+ *            given, listing it in its heartbeats, and answers none for 20 s;
  *            then sends a late "succeeded" for the first and leaves; prints
  *            the first task's id
  *   deaf     a client that sends requests as fast as migrd takes them
@@ -194,7 +194,7 @@ static int hoard(void *sock)
     Migr__Envelope env = MIGR__ENVELOPE__INIT, out = MIGR__ENVELOPE__INIT;
     Migr__TaskResult res = MIGR__TASK_RESULT__INIT;
 
-    if (hold_assignments(sock, "poke-hoard", 1, 8000, &env, &res) < 0)
+    if (hold_assignments(sock, "poke-hoard", 1, 20000, &env, &res) < 0)
         return -1;
     out.version = WIRE_PROTOCOL_VERSION;
     out.body_case = MIGR__ENVELOPE__BODY_RESULT;
