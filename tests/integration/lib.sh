@@ -99,13 +99,17 @@ pid_of() {
     cat "$MIGR_HOME/run/$1.pid"
 }
 
-# No task may be completed twice in migrd: every accepted completion is one
-# task.done event.  (A worker may run a task again after a migrd crash --
-# at-least-once -- but migrd accepts one result per task.)
+# check_migrd_completed_once [PREFIX]: no task may be completed twice in
+# migrd: every accepted completion is one task.done event.  (A worker may
+# run a task again after a migrd crash -- at-least-once -- but migrd accepts
+# one result per task.)  With PREFIX it also prints
+# "PREFIX: tasks completed twice: N".
 check_migrd_completed_once() {
     dup=$(sqlite3 "$MIGR_HOME/migr.db" \
-        "SELECT task_id FROM events WHERE kind='task.done' GROUP BY task_id HAVING COUNT(*) > 1 LIMIT 5")
-    [ -z "$dup" ] || fail "tasks completed twice according to migrd: $dup"
+        "SELECT task_id FROM events WHERE kind='task.done' GROUP BY task_id HAVING COUNT(*) > 1") ||
+        fail "cannot read migrd's task.done events from $MIGR_HOME/migr.db"
+    [ $# -eq 0 ] || echo "$1: tasks completed twice: $(echo "$dup" | grep -c .)"
+    [ -z "$dup" ] || fail "tasks completed twice according to migrd: $(echo "$dup" | head -5 | paste -sd' ' -)"
 }
 
 # The same, and with migrd never killed, no worker finished a task twice

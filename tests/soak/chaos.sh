@@ -139,9 +139,7 @@ if [ "$with_grpo" = 1 ]; then
     echo "chaos: GRPO fault-free $(final "$ref_grpo"), under chaos $(final "$hit_grpo")"
     expect_eq "the GRPO run's final checkpoint under chaos" "$(final "$ref_grpo")" "$(final "$hit_grpo")"
 fi
-twice=$(sqlite3 "$db" "SELECT COUNT(*) FROM (SELECT task_id FROM events WHERE kind = 'task.done' GROUP BY task_id HAVING COUNT(*) > 1)")
-echo "chaos: tasks completed twice: $twice"
-expect_eq "tasks completed twice" 0 "$twice"
+check_migrd_completed_once chaos
 wait_for "pending discards to go" 10 sh -c "[ \$(sqlite3 '$db' 'SELECT COUNT(*) FROM discards') -eq 0 ]"
 left=$(find "$MIGR_HOME/store/runs" \( -path '*/grads/*' -o -path '*/rollouts/*' -o -path '*/rewards/*' -o -name '*.tmp.*' \) -type f)
 echo "chaos: store objects left over: $(echo "$left" | grep -c .)"
