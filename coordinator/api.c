@@ -103,26 +103,46 @@ static json_t *verb_run_cancel(coord *c, json_t *args, int *status, migr_err *er
 }
 
 /* The newest checkpoint of a run that failed or was cancelled, to take it
- * up from: {"run", "step", "sha0", "sha256"}, or NULL (err clear) when it has
- * none past step 0 or is of another kind or state. */
-static json_t *resume_point(coord *c, json_t *run, int64_t id, migr_err *err)
+ * up from: *from = {"run", "step", "sha0", "sha256"}, or NULL when it has
+ * none past step 0 (or no step-0 checkpoint) or is of another kind or
+ * state.  Returns 0, or -1 with err when the checkpoints cannot be read:
+ * the retry must then fail, not start the run over from step 0 unasked. */
+static int resume_point(coord *c, json_t *run, int64_t id, json_t **from, migr_err *err)
 {
     const char *state = json_string_value(json_object_get(run, "state"));
     const char *kind = json_string_value(json_object_get(run, "kind"));
     int64_t step = 0;
+    sqlite3_stmt *st;
+    char why[sizeof err->msg];
+
+    *from = NULL;
     if ((strcmp(state, "failed") != 0 && strcmp(state, "cancelled") != 0) || !strcmp(kind, "eval"))
-        return NULL;
-    if (db_int(c->db, err, &step, 0, "SELECT MAX(step) FROM checkpoints WHERE run_id = ?", "i", id) < 0 || step < 1)
-        return NULL;
-    json_t *out = NULL;
-    sqlite3_stmt *st = db_prepare(c->db, err,
+        return 0;
+    if (db_int(c->db, err, &step, 0, "SELECT MAX(step) FROM checkpoints WHERE run_id = ?", "i", id) < 0)
+        goto fail;
+    if (step < 1)
+        return 0;
+    st = db_prepare(c->db, err,
         "SELECT (SELECT sha256 FROM checkpoints WHERE run_id = ?1 AND step = 0), sha256 FROM checkpoints "
         "WHERE run_id = ?1 AND step = ?2", "ii", id, step);
-    if (st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        out = json_pack("{s:I, s:I, s:s, s:s}", "run", (json_int_t)id, "step", (json_int_t)step, "sha0",
-                        db_text(st, 0), "sha256", db_text(st, 1));
+    if (!st)
+        goto fail;
+    int rc = sqlite3_step(st), bad = rc != SQLITE_ROW && rc != SQLITE_DONE;
+    if (bad)
+        migr_errf(err, "reading its checkpoint of step %lld: %s", (long long)step, sqlite3_errmsg(c->db));
+    else if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL &&
+             !(*from = json_pack("{s:I, s:I, s:s, s:s}", "run", (json_int_t)id, "step", (json_int_t)step,
+                                 "sha0", db_text(st, 0), "sha256", db_text(st, 1))))
+        bad = migr_errf(err, "out of memory");
     sqlite3_finalize(st);
-    return out;
+    if (!bad)
+        return 0;
+fail:
+    snprintf(why, sizeof why, "%s", err->msg);
+    return migr_errf(err, "run %lld was not retried: its newest checkpoint cannot be read from migrd's "
+                     "database (%.600s).  `migr run retry %lld --fresh` starts it over from step 0 instead; "
+                     "`sqlite3 %s 'PRAGMA integrity_check'` checks the database", (long long)id, why,
+                     (long long)id, c->home.db);
 }
 
 /* Submit a finished run's config (and tags) again as a new run; one that
@@ -139,19 +159,21 @@ static json_t *verb_run_retry(coord *c, json_t *args, int *status, migr_err *err
         migr_errf(err, "run %lld is still %s; cancel it first (`migr run cancel %lld`) or wait for it", (long long)id,
                   state, (long long)id);
     } else {
-        json_t *from = json_is_true(json_object_get(args, "fresh")) ? NULL : resume_point(c, run, id, err);
-        json_t *again = json_pack("{s:O, s:O}", "config", json_object_get(run, "config"), "tags",
-                                  json_object_get(run, "tags"));
-        if (again && from)
-            json_object_set(again, "resume", from);
-        out = again ? runs_submit(c, again, status, err) : NULL;
-        json_decref(again);
-        if (out) {
-            json_object_set_new(out, "retry_of", json_integer(id));
-            if (from)
-                json_object_set_new(out, "resumed_from_step", json_incref(json_object_get(from, "step")));
+        json_t *from = NULL;
+        if (json_is_true(json_object_get(args, "fresh")) || resume_point(c, run, id, &from, err) == 0) {
+            json_t *again = json_pack("{s:O, s:O}", "config", json_object_get(run, "config"), "tags",
+                                      json_object_get(run, "tags"));
+            if (again && from)
+                json_object_set(again, "resume", from);
+            out = again ? runs_submit(c, again, status, err) : NULL;
+            json_decref(again);
+            if (out) {
+                json_object_set_new(out, "retry_of", json_integer(id));
+                if (from)
+                    json_object_set_new(out, "resumed_from_step", json_incref(json_object_get(from, "step")));
+            }
+            json_decref(from);
         }
-        json_decref(from);
     }
     json_decref(run);
     return out;
