@@ -82,20 +82,28 @@ static int say_bye(void *sock, Migr__Envelope *env)
     return send_envelope(sock, env);
 }
 
+/* What a holding worker lists in its heartbeats: the caller's, so that the
+ * envelope pointing at it stays valid for as long as the caller uses it. */
+typedef struct held_leases {
+    Migr__Heartbeat hb;   /* hb.running points into leases */
+    uint64_t leases[16];
+} held_leases;
+
 /* Say hello as worker id and hold the tasks given for hold_ms after the
  * first (or 30 s without one), listing them in heartbeats every 300 ms; the
  * first is listed too when keep_first is set, else it is lost.  The first's
  * task id and lease go to *first; 0 once one came, -1 if none or on error.
- * env's body points here on return: the caller sets another before sending. */
+ * env's body is then held->hb, which the caller owns. */
 static int hold_assignments(void *sock, const char *id, int keep_first, int hold_ms, Migr__Envelope *env,
-                            Migr__TaskResult *first)
+                            held_leases *held, Migr__TaskResult *first)
 {
     Migr__WorkerHello hello = MIGR__WORKER_HELLO__INIT;
-    Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
-    uint64_t assigned = 0, kept[16];
+    Migr__Heartbeat *hb = &held->hb;
+    uint64_t assigned = 0;
     char buf[65536];
 
-    if (hello_as(sock, id, env, &hello, &hb) < 0)
+    *hb = (Migr__Heartbeat)MIGR__HEARTBEAT__INIT;
+    if (hello_as(sock, id, env, &hello, hb) < 0)
         return -1;
     int64_t deadline = clock_mono_ms() + 30000, next_beat = 0;
     while (clock_mono_ms() < deadline) {
@@ -109,14 +117,14 @@ static int hold_assignments(void *sock, const char *id, int keep_first, int hold
                 first->lease = in->assign->lease;
                 deadline = clock_mono_ms() + hold_ms;
             }
-            if ((keep_first || !is_first) && hb.n_running < sizeof kept / sizeof *kept)
-                kept[hb.n_running++] = in->assign->lease;
+            if ((keep_first || !is_first) && hb->n_running < sizeof held->leases / sizeof *held->leases)
+                held->leases[hb->n_running++] = in->assign->lease;
         }
         if (in)
             migr__envelope__free_unpacked(in, NULL);
         if (clock_mono_ms() >= next_beat) {
-            hb.assigned = assigned;
-            hb.running = kept;
+            hb->assigned = assigned;
+            hb->running = held->leases;
             if (send_envelope(sock, env) < 0)
                 return -1;
             next_beat = clock_mono_ms() + 300;
@@ -135,7 +143,8 @@ static int drop_assignments(void *sock)
 {
     Migr__Envelope env = MIGR__ENVELOPE__INIT;
     Migr__TaskResult first = MIGR__TASK_RESULT__INIT;
-    if (hold_assignments(sock, "poke-drop", 0, 4000, &env, &first) < 0 || say_bye(sock, &env) < 0)
+    held_leases held;
+    if (hold_assignments(sock, "poke-drop", 0, 4000, &env, &held, &first) < 0 || say_bye(sock, &env) < 0)
         return -1;
     printf("%llu\n", (unsigned long long)first.task_id);
     return 0;
@@ -193,8 +202,9 @@ static int hoard(void *sock)
 {
     Migr__Envelope env = MIGR__ENVELOPE__INIT, out = MIGR__ENVELOPE__INIT;
     Migr__TaskResult res = MIGR__TASK_RESULT__INIT;
+    held_leases held;
 
-    if (hold_assignments(sock, "poke-hoard", 1, 20000, &env, &res) < 0)
+    if (hold_assignments(sock, "poke-hoard", 1, 20000, &env, &held, &res) < 0)
         return -1;
     out.version = WIRE_PROTOCOL_VERSION;
     out.body_case = MIGR__ENVELOPE__BODY_RESULT;
