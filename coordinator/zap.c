@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -47,46 +49,137 @@ static int is_pub_name(const char *fname, char *stem, size_t cap)
     return key_name_valid(stem) && strcmp(stem, KEYS_SERVER_NAME) != 0;
 }
 
-/* Read the allowlist into a new sorted array; bad files are skipped and,
- * with loud set, logged. */
-static int read_allowlist(const char *dir, int loud, zap_key **out, int *nout, migr_err *err)
-{
-    DIR *d = opendir(dir);
-    zap_key *keys = NULL;
-    int n = 0, cap = 0;
-    char path[PATH_MAX];
-    migr_err kerr;
+/* A file time this close to the check that saw it may hide a second change
+ * within the same tick of the file system's clock (coarse, up to 2 s on
+ * some file systems), which would leave every time, size and inode as they
+ * were; such a check is not trusted, and the next reads the files again. */
+#define ZAP_RACY_NS (2 * 1000000000LL)
 
+static int64_t ns_of(const struct timespec *t)
+{
+    return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const zap_file *)a)->name, ((const zap_file *)b)->name);
+}
+
+static void scan_free(zap_scan *s)
+{
+    free(s->files);
+    memset(s, 0, sizeof *s);
+}
+
+/* List dir's NAME.pub files into *out with their inode, size and
+ * modification time, reading none of them. */
+static int scan_dir(const char *dir, zap_scan *out, migr_err *err)
+{
+    zap_scan s = {0};
+    struct timespec now;
+    struct stat st;
+    int cap = 0;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t recent = ns_of(&now) - ZAP_RACY_NS;
+    DIR *d = opendir(dir);
     if (!d)
         return migr_errf(err, "cannot read the key directory %s: %s", dir, strerror(errno));
+    if (fstat(dirfd(d), &st) < 0) {
+        closedir(d);
+        return migr_errf(err, "cannot stat the key directory %s: %s", dir, strerror(errno));
+    }
+    s.dir_ino = st.st_ino;
+    s.dir_mtime_ns = ns_of(&st.st_mtim);
+    s.racy = s.dir_mtime_ns > recent;
     for (struct dirent *e; (e = readdir(d));) {
-        zap_key k;
-        if (!is_pub_name(e->d_name, k.name, sizeof k.name))
+        zap_file f = {.size = -1};
+        if (!is_pub_name(e->d_name, f.name, sizeof f.name))
             continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (key_read_public(path, k.key, &kerr) < 0) {
-            if (loud)
-                log_warn("%s; that key is not allowed", kerr.msg);
-            continue;
+        if (fstatat(dirfd(d), e->d_name, &st, 0) == 0) {  /* else reading it says why */
+            f.ino = st.st_ino;
+            f.size = st.st_size;
+            f.mtime_ns = ns_of(&st.st_mtim);
+            s.racy |= f.mtime_ns > recent;
         }
-        if (n == cap) {
+        if (s.nfiles == cap) {
             cap = cap ? 2 * cap : 16;
-            zap_key *grown = realloc(keys, (size_t)cap * sizeof *grown);
+            zap_file *grown = realloc(s.files, (size_t)cap * sizeof *grown);
             if (!grown) {
-                free(keys);
+                scan_free(&s);
                 closedir(d);
-                return migr_errf(err, "out of memory reading the allowlist");
+                return migr_errf(err, "out of memory listing the key directory");
             }
-            keys = grown;
+            s.files = grown;
         }
-        keys[n++] = k;
+        s.files[s.nfiles++] = f;
     }
     closedir(d);
+    if (s.nfiles)
+        qsort(s.files, (size_t)s.nfiles, sizeof *s.files, by_name);
+    *out = s;
+    return 0;
+}
+
+static int same_scan(const zap_scan *a, const zap_scan *b)
+{
+    if (a->dir_ino != b->dir_ino || a->dir_mtime_ns != b->dir_mtime_ns || a->nfiles != b->nfiles)
+        return 0;
+    for (int i = 0; i < a->nfiles; i++) {
+        const zap_file *x = &a->files[i], *y = &b->files[i];
+        if (strcmp(x->name, y->name) != 0 || x->ino != y->ino || x->size != y->size ||
+            x->mtime_ns != y->mtime_ns)
+            return 0;
+    }
+    return 1;
+}
+
+/* Read the keys of scan's files into a new array sorted by key (*out, *nout).
+ * A file that is not a key is skipped, and why goes to *bad (a new array
+ * of *nbad; NULL when none), for the caller to log or not. */
+static int read_keys(zap *z, const zap_scan *scan, zap_key **out, int *nout, migr_err **bad, int *nbad,
+                     migr_err *err)
+{
+    zap_key *keys = malloc((size_t)(scan->nfiles ? scan->nfiles : 1) * sizeof *keys);
+    migr_err *why = NULL;
+    int n = 0, nwhy = 0, cap = 0;
+    char path[PATH_MAX + 80];
+
+    if (!keys)
+        return migr_errf(err, "out of memory reading the allowlist");
+    for (int i = 0; i < scan->nfiles; i++) {
+        migr_err kerr;
+        snprintf(path, sizeof path, "%s/%s.pub", z->dir, scan->files[i].name);
+        z->key_reads++;
+        if (key_read_public(path, keys[n].key, &kerr) == 0) {
+            memcpy(keys[n++].name, scan->files[i].name, sizeof keys->name);
+            continue;
+        }
+        if (nwhy == cap) {
+            cap = cap ? 2 * cap : 4;
+            migr_err *grown = realloc(why, (size_t)cap * sizeof *grown);
+            if (!grown) {
+                free(keys);
+                free(why);
+                return migr_errf(err, "out of memory reading the allowlist");
+            }
+            why = grown;
+        }
+        why[nwhy++] = kerr;
+    }
     if (n)
         qsort(keys, (size_t)n, sizeof *keys, by_key);
     *out = keys;
     *nout = n;
+    *bad = why;
+    *nbad = nwhy;
     return 0;
+}
+
+static void log_bad(const migr_err *bad, int nbad)
+{
+    for (int i = 0; i < nbad; i++)
+        log_warn("%s; that key is not allowed", bad[i].msg);
 }
 
 static int same_list(const zap_key *a, int na, const zap_key *b, int nb)
@@ -99,27 +192,47 @@ static int same_list(const zap_key *a, int na, const zap_key *b, int nb)
     return 1;
 }
 
-int zap_reload(zap *z, migr_err *err)
+/* zap_reload, reading the files even when they look unchanged if force is
+ * set. */
+static int reload(zap *z, int force, migr_err *err)
 {
+    zap_scan scan;
     zap_key *keys;
-    int n;
+    migr_err *bad;
+    int n, nbad;
+
     z->reloaded_ms = clock_mono_ms();
-    if (read_allowlist(z->dir, 0, &keys, &n, err) < 0)
+    if (scan_dir(z->dir, &scan, err) < 0)
         return -1;
-    if (same_list(keys, n, z->allow, z->nallow)) {
+    if (!force && !z->seen.racy && same_scan(&scan, &z->seen)) {
+        scan_free(&scan);
+        return 0;
+    }
+    if (read_keys(z, &scan, &keys, &n, &bad, &nbad, err) < 0) {
+        scan_free(&scan);
+        return -1;
+    }
+    scan_free(&z->seen);
+    z->seen = scan;
+    int changed = !same_list(keys, n, z->allow, z->nallow);
+    if (changed)
+        log_bad(bad, nbad);
+    free(bad);
+    if (!changed) {
         free(keys);
         return 0;
     }
-    free(keys);
-    /* Changed: read again, logging what is wrong with the files this time. */
-    if (read_allowlist(z->dir, 1, &keys, &n, err) < 0)
-        return -1;
     free(z->allow);
     z->allow = keys;
     z->nallow = n;
     z->generation++;
     log_info("allowlist changed: %d key%s in %s", n, n == 1 ? "" : "s", z->dir);
     return 1;
+}
+
+int zap_reload(zap *z, migr_err *err)
+{
+    return reload(z, 0, err);
 }
 
 const char *zap_allowed(const zap *z, const char *key)
@@ -168,10 +281,15 @@ int zap_open(zap *z, void *zctx, void *router, const migr_home *home, int insecu
         zap_close(z);
         return -1;
     }
-    if (read_allowlist(z->dir, 1, &z->allow, &z->nallow, err) < 0) {
+    migr_err *bad;
+    int nbad;
+    if (scan_dir(z->dir, &z->seen, err) < 0 ||
+        read_keys(z, &z->seen, &z->allow, &z->nallow, &bad, &nbad, err) < 0) {
         zap_close(z);
         return -1;
     }
+    log_bad(bad, nbad);
+    free(bad);
     z->reloaded_ms = clock_mono_ms();
     log_info("CURVE on: migrd's key %s; %d key%s allowed (%s/*.pub)", pub, z->nallow,
              z->nallow == 1 ? "" : "s", z->dir);
@@ -229,7 +347,7 @@ void zap_handle(zap *z)
     const char *name = curve ? zap_allowed(z, key) : NULL;
     if (curve && !name && clock_mono_ms() - z->reloaded_ms >= 200) {
         migr_err err;
-        if (zap_reload(z, &err) < 0)
+        if (reload(z, 1, &err) < 0)
             log_error("%s", err.msg);
         name = zap_allowed(z, key);
     }
@@ -255,5 +373,6 @@ void zap_close(zap *z)
     free(z->allow);
     z->allow = NULL;
     z->nallow = 0;
+    scan_free(&z->seen);
     z->on = 0;
 }

@@ -6,7 +6,10 @@
  * key is one of keys/NAME.pub; a refusal is logged with the key.  The
  * handler names each accepted connection by its key (the messages' User-Id),
  * so that migrd can drop a peer whose key leaves the allowlist: the list is
- * re-read on every heartbeat tick.
+ * checked on every heartbeat tick.  A check lists keys/ and stats its .pub
+ * files; it reads them only when the directory or one of them changed
+ * (inode, size, modification time to the nanosecond) or when a time it saw
+ * was too recent to rule out a second change within the same clock tick.
  *
  * Our own handler rather than CZMQ's zauth: it is a page of code on the
  * socket migrd already polls, it logs through migrd's log, reloads the
@@ -26,6 +29,23 @@ typedef struct zap_key {
     char name[72];
 } zap_key;
 
+/* A .pub file as a check last saw it, without reading it. */
+typedef struct zap_file {
+    char name[72];         /* NAME of NAME.pub */
+    uint64_t ino;
+    int64_t size;          /* -1 when it could not be stat'ed */
+    int64_t mtime_ns;
+} zap_file;
+
+/* The key directory as a check last saw it. */
+typedef struct zap_scan {
+    uint64_t dir_ino;
+    int64_t dir_mtime_ns;
+    zap_file *files;       /* owned, sorted by name */
+    int nfiles;
+    int racy;              /* a time in it was too recent to trust: read again */
+} zap_scan;
+
 typedef struct zap {
     int on;                /* CURVE in use */
     void *handler;         /* the ZAP REP socket, when on */
@@ -33,7 +53,9 @@ typedef struct zap {
     zap_key *allow;        /* owned, sorted by key */
     int nallow;
     unsigned generation;   /* counts the changes of the list */
-    int64_t reloaded_ms;   /* monotonic time of the last reading */
+    int64_t reloaded_ms;   /* monotonic time of the last check */
+    zap_scan seen;         /* the directory when the list was last read */
+    unsigned long key_reads;  /* key files read since zap_open: how a test sees a check read none */
 } zap;
 
 /* Whether a ZeroMQ endpoint is reachable from this machine only (ipc://,
@@ -46,12 +68,14 @@ int zap_endpoint_is_local(const char *endpoint);
 int zap_open(zap *z, void *zctx, void *router, const migr_home *home, int insecure, migr_err *err);
 
 /* Answer one pending ZAP request on z->handler.  An unknown key makes it
- * re-read the allowlist first (at most every 200 ms), so a peer whose .pub
- * was just copied in is admitted at once. */
+ * re-read the allowlist first, changed or not (at most every 200 ms), so a
+ * peer whose .pub was just copied in is admitted at once. */
 void zap_handle(zap *z);
 
-/* Re-read the allowlist.  Returns 1 if it changed (and bumps generation),
- * 0 if not, -1 with err (the old list stays). */
+/* Check the allowlist (see above), reading it again if its files changed.
+ * Returns 1 if it changed (and bumps generation), 0 if not, -1 with err
+ * (the old list stays).  Files that are not keys are logged when the list
+ * changed. */
 int zap_reload(zap *z, migr_err *err);
 
 /* The name of an allowed key, or NULL when key is not (or no longer) listed. */

@@ -1,11 +1,14 @@
 /* test_keys.c -- CURVE key files (common/keys.c) and migrd's ZAP handler
  * (coordinator/zap.c) over real ZeroMQ sockets: an allowed key gets through
  * under its User-Id, an unlisted one is refused at the handshake, a key
- * removed from the allowlist stops being allowed on reload. */
+ * removed from the allowlist stops being allowed on reload, and a reload
+ * reads the key files only when they changed. */
 #include "check.h"
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -242,4 +245,139 @@ TEST(zap_admits_listed_keys_under_their_key_refuses_others_and_follows_the_allow
     CHECK_INT(1, changed);
     CHECK_INT(0, unchanged);
     CHECK(!listed_after);
+}
+
+/* ---- the allowlist check on migrd's tick ---- */
+
+/* Write text over path in place (same inode), then give it mtime. */
+static int rewrite_in_place(const char *path, const char *text, const struct timespec *mtime)
+{
+    FILE *f = fopen(path, "r+");
+    if (!f)
+        return -1;
+    int ok = fputs(text, f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    struct timespec times[2] = {*mtime, *mtime};
+    return ok && utimensat(AT_FDCWD, path, times, 0) == 0 ? 0 : -1;
+}
+
+/* Set the modification time of dir and of every NAME.pub in it to at. */
+static int backdate_keys(const char *dir, const char *const *names, int n, const struct timespec *at)
+{
+    char path[PATH_MAX + 80];
+    struct timespec times[2] = {*at, *at};
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s.pub", dir, names[i]);
+        if (utimensat(AT_FDCWD, path, times, 0) < 0)
+            return -1;
+    }
+    return utimensat(AT_FDCWD, dir, times, 0);
+}
+
+/* migrd checks the allowlist every second: with nothing changed a check
+ * stats the files and reads none; a key replaced in place, its size and
+ * inode the same and its time changed by a nanosecond only, is read at the
+ * next check. */
+TEST(zap_reload_reads_no_key_file_until_one_changes)
+{
+    static const char *const names[] = {"lab", "spare"};
+    char pub[KEY_Z85_LEN + 1], lab[KEY_Z85_LEN + 1], spare[KEY_Z85_LEN + 1], other[KEY_Z85_LEN + 1],
+        line[KEY_Z85_LEN + 2], elsewhere[512], path[PATH_MAX + 16];
+    migr_home h;
+    migr_err err;
+    zap z;
+    struct stat before, after;
+    home_in_tmpdir(&h, "ipc:///nowhere");
+    snprintf(elsewhere, sizeof elsewhere, "%s/other-host", check_tmpdir());
+    CHECK(key_generate(h.keys, KEYS_SERVER_NAME, pub, &err) == 0);
+    CHECK(key_generate(h.keys, "lab", lab, &err) == 0);
+    CHECK(key_generate(h.keys, "spare", spare, &err) == 0);
+    CHECK(key_generate(elsewhere, "other", other, &err) == 0);
+    /* Times well in the past: what a check sees is not too recent to trust. */
+    struct timespec then;
+    CHECK(clock_gettime(CLOCK_REALTIME, &then) == 0);
+    then.tv_sec -= 60;
+    then.tv_nsec = 0;
+    CHECK(backdate_keys(h.keys, names, 2, &then) == 0);
+
+    void *ctx = zmq_ctx_new(), *router = zmq_socket(ctx, ZMQ_ROUTER);
+    int opened = zap_open(&z, ctx, router, &h, 0, &err) == 0;
+    unsigned long at_open = z.key_reads;
+    int idle1 = opened ? zap_reload(&z, &err) : -1;
+    unsigned long after_idle1 = z.key_reads;
+    int idle2 = opened ? zap_reload(&z, &err) : -1;
+    unsigned long after_idle2 = z.key_reads;
+
+    snprintf(path, sizeof path, "%s/lab.pub", h.keys);
+    snprintf(line, sizeof line, "%s\n", other);
+    struct timespec tick = then;
+    tick.tv_nsec = 1;  /* the same second */
+    int rewritten = stat(path, &before) == 0 && rewrite_in_place(path, line, &tick) == 0 &&
+                    utimensat(AT_FDCWD, h.keys, (struct timespec[2]){then, then}, 0) == 0 &&
+                    stat(path, &after) == 0;
+    int changed = opened ? zap_reload(&z, &err) : -1;
+    unsigned long after_change = z.key_reads;
+    int other_allowed = zap_allowed(&z, other) != NULL, lab_allowed = zap_allowed(&z, lab) != NULL,
+        spare_allowed = zap_allowed(&z, spare) != NULL;
+    int idle3 = opened ? zap_reload(&z, &err) : -1;
+    unsigned long after_idle3 = z.key_reads;
+
+    zap_close(&z);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+    CHECK_MSG(opened, "%s", err.msg);
+    CHECK_INT(2, at_open);
+    CHECK_INT(0, idle1);
+    CHECK_MSG(after_idle1 == at_open, "a check with nothing changed read %lu key files",
+              after_idle1 - at_open);
+    CHECK_INT(0, idle2);
+    CHECK_INT(at_open, after_idle2);
+    CHECK(rewritten);
+    CHECK_INT(before.st_ino, after.st_ino);
+    CHECK_INT(before.st_size, after.st_size);
+    CHECK_INT(1, changed);
+    CHECK_INT(at_open + 2, after_change);
+    CHECK(other_allowed && !lab_allowed && spare_allowed);
+    CHECK_INT(0, idle3);
+    CHECK_INT(after_change, after_idle3);
+}
+
+/* A key replaced within the same tick of the file system's clock keeps
+ * every time, size and inode a check compares (here the old time is put
+ * back by hand).  A check that saw times that recent does not trust them:
+ * the next check reads the files again and finds the new key. */
+TEST(zap_reload_reads_again_after_seeing_times_too_recent_to_trust)
+{
+    char pub[KEY_Z85_LEN + 1], lab[KEY_Z85_LEN + 1], other[KEY_Z85_LEN + 1], line[KEY_Z85_LEN + 2],
+        elsewhere[512], path[PATH_MAX + 16];
+    migr_home h;
+    migr_err err;
+    zap z;
+    struct stat before, after;
+    home_in_tmpdir(&h, "ipc:///nowhere");
+    snprintf(elsewhere, sizeof elsewhere, "%s/other-host", check_tmpdir());
+    CHECK(key_generate(h.keys, KEYS_SERVER_NAME, pub, &err) == 0);
+    CHECK(key_generate(h.keys, "lab", lab, &err) == 0);
+    CHECK(key_generate(elsewhere, "other", other, &err) == 0);
+
+    void *ctx = zmq_ctx_new(), *router = zmq_socket(ctx, ZMQ_ROUTER);
+    int opened = zap_open(&z, ctx, router, &h, 0, &err) == 0;
+    snprintf(path, sizeof path, "%s/lab.pub", h.keys);
+    snprintf(line, sizeof line, "%s\n", other);
+    int rewritten = stat(path, &before) == 0 && rewrite_in_place(path, line, &before.st_mtim) == 0 &&
+                    stat(path, &after) == 0;
+    int changed = opened ? zap_reload(&z, &err) : -1;
+    int other_allowed = zap_allowed(&z, other) != NULL, lab_allowed = zap_allowed(&z, lab) != NULL;
+
+    zap_close(&z);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
+    CHECK_MSG(opened, "%s", err.msg);
+    CHECK(rewritten);
+    CHECK_INT(before.st_ino, after.st_ino);
+    CHECK_INT(before.st_size, after.st_size);
+    CHECK_INT(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
+    CHECK_INT(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+    CHECK_INT(1, changed);
+    CHECK(other_allowed && !lab_allowed);
 }
