@@ -4,7 +4,7 @@
  * cblas_sgemm in the same process as the machine's peak.  Driven by
  * bench/sft_step.sh, which puts PyTorch's number beside it.
  *
- *   sft_step [B T ITERS V]        defaults 16 160 10 2000
+ *   sft_step [--threads N] [B T ITERS V]      defaults 1, 16 160 10 2000
  *
  * The model is runconfig's default (C=64, L=2, NH=4, mlp_ratio 4,
  * max_seq 160) on featurization's default media (8 frames of 32x32, 30
@@ -12,8 +12,9 @@
  * Each sequence is [8 visual][30 audio][24 subtitle][<bos> words <eos>],
  * every explanation position a target (T - 63 of the T positions; the
  * media/subtitle prefix and the last position have none, and our forward
- * computes the LM head only at the positions with a target).  The thread count is OpenBLAS's
- * (OPENBLAS_NUM_THREADS); we set none.
+ * computes the LM head only at the positions with a target).  The step runs
+ * on a pool of N threads (ml/pool.h, as a worker's --threads), OpenBLAS on
+ * one thread inside it; the sgemm peak on N OpenBLAS threads.
  *
  * Prints one line of key=value pairs: tokens/s (positions of B*T per
  * second of step), ms per step, the step's GFLOP/s (analytic count, below),
@@ -29,6 +30,7 @@
 #include "common/rng.h"
 #include "ml/blas.h"
 #include "ml/model.h"
+#include "ml/pool.h"
 
 static double now(void)
 {
@@ -97,6 +99,12 @@ static double sgemm_peak(int n, int reps, uint64_t *hash)
 int main(int argc, char **argv)
 {
     blas_pin_kernel(argv);
+    int threads = 1;
+    if (argc > 2 && strcmp(argv[1], "--threads") == 0) {
+        threads = atoi(argv[2]);
+        argc -= 2;
+        argv += 2;
+    }
     int B = argc > 1 ? atoi(argv[1]) : 16, T = argc > 2 ? atoi(argv[2]) : 160;
     int iters = argc > 3 ? atoi(argv[3]) : 10, V = argc > 4 ? atoi(argv[4]) : 2000;
     model_config cfg = {.vocab = V, .max_seq = 160, .channels = 64, .layers = 2, .heads = 4,
@@ -106,15 +114,19 @@ int main(int argc, char **argv)
     if (T > cfg.max_seq)
         cfg.max_seq = T;
     int prefix = cfg.n_frames + cfg.audio_tokens + 24 + 1;
-    if (B < 1 || T <= prefix || iters < 1 || V < 8) {
-        fprintf(stderr, "usage: sft_step [B T(>%d) ITERS V(>=8)]\n", prefix);
+    if (B < 1 || T <= prefix || iters < 1 || V < 8 || threads < 1 || threads > POOL_MAX_THREADS) {
+        fprintf(stderr, "usage: sft_step [--threads 1..%d] [B T(>%d) ITERS V(>=8)]\n",
+                POOL_MAX_THREADS, prefix);
         return 2;
     }
-    model *m = model_new(&cfg, 1, &err);
+    openblas_set_num_threads(1);
+    pool *tp = pool_new(threads, &err);
+    model *m = tp ? model_new(&cfg, 1, &err) : NULL;
     if (!m) {
         fprintf(stderr, "sft_step: %s\n", err.msg);
         return 1;
     }
+    model_set_pool(m, tp);
     size_t BT = (size_t)B * T;
     size_t nfr = (size_t)B * cfg.n_frames * cfg.frame_pixels;
     size_t nmel = (size_t)B * cfg.audio_tokens * cfg.audio_window * cfg.n_mel;
@@ -165,14 +177,16 @@ int main(int argc, char **argv)
     double mean = total / iters, flops = step_flops(&cfg, B, T, ntok);
     uint64_t grad_hash = fnv1a(model_grads_flat(m), model_num_params(m) * sizeof(float));
     uint64_t sgemm_hash;
+    openblas_set_num_threads(threads);
     double peak = sgemm_peak(1024, 5, &sgemm_hash);
-    printf("impl=c B=%d T=%d V=%d params=%zu tokens_per_s=%.0f ms_per_step=%.2f "
+    printf("impl=c threads=%d B=%d T=%d V=%d params=%zu tokens_per_s=%.0f ms_per_step=%.2f "
            "best_ms=%.2f step_gflops=%.2f sgemm_peak_gflops=%.2f loss_per_token=%.4f "
            "grad_hash=%016llx sgemm_hash=%016llx\n",
-           B, T, V, model_num_params(m), (double)BT / mean, mean * 1e3, best * 1e3,
+           threads, B, T, V, model_num_params(m), (double)BT / mean, mean * 1e3, best * 1e3,
            flops / mean * 1e-9, peak, loss / ntok, (unsigned long long)grad_hash,
            (unsigned long long)sgemm_hash);
     model_free(&m);
+    pool_free(&tp);
     free(frames);
     free(mel);
     free(tokens);

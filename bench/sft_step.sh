@@ -7,18 +7,19 @@
 #
 #   sh bench/sft_step.sh [B T ITERS V]      defaults 16 160 10 2000
 #
-# THREADS="1 2" picks the thread counts (OPENBLAS_NUM_THREADS for ours,
-# torch.set_num_threads for PyTorch).  ROUNDS (default 5) is how many
-# times each side runs, alternating ours, PyTorch, ours, ...: a shared
-# machine's speed drifts by tens of percent within a minute, so each
+# THREADS="1 2" picks the thread counts (ours: the step's pool, as
+# migr-worker --threads N, with OpenBLAS on one thread inside it and on N
+# for the sgemm peak; PyTorch: torch.set_num_threads).  ROUNDS (default 5)
+# is how many times each side runs, alternating ours, PyTorch, ours, ...: a
+# shared machine's speed drifts by tens of percent within a minute, so each
 # round's ratio compares two runs made seconds apart, and the table gives
 # medians over the rounds with the ratios' range.  PYTHON (default
 # /usr/bin/python3) must import torch; without it the PyTorch rows are
 # skipped.  The grad hash column shows whether our gradients are
-# bit-identical across thread counts.  loss/token differs between the two
-# sides because each draws its own initial parameters and batch (same
-# distributions); that the two compute the same function is the golden
-# test's job, not this one's.
+# bit-identical across thread counts (they are meant to be: ml/layers.h).
+# loss/token differs between the two sides because each draws its own
+# initial parameters and batch (same distributions); that the two compute
+# the same function is the golden test's job, not this one's.
 # Step GF/s counts useful FLOPs (causal attention pairs only; the LM head
 # and the last block past its attention only at positions with a target).
 # Both sides train the same function, but not with the same work: our
@@ -41,8 +42,8 @@ rounds=${ROUNDS:-5}
 # so that the bench needs nothing else of the tree to compile.
 cc -std=c11 -D_GNU_SOURCE -O2 -ffp-contract=fast -Wall -Wextra -Werror -Wno-psabi -I"$here" \
     $(pkg-config --cflags openblas) -o "$out/sft_step" \
-    "$here/bench/sft_step.c" "$here/ml/model.c" "$here/ml/layers.c" "$here/common/error.c" \
-    $(pkg-config --libs openblas) -lm
+    "$here/bench/sft_step.c" "$here/ml/model.c" "$here/ml/layers.c" "$here/ml/pool.c" \
+    "$here/ml/blas.c" "$here/common/error.c" $(pkg-config --libs openblas) -lm -lpthread
 
 have_torch=1
 "$python" -c 'import torch' 2>/dev/null || have_torch=0
@@ -59,7 +60,7 @@ for n in $threads; do
     r=0
     while [ "$r" -lt "$rounds" ]; do
         r=$((r + 1))
-        c=$(OPENBLAS_NUM_THREADS=$n "$out/sft_step" "$@")
+        c=$(OPENBLAS_NUM_THREADS=1 "$out/sft_step" --threads "$n" "$@")
         echo "$(field "$c" ms_per_step) $(field "$c" step_gflops) $(field "$c" sgemm_peak_gflops)" >>"$out/ours"
         if [ "$have_torch" = 1 ]; then
             p=$(OPENBLAS_NUM_THREADS=$n OMP_NUM_THREADS=$n "$python" "$here/bench/sft_step.py" "$n" "$@")

@@ -222,67 +222,195 @@ VEC_INLINE void tile_store(float *const dst[TILE_R], const vf8 acc[TILE_R][2], i
     }
 }
 
+/* ---- splitting work across a pool ---------------------------------------- */
+
+/* The items of the parallel kernels (see layers.h and ml/pool.h): sizes of
+ * the blocks they are cut into, fixed numbers (never the thread count), so
+ * that each number of an output is computed the same way whichever thread
+ * computes it and however many there are. */
+enum {
+    ROWS_PER_ITEM = 128,     /* rows of a row-wise kernel or of a matrix product */
+    FLOATS_PER_ITEM = 16384, /* elements of an elementwise kernel (a multiple of VL) */
+    COLS_PER_ITEM = 16,      /* columns of a sum over rows (whole cache lines; TILE_L) */
+    ENC_COLS_PER_ITEM = 256, /* columns of an encoder projection's weight gradient */
+    ENC_POS_PER_ITEM = 32,   /* positions of wpe's gradient */
+    LM_IDS_PER_ITEM = 96,    /* ids of the LM head's weight gradient (a multiple of TILE_R) */
+};
+
+/* The blocks of per that cover n (at least one when n > 0). */
+static int item_count(size_t n, size_t per) { return (int)((n + per - 1) / per); }
+
+/* [*lo, *hi) = block item of per that cover n. */
+static void item_range(int item, size_t per, size_t n, size_t *lo, size_t *hi)
+{
+    *lo = (size_t)item * per;
+    *hi = *lo + per < n ? *lo + per : n;
+}
+
+/* The serial pieces the items run, defined with their kernels below. */
+static void sgemm_blocked(int ta, int tb, int M, int N, int K, float alpha, const float *a,
+                          int lda, const float *b, int ldb, float beta, float *c, int ldc);
+static void matmul_rows(float *out, const float *inp, const float *weight, const float *bias,
+                        size_t N, int C, int OC);
+static void sum_rows(float *acc, const float *x, size_t N, int W, int ldx);
+static void add_rows(float *out, const float *a, const float *b, size_t N);
+
 /* ---- encoder ---------------------------------------------------------- */
+
+typedef struct encoder_args {
+    float *out;
+    const model_params *dp;  /* the backward's gradients */
+    const float *dout;
+    const int *tokens, *types;
+    const float *frames, *mel;
+    const model_params *p;
+    int B, T;
+    const model_config *cfg;
+    int nv, na;              /* visual and audio positions present */
+} encoder_args;
+
+static encoder_args encoder_args_for(int B, int T, const model_config *cfg)
+{
+    int F = cfg->n_frames, NA = cfg->audio_tokens;
+    return (encoder_args){.B = B, .T = T, .cfg = cfg, .nv = T < F ? T : F,
+                          .na = T - F < 0 ? 0 : (T - F < NA ? T - F : NA)};
+}
+
+/* Item b: sequence b. */
+static void encoder_forward_item(void *ctx, int b, int slot)
+{
+    const encoder_args *e = ctx;
+    const model_config *cfg = e->cfg;
+    const model_params *p = e->p;
+    int C = cfg->channels, F = cfg->n_frames, NA = cfg->audio_tokens, T = e->T;
+    int FPIX = cfg->frame_pixels, AIN = cfg->audio_window * cfg->n_mel;
+    float *out_b = e->out + (size_t)b * T * C;
+    const int *tok_b = e->tokens + (size_t)b * T, *type_b = e->types + (size_t)b * T;
+
+    (void)slot;
+    if (e->nv > 0)
+        matmul_rows(out_b, e->frames + (size_t)b * F * FPIX, p->wvis, p->bvis, (size_t)e->nv,
+                    FPIX, C);
+    if (e->na > 0)
+        matmul_rows(out_b + (size_t)F * C, e->mel + (size_t)b * NA * AIN, p->waud, p->baud,
+                    (size_t)e->na, AIN, C);
+    for (int t = F + NA; t < T; t++)
+        memcpy(out_b + (size_t)t * C, p->wte + (size_t)tok_b[t] * C, (size_t)C * sizeof(float));
+    /* token + wpe[t] + wtype[type], added in that order (sample.c relies on it) */
+    add_rows(out_b, out_b, p->wpe, (size_t)T * C);
+    for (int t = 0; t < T; t++)
+        add_rows(out_b + (size_t)t * C, out_b + (size_t)t * C, p->wtype + (size_t)type_b[t] * C,
+                 (size_t)C);
+}
 
 void encoder_forward(float *out, const int *tokens, const int *types, const float *frames,
                      const float *mel, const model_params *p, int B, int T,
-                     const model_config *cfg)
+                     const model_config *cfg, pool *tp)
 {
-    int C = cfg->channels, F = cfg->n_frames, NA = cfg->audio_tokens;
-    int FPIX = cfg->frame_pixels, AIN = cfg->audio_window * cfg->n_mel;
-    int nv = T < F ? T : F;                         /* visual positions present */
-    int na = T - F < 0 ? 0 : (T - F < NA ? T - F : NA); /* audio positions present */
-
     assert(B >= 1 && T >= 1 && T <= cfg->max_seq);
-    for (int b = 0; b < B; b++) {
-        float *out_b = out + (size_t)b * T * C;
-        const int *tok_b = tokens + (size_t)b * T, *type_b = types + (size_t)b * T;
-        if (nv > 0)
-            matmul_forward(out_b, frames + (size_t)b * F * FPIX, p->wvis, p->bvis, (size_t)nv,
-                           FPIX, C);
-        if (na > 0)
-            matmul_forward(out_b + (size_t)F * C, mel + (size_t)b * NA * AIN, p->waud, p->baud,
-                           (size_t)na, AIN, C);
-        for (int t = F + NA; t < T; t++)
-            memcpy(out_b + (size_t)t * C, p->wte + (size_t)tok_b[t] * C, (size_t)C * sizeof(float));
-        /* token + wpe[t] + wtype[type], added in that order (sample.c relies on it) */
-        residual_forward(out_b, out_b, p->wpe, (size_t)T * C);
-        for (int t = 0; t < T; t++)
-            residual_forward(out_b + (size_t)t * C, out_b + (size_t)t * C,
-                             p->wtype + (size_t)type_b[t] * C, (size_t)C);
+    encoder_args e = encoder_args_for(B, T, cfg);
+    e.out = out;
+    e.tokens = tokens;
+    e.types = types;
+    e.frames = frames;
+    e.mel = mel;
+    e.p = p;
+    pool_for(tp, B, encoder_forward_item, &e);
+}
+
+/* The backward's items, in this order: blocks of columns of wvis, then of
+ * waud; bvis; baud; blocks of positions of wpe; blocks of columns of wtype
+ * and wte together.  Each adds its numbers' terms in the order of b, then
+ * t, as one pass over the batch would. */
+typedef struct encoder_items {
+    int wvis, waud, bvis, baud, wpe, cols;
+} encoder_items;
+
+static encoder_items encoder_items_for(const encoder_args *e)
+{
+    const model_config *c = e->cfg;
+    size_t AIN = (size_t)c->audio_window * c->n_mel;
+    return (encoder_items){
+        .wvis = e->nv > 0 ? item_count((size_t)c->frame_pixels, ENC_COLS_PER_ITEM) : 0,
+        .waud = e->na > 0 ? item_count(AIN, ENC_COLS_PER_ITEM) : 0,
+        .bvis = e->nv > 0,
+        .baud = e->na > 0,
+        .wpe = item_count((size_t)e->T, ENC_POS_PER_ITEM),
+        .cols = item_count((size_t)c->channels, COLS_PER_ITEM),
+    };
+}
+
+/* dw (OC, W) columns [lo, hi) += the B sequences' dout^T (OC, n) @ inp (n, W),
+ * sequence after sequence: dout_b at dout + b * ldb_out, inp_b at inp + b * ldb_in. */
+static void encoder_weight_cols(float *dw, const float *dout, size_t ldb_out, const float *inp,
+                                size_t ldb_in, int B, int n, int W, int OC, size_t lo, size_t hi)
+{
+    for (int b = 0; b < B; b++)
+        sgemm_blocked(1, 0, OC, (int)(hi - lo), n, 1.0f, dout + (size_t)b * ldb_out, OC,
+                      inp + (size_t)b * ldb_in + lo, W, 1.0f, dw + lo, W);
+}
+
+static void encoder_backward_item(void *ctx, int item, int slot)
+{
+    const encoder_args *e = ctx;
+    const model_config *cfg = e->cfg;
+    const model_params *dp = e->dp;
+    encoder_items n = encoder_items_for(e);
+    int C = cfg->channels, F = cfg->n_frames, NA = cfg->audio_tokens, T = e->T, B = e->B;
+    int FPIX = cfg->frame_pixels, AIN = cfg->audio_window * cfg->n_mel;
+    size_t TC = (size_t)T * C, lo, hi;
+
+    (void)slot;
+    if (item < n.wvis) {
+        item_range(item, ENC_COLS_PER_ITEM, (size_t)FPIX, &lo, &hi);
+        encoder_weight_cols(dp->wvis, e->dout, TC, e->frames, (size_t)F * FPIX, B, e->nv, FPIX, C,
+                            lo, hi);
+    } else if ((item -= n.wvis) < n.waud) {
+        item_range(item, ENC_COLS_PER_ITEM, (size_t)AIN, &lo, &hi);
+        encoder_weight_cols(dp->waud, e->dout + (size_t)F * C, TC, e->mel, (size_t)NA * AIN, B,
+                            e->na, AIN, C, lo, hi);
+    } else if ((item -= n.waud) < n.bvis) {
+        for (int b = 0; b < B; b++)
+            sum_rows(dp->bvis, e->dout + (size_t)b * TC, (size_t)e->nv, C, C);
+    } else if ((item -= n.bvis) < n.baud) {
+        for (int b = 0; b < B; b++)
+            sum_rows(dp->baud, e->dout + (size_t)b * TC + (size_t)F * C, (size_t)e->na, C, C);
+    } else if ((item -= n.baud) < n.wpe) {
+        item_range(item, ENC_POS_PER_ITEM, (size_t)T, &lo, &hi);
+        for (int b = 0; b < B; b++) {
+            const float *d = e->dout + (size_t)b * TC + lo * C;
+            add_rows(dp->wpe + lo * C, dp->wpe + lo * C, d, (hi - lo) * C);
+        }
+    } else {
+        item_range(item - n.wpe, COLS_PER_ITEM, (size_t)C, &lo, &hi);
+        for (int b = 0; b < B; b++) {
+            const int *tok_b = e->tokens + (size_t)b * T, *type_b = e->types + (size_t)b * T;
+            for (int t = 0; t < T; t++) {
+                const float *d = e->dout + (size_t)b * TC + (size_t)t * C + lo;
+                float *dty = dp->wtype + (size_t)type_b[t] * C + lo;
+                add_rows(dty, dty, d, hi - lo);
+                if (t >= F + NA) {
+                    float *dtok = dp->wte + (size_t)tok_b[t] * C + lo;
+                    add_rows(dtok, dtok, d, hi - lo);
+                }
+            }
+        }
     }
 }
 
 void encoder_backward(const model_params *dp, const float *dout, const int *tokens,
                       const int *types, const float *frames, const float *mel, int B, int T,
-                      const model_config *cfg)
+                      const model_config *cfg, pool *tp)
 {
-    int C = cfg->channels, F = cfg->n_frames, NA = cfg->audio_tokens;
-    int FPIX = cfg->frame_pixels, AIN = cfg->audio_window * cfg->n_mel;
-    int nv = T < F ? T : F;
-    int na = T - F < 0 ? 0 : (T - F < NA ? T - F : NA);
-
-    for (int b = 0; b < B; b++) {
-        const float *dout_b = dout + (size_t)b * T * C;
-        const int *tok_b = tokens + (size_t)b * T, *type_b = types + (size_t)b * T;
-        if (nv > 0)
-            matmul_backward(NULL, dp->wvis, dp->bvis, dout_b, frames + (size_t)b * F * FPIX,
-                            NULL, (size_t)nv, FPIX, C);
-        if (na > 0)
-            matmul_backward(NULL, dp->waud, dp->baud, dout_b + (size_t)F * C,
-                            mel + (size_t)b * NA * AIN, NULL, (size_t)na, AIN, C);
-        /* each element's adds in the order of b, then t, as one at a time */
-        residual_forward(dp->wpe, dp->wpe, dout_b, (size_t)T * C);
-        for (int t = 0; t < T; t++) {
-            const float *d = dout_b + (size_t)t * C;
-            float *dty = dp->wtype + (size_t)type_b[t] * C;
-            residual_forward(dty, dty, d, (size_t)C);
-            if (t >= F + NA) {
-                float *dtok = dp->wte + (size_t)tok_b[t] * C;
-                residual_forward(dtok, dtok, d, (size_t)C);
-            }
-        }
-    }
+    encoder_args e = encoder_args_for(B, T, cfg);
+    e.dp = dp;
+    e.dout = dout;
+    e.tokens = tokens;
+    e.types = types;
+    e.frames = frames;
+    e.mel = mel;
+    encoder_items n = encoder_items_for(&e);
+    pool_for(tp, n.wvis + n.waud + n.bvis + n.baud + n.wpe + n.cols, encoder_backward_item, &e);
 }
 
 /* ---- layernorm -------------------------------------------------------- */
@@ -290,9 +418,9 @@ void encoder_backward(const model_params *dp, const float *dout, const int *toke
 /* Rows of C run in lanes: the sums as VL float partial sums over the row
  * (C / VL terms each), added in a fixed order, then the tail; the
  * elementwise parts lane by lane in the same order of operations as one
- * float at a time. */
-LAYERS_SIMD void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                                   const float *weight, const float *bias, size_t N, int C)
+ * float at a time.  Items: blocks of rows. */
+LAYERS_SIMD static void layernorm_rows(float *out, float *mean, float *rstd, const float *inp,
+                                       const float *weight, const float *bias, size_t N, int C)
 {
     int full = C - C % VL;
     for (size_t n = 0; n < N; n++) {
@@ -325,16 +453,42 @@ LAYERS_SIMD void layernorm_forward(float *out, float *mean, float *rstd, const f
     }
 }
 
-LAYERS_SIMD void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                                    const float *inp, const float *weight, const float *mean,
-                                    const float *rstd, size_t N, int C)
+typedef struct layernorm_args {
+    float *out, *mean, *rstd, *dinp, *dweight, *dbias;
+    const float *inp, *weight, *bias, *dout, *cmean, *crstd;
+    size_t N;
+    int C;
+} layernorm_args;
+
+static void layernorm_forward_item(void *ctx, int item, int slot)
+{
+    const layernorm_args *a = ctx;
+    size_t lo, hi, C = (size_t)a->C;
+    (void)slot;
+    item_range(item, ROWS_PER_ITEM, a->N, &lo, &hi);
+    layernorm_rows(a->out + lo * C, a->mean + lo, a->rstd + lo, a->inp + lo * C, a->weight,
+                   a->bias, hi - lo, a->C);
+}
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                       const float *weight, const float *bias, size_t N, int C, pool *tp)
+{
+    layernorm_args a = {.out = out, .mean = mean, .rstd = rstd, .inp = inp, .weight = weight,
+                        .bias = bias, .N = N, .C = C};
+    pool_for(tp, item_count(N, ROWS_PER_ITEM), layernorm_forward_item, &a);
+}
+
+/* dinp of N rows: dnorm = weight * dout; dinp += s * (dnorm - mean(dnorm)
+ * - norm * mean(dnorm * norm)). */
+LAYERS_SIMD static void layernorm_backward_rows(float *dinp, const float *dout, const float *inp,
+                                                const float *weight, const float *mean,
+                                                const float *rstd, size_t N, int C)
 {
     int full = C - C % VL;
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C, *d = dout + n * C;
         float *dx = dinp + n * C;
         vf8 m8 = vf8_splat(mean[n]), s8 = vf8_splat(rstd[n]);
-        /* dnorm = weight * dout; dx = s * (dnorm - mean(dnorm) - norm * mean(dnorm * norm)) */
         vf8 dn8 = vf8_splat(0.0f), dnn8 = vf8_splat(0.0f);
         for (int i = 0; i < full; i += VL) {
             vf8 norm = (vf8_load(x + i) - m8) * s8, dnorm = vf8_load(weight + i) * vf8_load(d + i);
@@ -350,19 +504,87 @@ LAYERS_SIMD void layernorm_backward(float *dinp, float *dweight, float *dbias, c
         float dm = dnorm_sum / C, dnm = dnorm_norm_sum / C;
         vf8 dm8 = vf8_splat(dm), dnm8 = vf8_splat(dnm);
         for (int i = 0; i < full; i += VL) {
-            vf8 norm = (vf8_load(x + i) - m8) * s8, di = vf8_load(d + i);
-            vf8 dnorm = vf8_load(weight + i) * di;
-            vf8_store(dbias + i, vf8_load(dbias + i) + di);
-            vf8_store(dweight + i, vf8_load(dweight + i) + norm * di);
+            vf8 norm = (vf8_load(x + i) - m8) * s8;
+            vf8 dnorm = vf8_load(weight + i) * vf8_load(d + i);
             vf8_store(dx + i, vf8_load(dx + i) + (dnorm - dm8 - norm * dnm8) * s8);
         }
         for (int i = full; i < C; i++) {
             float norm = (x[i] - mean[n]) * rstd[n], dnorm = weight[i] * d[i];
-            dbias[i] += d[i];
-            dweight[i] += norm * d[i];
             dx[i] += (dnorm - dm - norm * dnm) * rstd[n];
         }
     }
+}
+
+/* dweight and dbias columns [lo, hi) (lo a multiple of VL, at most
+ * COLS_PER_ITEM of them) over the N rows, row after row: dbias += dout,
+ * dweight += norm * dout, in registers. */
+LAYERS_SIMD static void layernorm_backward_cols(float *dweight, float *dbias, const float *dout,
+                                                const float *inp, const float *mean,
+                                                const float *rstd, size_t N, int C, int lo,
+                                                int hi)
+{
+    enum { NV = COLS_PER_ITEM / VL };
+    int full = C - C % VL, vend = hi < full ? hi : full, nv = (vend - lo) / VL;
+    vf8 db[NV], dw[NV];
+    for (int j = 0; j < nv; j++) {
+        db[j] = vf8_load(dbias + lo + j * VL);
+        dw[j] = vf8_load(dweight + lo + j * VL);
+    }
+    for (size_t n = 0; n < N; n++) {
+        const float *x = inp + n * C + lo, *d = dout + n * C + lo;
+        vf8 m8 = vf8_splat(mean[n]), s8 = vf8_splat(rstd[n]);
+        for (int j = 0; j < nv; j++) {
+            vf8 norm = (vf8_load(x + j * VL) - m8) * s8, di = vf8_load(d + j * VL);
+            db[j] += di;
+            dw[j] += norm * di;
+        }
+    }
+    for (int j = 0; j < nv; j++) {
+        vf8_store(dbias + lo + j * VL, db[j]);
+        vf8_store(dweight + lo + j * VL, dw[j]);
+    }
+    for (int i = vend > lo ? vend : lo; i < hi; i++) {
+        float b = dbias[i], w = dweight[i];
+        for (size_t n = 0; n < N; n++) {
+            float di = dout[n * C + i], norm = (inp[n * C + i] - mean[n]) * rstd[n];
+            b += di;
+            w += norm * di;
+        }
+        dbias[i] = b;
+        dweight[i] = w;
+    }
+}
+
+/* Items: blocks of columns of dweight and dbias (first: each is a pass over
+ * every row), then blocks of rows of dinp. */
+static void layernorm_backward_item(void *ctx, int item, int slot)
+{
+    const layernorm_args *a = ctx;
+    int cols = item_count((size_t)a->C, COLS_PER_ITEM);
+    size_t lo, hi, C = (size_t)a->C;
+    (void)slot;
+    if (item < cols) {
+        item_range(item, COLS_PER_ITEM, C, &lo, &hi);
+        layernorm_backward_cols(a->dweight, a->dbias, a->dout, a->inp, a->cmean, a->crstd, a->N,
+                                a->C, (int)lo, (int)hi);
+        return;
+    }
+    item_range(item - cols, ROWS_PER_ITEM, a->N, &lo, &hi);
+    layernorm_backward_rows(a->dinp + lo * C, a->dout + lo * C, a->inp + lo * C, a->weight,
+                            a->cmean + lo, a->crstd + lo, hi - lo, a->C);
+}
+
+void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
+                        const float *inp, const float *weight, const float *mean,
+                        const float *rstd, size_t N, int C, pool *tp)
+{
+    layernorm_args a = {.dinp = dinp, .dweight = dweight, .dbias = dbias, .dout = dout,
+                        .inp = inp, .weight = weight, .cmean = mean, .crstd = rstd, .N = N,
+                        .C = C};
+    if (N == 0)
+        return;
+    pool_for(tp, item_count((size_t)C, COLS_PER_ITEM) + item_count(N, ROWS_PER_ITEM),
+             layernorm_backward_item, &a);
 }
 
 /* ---- matmul ------------------------------------------------------------ */
@@ -375,9 +597,13 @@ LAYERS_SIMD void layernorm_backward(float *dinp, float *dweight, float *dbias, c
  * 2.  With K <= 256, every one of 2352 shapes tried (M, N up to 4096, all
  * four transpositions) gave the same bits at 1, 2 and 4 threads, and the
  * model's gradients are the same bits at 1 to 4 threads
- * (model_gradients_are_the_same_bits_at_1_and_2_blas_threads,
- * bench/sft_step.sh).  A measurement, not a BLAS guarantee: workers should
- * still all run the same thread count. */
+ * (model_gradients_are_the_same_bits_at_1_and_2_blas_threads).  A
+ * measurement, not a BLAS guarantee, and no longer what a worker relies on:
+ * with a pool, every call is one item's, of a shape fixed by the problem,
+ * on an OpenBLAS kept to one thread, so the thread count cannot reach the
+ * bits at all.  (Which shape a call has does reach them: OpenBLAS takes
+ * other kernels for small products, and the forward's blocks of 128 rows
+ * gave other last bits than one call over all 2,560 rows did.) */
 #define MATMUL_K_BLOCK 256
 
 /* c (M, N) = beta * c + alpha * op(a) @ op(b), row-major; a is (M, K) or,
@@ -394,17 +620,32 @@ static void sgemm_blocked(int ta, int tb, int M, int N, int K, float alpha, cons
     }
 }
 
-/* acc (W) += the N rows of x (N, W), row after row (so each element adds
- * in the same order as one float at a time). */
-LAYERS_SIMD static void sum_rows(float *acc, const float *x, size_t N, int W)
+/* acc (W) += the N rows of x (N rows of W, ldx apart), row after row (so
+ * each element adds in the same order as one float at a time), TILE_L
+ * columns at a time in registers. */
+LAYERS_SIMD static void sum_rows(float *acc, const float *x, size_t N, int W, int ldx)
 {
-    int full = W - W % VL;
-    for (size_t n = 0; n < N; n++) {
-        const float *row = x + n * W;
-        for (int o = 0; o < full; o += VL)
-            vf8_store(acc + o, vf8_load(acc + o) + vf8_load(row + o));
-        for (int o = full; o < W; o++)
-            acc[o] += row[o];
+    int full = W - W % VL, o = 0;
+    for (; o + TILE_L <= full; o += TILE_L) {
+        vf8 a0 = vf8_load(acc + o), a1 = vf8_load(acc + o + VL);
+        for (size_t n = 0; n < N; n++) {
+            a0 += vf8_load(x + n * ldx + o);
+            a1 += vf8_load(x + n * ldx + o + VL);
+        }
+        vf8_store(acc + o, a0);
+        vf8_store(acc + o + VL, a1);
+    }
+    for (; o < full; o += VL) {
+        vf8 a0 = vf8_load(acc + o);
+        for (size_t n = 0; n < N; n++)
+            a0 += vf8_load(x + n * ldx + o);
+        vf8_store(acc + o, a0);
+    }
+    for (; o < W; o++) {
+        float a = acc[o];
+        for (size_t n = 0; n < N; n++)
+            a += x[n * ldx + o];
+        acc[o] = a;
     }
 }
 
@@ -421,29 +662,130 @@ LAYERS_SIMD static void fill_rows(float *x, const float *row, size_t N, int W)
     }
 }
 
-void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
-                    size_t N, int C, int OC)
+/* matmul_forward's product on one thread. */
+static void matmul_rows(float *out, const float *inp, const float *weight, const float *bias,
+                        size_t N, int C, int OC)
 {
-    assert(N <= INT_MAX && C > 0 && OC > 0);
-    if (N == 0)
-        return;
     if (bias)
         fill_rows(out, bias, N, OC);
     sgemm_blocked(0, 1, (int)N, OC, C, 1.0f, inp, C, weight, C, bias ? 1.0f : 0.0f, out, OC);
 }
 
+typedef struct matmul_args {
+    float *out, *dinp, *dweight, *dbias, *scratch;
+    const float *inp, *weight, *bias, *dout;
+    size_t N;
+    int C, OC;
+    int parts;       /* dweight's partial sums in scratch (0: added to dweight directly) */
+    size_t part_rows; /* rows of each partial sum */
+} matmul_args;
+
+/* Items: blocks of rows. */
+static void matmul_forward_item(void *ctx, int item, int slot)
+{
+    const matmul_args *a = ctx;
+    size_t lo, hi;
+    (void)slot;
+    item_range(item, ROWS_PER_ITEM, a->N, &lo, &hi);
+    matmul_rows(a->out + lo * a->OC, a->inp + lo * a->C, a->weight, a->bias, hi - lo, a->C,
+                a->OC);
+}
+
+void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
+                    size_t N, int C, int OC, pool *tp)
+{
+    assert(N <= INT_MAX && C > 0 && OC > 0);
+    matmul_args a = {.out = out, .inp = inp, .weight = weight, .bias = bias, .N = N, .C = C,
+                     .OC = OC};
+    pool_for(tp, item_count(N, ROWS_PER_ITEM), matmul_forward_item, &a);
+}
+
+/* dweight's sum over rows is cut into at most this many partial sums: one
+ * per MATMUL_K_BLOCK rows, or per a few of them on longer inputs, so that
+ * the scratch and the pass that adds them up stay small. */
+#define MATMUL_MAX_PARTS 16
+
+/* The partial sums dweight's sum over N rows is cut into (none when one
+ * block of MATMUL_K_BLOCK rows holds them all), and their rows each. */
+static int matmul_parts(size_t N, size_t *rows)
+{
+    size_t blocks = (N + MATMUL_K_BLOCK - 1) / MATMUL_K_BLOCK;
+    size_t per = (blocks + MATMUL_MAX_PARTS - 1) / MATMUL_MAX_PARTS;
+    *rows = per * MATMUL_K_BLOCK;
+    return blocks <= 1 ? 0 : (int)((blocks + per - 1) / per);
+}
+
+size_t matmul_scratch_floats(size_t N, int C, int OC)
+{
+    size_t blocks = (N + MATMUL_K_BLOCK - 1) / MATMUL_K_BLOCK; /* matmul_parts(n) <= this */
+    size_t parts = blocks <= 1 ? 0 : blocks < MATMUL_MAX_PARTS ? blocks : MATMUL_MAX_PARTS;
+    return parts * OC * C;
+}
+
+/* The backward's items, in this order: dweight's partial sums (the largest:
+ * MATMUL_K_BLOCK or more rows each), or dweight itself when it takes one;
+ * blocks of rows of dinp; blocks of columns of dbias. */
+static void matmul_backward_item(void *ctx, int item, int slot)
+{
+    const matmul_args *a = ctx;
+    int C = a->C, OC = a->OC, parts = a->parts ? a->parts : 1;
+    int rows = a->dinp ? item_count(a->N, ROWS_PER_ITEM) : 0;
+    size_t lo, hi;
+    (void)slot;
+    if (item < parts) { /* dweight (OC, C) += dout^T (OC, N) @ inp (N, C) */
+        item_range(item, a->parts ? a->part_rows : a->N, a->N, &lo, &hi);
+        float *dst = a->parts ? a->scratch + (size_t)item * OC * C : a->dweight;
+        sgemm_blocked(1, 0, OC, C, (int)(hi - lo), 1.0f, a->dout + lo * OC, OC,
+                      a->inp + lo * C, C, a->parts ? 0.0f : 1.0f, dst, C);
+    } else if ((item -= parts) < rows) { /* dinp (N, C) = dout (N, OC) @ weight (OC, C) */
+        item_range(item, ROWS_PER_ITEM, a->N, &lo, &hi);
+        sgemm_blocked(0, 0, (int)(hi - lo), C, OC, 1.0f, a->dout + lo * OC, OC, a->weight, C,
+                      0.0f, a->dinp + lo * C, C);
+    } else {
+        item_range(item - rows, COLS_PER_ITEM, (size_t)OC, &lo, &hi);
+        sum_rows(a->dbias + lo, a->dout + lo, a->N, (int)(hi - lo), OC);
+    }
+}
+
+/* Items of the second pass: blocks of dweight's numbers, each the partial
+ * sums added in order. */
+LAYERS_SIMD static void matmul_add_parts_item(void *ctx, int item, int slot)
+{
+    const matmul_args *a = ctx;
+    size_t n = (size_t)a->OC * a->C, lo, hi, stride = n;
+    (void)slot;
+    item_range(item, FLOATS_PER_ITEM, n, &lo, &hi);
+    size_t i = lo;
+    for (; i + VL <= hi; i += VL) {
+        vf8 acc = vf8_load(a->dweight + i);
+        for (int k = 0; k < a->parts; k++)
+            acc += vf8_load(a->scratch + k * stride + i);
+        vf8_store(a->dweight + i, acc);
+    }
+    for (; i < hi; i++) {
+        float acc = a->dweight[i];
+        for (int k = 0; k < a->parts; k++)
+            acc += a->scratch[k * stride + i];
+        a->dweight[i] = acc;
+    }
+}
+
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, size_t N, int C, int OC)
+                     const float *inp, const float *weight, size_t N, int C, int OC,
+                     float *scratch, pool *tp)
 {
     assert(N <= INT_MAX && C > 0 && OC > 0);
     if (N == 0)
         return;
-    if (dinp) /* dinp (N, C) += dout (N, OC) @ weight (OC, C) */
-        sgemm_blocked(0, 0, (int)N, C, OC, 1.0f, dout, OC, weight, C, 1.0f, dinp, C);
-    /* dweight (OC, C) += dout^T (OC, N) @ inp (N, C) */
-    sgemm_blocked(1, 0, OC, C, (int)N, 1.0f, dout, OC, inp, C, 1.0f, dweight, C);
-    if (dbias)
-        sum_rows(dbias, dout, N, OC);
+    matmul_args a = {.dinp = dinp, .dweight = dweight, .dbias = dbias, .scratch = scratch,
+                     .dout = dout, .inp = inp, .weight = weight, .N = N, .C = C, .OC = OC};
+    a.parts = matmul_parts(N, &a.part_rows);
+    assert(!a.parts || scratch);
+    int items = (a.parts ? a.parts : 1) + (dinp ? item_count(N, ROWS_PER_ITEM) : 0) +
+                (dbias ? item_count((size_t)OC, COLS_PER_ITEM) : 0);
+    pool_for(tp, items, matmul_backward_item, &a);
+    if (a.parts)
+        pool_for(tp, item_count((size_t)OC * C, FLOATS_PER_ITEM), matmul_add_parts_item, &a);
 }
 
 /* ---- attention --------------------------------------------------------- */
@@ -714,20 +1056,33 @@ static void attention_head(float *out, int ldo, float *att, float *scratch,
     }
 }
 
-void attention_forward(float *out, float *att, float *scratch, const float *inp, int B, int T,
-                       int C, int NH, int q0)
-{
-    int C3 = 3 * C, hs = C / NH;
-    float scale = 1.0f / sqrtf((float)hs);
+typedef struct attention_args {
+    float *out, *att, *scratch, *dinp;
+    const float *inp, *dout, *catt;
+    int T, C, NH, q0;
+    size_t scratch_floats; /* per slot */
+} attention_args;
 
+/* Item b * NH + h: head h of sequence b. */
+static void attention_forward_item(void *ctx, int item, int slot)
+{
+    const attention_args *a = ctx;
+    int b = item / a->NH, h = item % a->NH, T = a->T, C = a->C, C3 = 3 * C, hs = C / a->NH;
+    const float *q = a->inp + (size_t)b * T * C3 + (size_t)h * hs;
+    attention_head(a->out + ((size_t)b * T + a->q0) * C + (size_t)h * hs, C,
+                   a->att + (size_t)item * att_tri(T), a->scratch + (size_t)slot * a->scratch_floats,
+                   q + (size_t)a->q0 * C3, C3, q + C, q + 2 * C, C3, a->q0, T - a->q0, hs,
+                   1.0f / sqrtf((float)hs));
+}
+
+void attention_forward(float *out, float *att, float *scratch, const float *inp, int B, int T,
+                       int C, int NH, int q0, pool *tp)
+{
     assert(C % NH == 0);
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const float *q = inp + (size_t)b * T * C3 + (size_t)h * hs;
-            attention_head(out + ((size_t)b * T + q0) * C + (size_t)h * hs, C,
-                           att + ((size_t)b * NH + h) * att_tri(T), scratch,
-                           q + (size_t)q0 * C3, C3, q + C, q + 2 * C, C3, q0, T - q0, hs, scale);
-        }
+    attention_args a = {.out = out, .att = att, .scratch = scratch, .inp = inp, .T = T, .C = C,
+                        .NH = NH, .q0 = q0,
+                        .scratch_floats = attention_scratch_floats(T, C, NH)};
+    pool_for(tp, B * NH, attention_forward_item, &a);
 }
 
 void attention_forward_cached(float *out, float *scratch, const float *q, const float *kcache,
@@ -821,21 +1176,26 @@ static void attention_head_backward(float *dq, float *dk, float *dv, float *scra
     }
 }
 
-void attention_backward(float *dinp, float *scratch, const float *dout, const float *inp,
-                        const float *att, int B, int T, int C, int NH, int q0)
+static void attention_backward_item(void *ctx, int item, int slot)
 {
-    int C3 = 3 * C, hs = C / NH;
-    float scale = 1.0f / sqrtf((float)hs);
+    const attention_args *a = ctx;
+    int b = item / a->NH, h = item % a->NH, T = a->T, C = a->C, C3 = 3 * C, hs = C / a->NH;
+    const float *q = a->inp + (size_t)b * T * C3 + (size_t)h * hs;
+    float *dq = a->dinp + (size_t)b * T * C3 + (size_t)h * hs;
+    attention_head_backward(dq, dq + C, dq + 2 * C, a->scratch + (size_t)slot * a->scratch_floats,
+                            a->dout + (size_t)b * T * C + (size_t)h * hs, C, q, q + C, q + 2 * C,
+                            C3, a->catt + (size_t)item * att_tri(T), a->q0, T, hs,
+                            1.0f / sqrtf((float)hs));
+}
 
-    for (int b = 0; b < B; b++)
-        for (int h = 0; h < NH; h++) {
-            const float *q = inp + (size_t)b * T * C3 + (size_t)h * hs;
-            float *dq = dinp + (size_t)b * T * C3 + (size_t)h * hs;
-            attention_head_backward(dq, dq + C, dq + 2 * C, scratch,
-                                    dout + (size_t)b * T * C + (size_t)h * hs, C, q, q + C,
-                                    q + 2 * C, C3, att + ((size_t)b * NH + h) * att_tri(T), q0,
-                                    T, hs, scale);
-        }
+void attention_backward(float *dinp, float *scratch, const float *dout, const float *inp,
+                        const float *att, int B, int T, int C, int NH, int q0, pool *tp)
+{
+    assert(C % NH == 0);
+    attention_args a = {.dinp = dinp, .scratch = scratch, .dout = dout, .inp = inp, .catt = att,
+                        .T = T, .C = C, .NH = NH, .q0 = q0,
+                        .scratch_floats = attention_scratch_floats(T, C, NH)};
+    pool_for(tp, B * NH, attention_backward_item, &a);
 }
 
 /* ---- gelu, residual ----------------------------------------------------- */
@@ -851,7 +1211,7 @@ VEC_INLINE vf8 gelu8(vf8 x, vf8 *s)
     return x * *s;
 }
 
-LAYERS_SIMD void gelu_forward(float *out, float *sig, const float *inp, size_t N)
+LAYERS_SIMD static void gelu_rows(float *out, float *sig, const float *inp, size_t N)
 {
     size_t i = 0;
     vf8 s;
@@ -879,8 +1239,8 @@ VEC_INLINE vf8 gelu8_backward(vf8 x, vf8 s, vf8 dout)
     return (s + vf8_splat(2.0f) * x * s * (vf8_splat(1.0f) - s) * du) * dout;
 }
 
-LAYERS_SIMD void gelu_backward(float *dinp, const float *inp, const float *sig,
-                               const float *dout, size_t N)
+LAYERS_SIMD static void gelu_backward_rows(float *dinp, const float *inp, const float *sig,
+                                           const float *dout, size_t N)
 {
     size_t i = 0;
     for (; i + VL <= N; i += VL)
@@ -896,13 +1256,67 @@ LAYERS_SIMD void gelu_backward(float *dinp, const float *inp, const float *sig,
     }
 }
 
-LAYERS_SIMD void residual_forward(float *out, const float *a, const float *b, size_t N)
+LAYERS_SIMD static void add_rows(float *out, const float *a, const float *b, size_t N)
 {
     size_t i = 0;
     for (; i + VL <= N; i += VL)
         vf8_store(out + i, vf8_load(a + i) + vf8_load(b + i));
     for (; i < N; i++)
         out[i] = a[i] + b[i];
+}
+
+/* The elementwise kernels' items: blocks of FLOATS_PER_ITEM numbers (whole
+ * vectors, so that only the last block has a tail, as in one pass). */
+typedef struct elementwise_args {
+    float *out, *sig;
+    const float *a, *b, *c;
+    size_t N;
+} elementwise_args;
+
+static void gelu_forward_item(void *ctx, int item, int slot)
+{
+    const elementwise_args *e = ctx;
+    size_t lo, hi;
+    (void)slot;
+    item_range(item, FLOATS_PER_ITEM, e->N, &lo, &hi);
+    gelu_rows(e->out + lo, e->sig ? e->sig + lo : NULL, e->a + lo, hi - lo);
+}
+
+void gelu_forward(float *out, float *sig, const float *inp, size_t N, pool *tp)
+{
+    elementwise_args e = {.out = out, .sig = sig, .a = inp, .N = N};
+    pool_for(tp, item_count(N, FLOATS_PER_ITEM), gelu_forward_item, &e);
+}
+
+static void gelu_backward_item(void *ctx, int item, int slot)
+{
+    const elementwise_args *e = ctx;
+    size_t lo, hi;
+    (void)slot;
+    item_range(item, FLOATS_PER_ITEM, e->N, &lo, &hi);
+    gelu_backward_rows(e->out + lo, e->a + lo, e->b + lo, e->c + lo, hi - lo);
+}
+
+void gelu_backward(float *dinp, const float *inp, const float *sig, const float *dout, size_t N,
+                   pool *tp)
+{
+    elementwise_args e = {.out = dinp, .a = inp, .b = sig, .c = dout, .N = N};
+    pool_for(tp, item_count(N, FLOATS_PER_ITEM), gelu_backward_item, &e);
+}
+
+static void residual_forward_item(void *ctx, int item, int slot)
+{
+    const elementwise_args *e = ctx;
+    size_t lo, hi;
+    (void)slot;
+    item_range(item, FLOATS_PER_ITEM, e->N, &lo, &hi);
+    add_rows(e->out + lo, e->a + lo, e->b + lo, hi - lo);
+}
+
+void residual_forward(float *out, const float *a, const float *b, size_t N, pool *tp)
+{
+    elementwise_args e = {.out = out, .a = a, .b = b, .N = N};
+    pool_for(tp, item_count(N, FLOATS_PER_ITEM), residual_forward_item, &e);
 }
 
 void residual_backward(float *da, float *db, const float *dout, size_t N)
@@ -1001,15 +1415,16 @@ void lmhead_back_rows(float *u, const float *g, size_t N, const float *panels, i
 
 /* The LM head's weight gradient from a block of rows, dw (V, Cp) += g (N,
  * V)^T @ x (N, Cp), with Cp = round_up(C, 16) and x's and dw's columns
- * past C zero: TILE_R ids by 16 lanes of accumulators over the N rows, in
- * order, added to dw once per block.  g's rows are read a few numbers at a
- * time, so the block should be in cache. */
-LAYERS_SIMD void lmhead_back_weights(float *dw, const float *g, const float *x, size_t N, int V,
-                                     int C)
+ * past C zero, for the ids lo..hi-1 (lo a multiple of TILE_R): TILE_R ids
+ * by 16 lanes of accumulators over the N rows, in order, added to dw once
+ * per block.  g's rows are read a few numbers at a time, so the block
+ * should be in cache. */
+LAYERS_SIMD static void lmhead_back_weights_ids(float *dw, const float *g, const float *x,
+                                                size_t N, int V, int C, int lo, int hi)
 {
     int Cp = round_up(C, TILE_L);
-    for (int v0 = 0; v0 < V; v0 += TILE_R) {
-        int ids = V - v0 < TILE_R ? V - v0 : TILE_R;
+    for (int v0 = lo; v0 < hi; v0 += TILE_R) {
+        int ids = hi - v0 < TILE_R ? hi - v0 : TILE_R;
         for (int c0 = 0; c0 < Cp; c0 += TILE_L) {
             vf8 acc[TILE_R][2];
 #pragma GCC unroll 6
@@ -1032,6 +1447,32 @@ LAYERS_SIMD void lmhead_back_weights(float *dw, const float *g, const float *x, 
             }
         }
     }
+}
+
+typedef struct lmhead_args {
+    float *dw;
+    int nb, V, C;
+    const float *const *g, *const *x;
+    const size_t *N;
+} lmhead_args;
+
+/* Items: blocks of LM_IDS_PER_ITEM ids, each taking the blocks of rows in order. */
+static void lmhead_back_weights_item(void *ctx, int item, int slot)
+{
+    const lmhead_args *a = ctx;
+    size_t lo, hi;
+    (void)slot;
+    item_range(item, LM_IDS_PER_ITEM, (size_t)a->V, &lo, &hi);
+    for (int k = 0; k < a->nb; k++)
+        lmhead_back_weights_ids(a->dw, a->g[k], a->x[k], a->N[k], a->V, a->C, (int)lo, (int)hi);
+}
+
+void lmhead_back_weights(float *dw, int nb, const float *const g[], const float *const x[],
+                         const size_t N[], int V, int C, pool *tp)
+{
+    lmhead_args a = {.dw = dw, .nb = nb, .V = V, .C = C, .g = g, .x = x, .N = N};
+    _Static_assert(LM_IDS_PER_ITEM % TILE_R == 0, "an item's ids start on a tile");
+    pool_for(tp, item_count((size_t)V, LM_IDS_PER_ITEM), lmhead_back_weights_item, &a);
 }
 
 /* ---- softmax cross-entropy ---------------------------------------------- */

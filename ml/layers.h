@@ -4,22 +4,34 @@
  * outputs first, then inputs, then dimensions.  A backward ADDS into its
  * gradient outputs (dinp, dweight, dbias), so a tensor used twice (the tied
  * wte, the residual stream) collects both contributions; the caller zeroes
- * them first.  Attention's and GELU's backwards, whose inputs have no other
- * consumer, write dinp instead (saving a pass of zeroes).  Every product of
- * dimensions is a size_t.
+ * them first.  Attention's, GELU's and the matrix product's backwards,
+ * whose inputs have no other consumer, write dinp instead (saving a pass of
+ * zeroes).  Every product of dimensions is a size_t.
  *
- * Determinism: no threads of our own; every reduction runs in a fixed order.
- * Matrix products go through cblas_sgemm with the inner
- * dimension cut into blocks of 256, which with OpenBLAS 0.3.21 makes the
- * bits independent of its thread count (see MATMUL_K_BLOCK in layers.c; the
- * caller sets the thread count, no kernel here does).  Across BLAS builds
- * or CPU kernels the last bits differ.  No kernel allocates memory. */
+ * Threads: a kernel that takes a pool (ml/pool.h; NULL runs on the caller
+ * alone) splits its work into items cut from the shapes, never from the
+ * thread count: blocks of rows, (sequence, head) pairs, blocks of columns,
+ * blocks of the inner dimension.  Every number is computed by one item, and
+ * a sum that spans items is made from per-item partial sums added in index
+ * order, so every output has the same bits at any thread count, the same as
+ * with no pool (test_layers checks each kernel at 1, 2 and 3 threads).
+ * Kernels without a pool are the per-row pieces that callers run inside
+ * their own items.
+ *
+ * Determinism: every reduction runs in a fixed order.  Matrix products go
+ * through cblas_sgemm, one call per item, with the inner dimension cut into
+ * blocks of 256, which with OpenBLAS 0.3.21 also makes the bits independent
+ * of OpenBLAS's own thread count (see MATMUL_K_BLOCK in layers.c; the
+ * caller sets that count, no kernel here does; with a pool, keep it at 1).
+ * Across BLAS builds or CPU kernels the last bits differ.  No kernel
+ * allocates memory. */
 #ifndef MIGR_LAYERS_H
 #define MIGR_LAYERS_H
 
 #include <stddef.h>
 
 #include "ml/model.h"
+#include "ml/pool.h"
 
 /* Encoder: position t of sequence b becomes
  *   token + wpe[t] + wtype[types[b][t]]
@@ -33,28 +45,36 @@
  *   p       the parameters (wte, wpe, wtype, wvis, bvis, waud, baud used) */
 void encoder_forward(float *out, const int *tokens, const int *types, const float *frames,
                      const float *mel, const model_params *p, int B, int T,
-                     const model_config *cfg);
-/* Adds dout's contributions into dp->wte, wpe, wtype, wvis, bvis, waud, baud. */
+                     const model_config *cfg, pool *tp);
+/* Adds dout's contributions into dp->wte, wpe, wtype, wvis, bvis, waud, baud
+ * (each number's in the order of b, then t). */
 void encoder_backward(const model_params *dp, const float *dout, const int *tokens,
                       const int *types, const float *frames, const float *mel, int B, int T,
-                      const model_config *cfg);
+                      const model_config *cfg, pool *tp);
 
 /* LayerNorm over the last dimension, eps 1e-5.
  *   out (N, C), mean (N), rstd (N) (kept for the backward), inp (N, C),
  *   weight (C), bias (C) */
 void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                       const float *weight, const float *bias, size_t N, int C);
+                       const float *weight, const float *bias, size_t N, int C, pool *tp);
 void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout,
                         const float *inp, const float *weight, const float *mean,
-                        const float *rstd, size_t N, int C);
+                        const float *rstd, size_t N, int C, pool *tp);
 
 /* out (N, OC) = inp (N, C) @ weight^T (weight (OC, C)) + bias (OC).
  * bias may be NULL (no bias); in the backward dinp and dbias may be NULL
- * (not wanted). */
+ * (not wanted), and dinp is written, not added to.  The backward sums
+ * dweight over the N rows in blocks of 256 rows (of more on long inputs: at
+ * most 16 partial sums), each block's product made apart (by whichever
+ * thread) into scratch, matmul_scratch_floats(N, C, OC) floats (enough for
+ * any number of rows up to N), and the blocks then added to dweight in
+ * order: the same bits as one pass over the blocks. */
 void matmul_forward(float *out, const float *inp, const float *weight, const float *bias,
-                    size_t N, int C, int OC);
+                    size_t N, int C, int OC, pool *tp);
 void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dout,
-                     const float *inp, const float *weight, size_t N, int C, int OC);
+                     const float *inp, const float *weight, size_t N, int C, int OC,
+                     float *scratch, pool *tp);
+size_t matmul_scratch_floats(size_t N, int C, int OC);
 
 /* Causal multi-head self-attention, NH heads of size hs = C / NH, scale
  * 1/sqrt(hs), for the query rows q0..T-1 (0: all; the others' outputs
@@ -64,16 +84,18 @@ void matmul_backward(float *dinp, float *dweight, float *dbias, const float *dou
  *           backward: each head's rows one after the other, row t holding
  *           its keys 0..t only (the causal triangle, packed; row t starts
  *           t (t + 1) / 2 in)
- *   scratch attention_scratch_floats(T, C, NH) floats of workspace
+ *   scratch pool_threads(tp) * attention_scratch_floats(T, C, NH) floats of
+ *           workspace (a share per thread; each (sequence, head) is an item)
  *   inp     (B, T, 3C): query, key, value of each position, in that order */
 void attention_forward(float *out, float *att, float *scratch, const float *inp, int B, int T,
-                       int C, int NH, int q0);
+                       int C, int NH, int q0, pool *tp);
 /* The backward of a forward with the same q0, whose dout rows before q0
  * are taken as zero (not read): dinp (B, T, 3C) is written, not added to
  * (each input feeds attention alone). */
 void attention_backward(float *dinp, float *scratch, const float *dout, const float *inp,
-                        const float *att, int B, int T, int C, int NH, int q0);
-/* The workspace either attention takes for sequences of up to T positions. */
+                        const float *att, int B, int T, int C, int NH, int q0, pool *tp);
+/* The workspace either attention takes per thread for sequences of up to T
+ * positions. */
 size_t attention_scratch_floats(int T, int C, int NH);
 
 /* The same attention for n new positions t0..t0+n-1 of one sequence whose
@@ -93,11 +115,12 @@ void attention_forward_cached(float *out, float *scratch, const float *q, const 
  *            backward; NULL when no backward follows
  * The backward takes the forward's inp and sig; it writes dinp rather than
  * adding to it (the MLP's hidden layer has no other consumer). */
-void gelu_forward(float *out, float *sig, const float *inp, size_t N);
-void gelu_backward(float *dinp, const float *inp, const float *sig, const float *dout, size_t N);
+void gelu_forward(float *out, float *sig, const float *inp, size_t N, pool *tp);
+void gelu_backward(float *dinp, const float *inp, const float *sig, const float *dout, size_t N,
+                   pool *tp);
 
 /* out = a + b, elementwise (N); the backward adds dout into da and db. */
-void residual_forward(float *out, const float *a, const float *b, size_t N);
+void residual_forward(float *out, const float *a, const float *b, size_t N, pool *tp);
 void residual_backward(float *da, float *db, const float *dout, size_t N);
 
 /* The LM head's logits (N, V) = x (N, C) @ wte^T, wte (V, C), from panels:
@@ -116,11 +139,13 @@ size_t lmhead_back_panel_floats(int V, int C);
 void lmhead_back_pack(float *panels, const float *wte, int V, int C);
 void lmhead_back_rows(float *u, const float *g, size_t N, const float *panels, int V, int C);
 
-/* dw (V, Cp) += g (N, V)^T @ x (N, Cp), Cp = C rounded up to a multiple of
- * 16, x's columns past C zero (dw's stay zero): the LM head's weight
- * gradient from a block of N rows, each number a sum over the rows in
- * order. */
-void lmhead_back_weights(float *dw, const float *g, const float *x, size_t N, int V, int C);
+/* dw (V, Cp) += g[k] (N[k], V)^T @ x[k] (N[k], Cp) for the blocks
+ * k = 0..nb-1 one after the other, Cp = C rounded up to a multiple of 16,
+ * x's columns past C zero (dw's stay zero): the LM head's weight gradient
+ * from blocks of rows, each block's number a sum over its rows in order,
+ * added to dw once.  The items are blocks of 96 ids. */
+void lmhead_back_weights(float *dw, int nb, const float *const g[], const float *const x[],
+                         const size_t N[], int V, int C, pool *tp);
 
 /* Softmax cross-entropy per position (exponentials by layers.c's exp8):
  *   losses (N): -log softmax(logits[i])[targets[i]], 0 where targets[i] < 0

@@ -9,6 +9,7 @@
 
 #include "common/rng.h"
 #include "ml/layers.h"
+#include "ml/pool.h"
 
 /* Activations of one forward for B sequences of T positions, carved out of
  * one allocation (see acts_layout), plus the backward's scratch. */
@@ -66,11 +67,12 @@ typedef struct model_acts {
     float *lm_in_w;    /* (n_target, C) lm_in rows times their loss weight */
     float *dlogits;    /* (n_target, V) made by the forward (see model_forward) */
     float *dlogits_scale; /* (n_target) the forward's row factors of dlogits */
-    float *att_scratch; /* attention's workspace, forward and backward */
+    float *att_scratch; /* attention's workspace, forward and backward, a share per thread */
+    float *mm_scratch; /* matmul_backward's partial sums */
     float *wte_panels; /* wte as lmhead_logits reads it */
     float *wte_back_panels; /* wte as lmhead_back_rows reads it */
     float *dlm_u;      /* (n_target, C) dlogits[r] @ wte, made by the forward */
-    float *lm_xs;      /* (LM_BLOCK, Cp) a fused forward's block of lm_in rows, scaled */
+    float *lm_xs;      /* (threads, LM_BLOCK, Cp) a fused forward's blocks of lm_in rows, scaled */
     float *dwte_lm;    /* (V, Cp) a fused forward's LM-head part of dwte */
 } model_acts;
 
@@ -90,6 +92,7 @@ struct model {
     int fused;              /* the last forward was model_forward_backward's */
     int q0_last;            /* the last forward's first LM-head position in a sequence */
     int logits_kept;        /* the last forward kept its logits */
+    pool *tp;               /* the threads kernels split over (borrowed), or NULL */
 };
 
 /* ---- configuration and parameters -------------------------------------- */
@@ -260,6 +263,14 @@ float *model_params_flat(model *m) { return m->params_mem; }
 float *model_grads_flat(model *m) { return m->grads_mem; }
 const model_params *model_param_ptrs(const model *m) { return &m->params; }
 const model_params *model_grad_ptrs(const model *m) { return &m->grads; }
+void model_set_pool(model *m, pool *tp)
+{
+    m->tp = tp;
+    m->B = 0; /* the activations' layout depends on the thread count */
+}
+
+pool *model_pool(const model *m) { return m->tp; }
+
 const float *model_logits_row(const model *m, int b, int t)
 {
     if (m->B == 0 || !m->logits_kept || b < 0 || b >= m->B || t < 0 || t >= m->T)
@@ -278,12 +289,18 @@ const float *model_logits_row(const model *m, int b, int t)
 static size_t round_up16(int C) { return ((size_t)C + 15) / 16 * 16; }
 
 /* Lays the activations for (B, T) out from base, each tensor 64-byte
- * aligned, and returns the bytes they take.  With base NULL only measures. */
-static size_t acts_layout(model_acts *a, char *base, const model_config *c, int B, int T)
+ * aligned, and returns the bytes they take.  With base NULL only measures.
+ * threads: of the pool the kernels run on (workspace per thread). */
+static size_t acts_layout(model_acts *a, char *base, const model_config *c, int B, int T,
+                          int threads)
 {
     size_t BT = (size_t)B * T, C = (size_t)c->channels, L = (size_t)c->layers;
     size_t RC = (size_t)c->mlp_ratio * C, V = (size_t)c->vocab, NH = (size_t)c->heads;
-    size_t off = 0;
+    size_t S = (size_t)threads, off = 0;
+    size_t widest = RC > 3 * C ? RC : 3 * C; /* the weights fc, fcproj and qkv: widest x C */
+    size_t mm = matmul_scratch_floats(BT, (int)C, (int)widest);
+    if (matmul_scratch_floats(BT, (int)C, (int)V) > mm) /* the LM head's, unfused */
+        mm = matmul_scratch_floats(BT, (int)C, (int)V);
 #define CARVE(field, type, count)                                        \
     do {                                                                 \
         off = (off + 63) & ~(size_t)63;                                  \
@@ -333,11 +350,12 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
     CARVE(lm_in_w, float, BT * C);
     CARVE(dlogits, float, BT * V);
     CARVE(dlogits_scale, float, BT);
-    CARVE(att_scratch, float, attention_scratch_floats(T, c->channels, c->heads));
+    CARVE(att_scratch, float, S * attention_scratch_floats(T, c->channels, c->heads));
+    CARVE(mm_scratch, float, mm);
     CARVE(wte_panels, float, lmhead_panel_floats(c->vocab, c->channels));
     CARVE(wte_back_panels, float, lmhead_back_panel_floats(c->vocab, c->channels));
     CARVE(dlm_u, float, BT * C);
-    CARVE(lm_xs, float, (size_t)LM_BLOCK * round_up16(c->channels));
+    CARVE(lm_xs, float, S * LM_BLOCK * round_up16(c->channels));
     CARVE(dwte_lm, float, V * round_up16(c->channels));
 #undef CARVE
     return off;
@@ -347,7 +365,8 @@ static size_t acts_layout(model_acts *a, char *base, const model_config *c, int 
 static int acts_ensure(model *m, int B, int T, migr_err *err)
 {
     model_acts measure;
-    size_t need = acts_layout(&measure, NULL, &m->cfg, B, T);
+    int threads = pool_threads(m->tp);
+    size_t need = acts_layout(&measure, NULL, &m->cfg, B, T, threads);
     if (need > m->acts_cap) {
         void *mem = NULL;
         if (posix_memalign(&mem, 64, need) != 0)
@@ -357,7 +376,7 @@ static int acts_ensure(model *m, int B, int T, migr_err *err)
         m->acts_mem = mem;
         m->acts_cap = need;
     }
-    acts_layout(&m->acts, m->acts_mem, &m->cfg, B, T);
+    acts_layout(&m->acts, m->acts_mem, &m->cfg, B, T, threads);
     return 0;
 }
 
@@ -430,17 +449,18 @@ static void block_tail_forward(model *m, int l, size_t BT, size_t N, const float
     size_t BTC = BT * C, NC = N * C;
     float *res2 = PL(a->residual2, l, BTC), *ln2 = PL(a->ln2, l, BTC);
     float *fch = PL(a->fch, l, BT * RC), *fchg = PL(a->fch_gelu, l, BT * RC);
+    pool *tp = m->tp;
 
     matmul_forward(a->proj, atty, PL(p->attprojw, l, (size_t)C * C), PL(p->attprojb, l, C), N,
-                   C, C);
-    residual_forward(res2, x, a->proj, NC);
+                   C, C, tp);
+    residual_forward(res2, x, a->proj, NC, tp);
     layernorm_forward(ln2, PL(a->ln2_mean, l, BT), PL(a->ln2_rstd, l, BT), res2,
-                      PL(p->ln2w, l, C), PL(p->ln2b, l, C), N, C);
-    matmul_forward(fch, ln2, PL(p->fcw, l, (size_t)RC * C), PL(p->fcb, l, RC), N, C, RC);
-    gelu_forward(fchg, PL(a->fch_sig, l, BT * RC), fch, N * RC);
+                      PL(p->ln2w, l, C), PL(p->ln2b, l, C), N, C, tp);
+    matmul_forward(fch, ln2, PL(p->fcw, l, (size_t)RC * C), PL(p->fcb, l, RC), N, C, RC, tp);
+    gelu_forward(fchg, PL(a->fch_sig, l, BT * RC), fch, N * RC, tp);
     matmul_forward(a->proj, fchg, PL(p->fcprojw, l, (size_t)C * RC), PL(p->fcprojb, l, C), N,
-                   RC, C);
-    residual_forward(PL(a->residual3, l, BTC), res2, a->proj, NC);
+                   RC, C, tp);
+    residual_forward(PL(a->residual3, l, BTC), res2, a->proj, NC, tp);
 }
 
 /* The backward of block_tail_forward on its N rows.  dres (N, C) comes in
@@ -455,21 +475,21 @@ static void block_tail_backward(model *m, int l, size_t BT, size_t N, float *dre
     model_acts *a = &m->acts;
     int C = c->channels, RC = c->mlp_ratio * c->channels;
     size_t BTC = BT * C;
+    pool *tp = m->tp;
+    float *mm = a->mm_scratch;
 
-    memset(a->dfch_gelu, 0, N * RC * sizeof(float));
     matmul_backward(a->dfch_gelu, PL(g->fcprojw, l, (size_t)C * RC), PL(g->fcprojb, l, C), dres,
-                    PL(a->fch_gelu, l, BT * RC), PL(p->fcprojw, l, (size_t)C * RC), N, RC, C);
+                    PL(a->fch_gelu, l, BT * RC), PL(p->fcprojw, l, (size_t)C * RC), N, RC, C, mm,
+                    tp);
     gelu_backward(a->dfch, PL(a->fch, l, BT * RC), PL(a->fch_sig, l, BT * RC), a->dfch_gelu,
-                  N * RC);
-    memset(a->dln, 0, N * C * sizeof(float));
+                  N * RC, tp);
     matmul_backward(a->dln, PL(g->fcw, l, (size_t)RC * C), PL(g->fcb, l, RC), a->dfch,
-                    PL(a->ln2, l, BTC), PL(p->fcw, l, (size_t)RC * C), N, C, RC);
+                    PL(a->ln2, l, BTC), PL(p->fcw, l, (size_t)RC * C), N, C, RC, mm, tp);
     layernorm_backward(dres, PL(g->ln2w, l, C), PL(g->ln2b, l, C), a->dln,
                        PL(a->residual2, l, BTC), PL(p->ln2w, l, C), PL(a->ln2_mean, l, BT),
-                       PL(a->ln2_rstd, l, BT), N, C);
-    memset(datty, 0, N * C * sizeof(float));
+                       PL(a->ln2_rstd, l, BT), N, C, tp);
     matmul_backward(datty, PL(g->attprojw, l, (size_t)C * C), PL(g->attprojb, l, C), dres, atty,
-                    PL(p->attprojw, l, (size_t)C * C), N, C, C);
+                    PL(p->attprojw, l, (size_t)C * C), N, C, C, mm, tp);
 }
 
 /* The LM head of a forward: logits of the n_lm rows of lm_in, and the
@@ -483,41 +503,88 @@ static void block_tail_backward(model *m, int l, size_t BT, size_t N, float *dre
  * to lm_in[r] (for dwte, which needs the weights inside its sum over rows).
  * Fused (model_forward_backward: every weight 1), dwte's part is summed
  * here too, block by block into dwte_lm, and neither the logits (unless
- * all_logits) nor their gradient is kept past its block. */
+ * all_logits) nor their gradient is kept past its block.
+ *
+ * Threads: the blocks are the items, each on its own rows.  Fused, they go
+ * a round of one block per thread at a time, each into buffers of its own
+ * (by its place in the round), and then the round's blocks are added into
+ * dwte_lm, split by ids, each id's sum taking the blocks in order: the same
+ * sums, in the same order, at any thread count. */
+typedef struct lm_head_args {
+    model *m;
+    int n_lm, n_target, fused;
+    int first; /* the round's first block (fused) */
+} lm_head_args;
+
+/* Item k: block first + k, its buffers (fused) the k-th of the round's. */
+static void lm_head_block(void *ctx, int item, int slot)
+{
+    const lm_head_args *h = ctx;
+    model *m = h->m;
+    model_acts *a = &m->acts;
+    int C = m->cfg.channels, V = m->cfg.vocab, place = item;
+    size_t Cp = round_up16(C);
+    int r0 = (h->first + item) * LM_BLOCK;
+    int rows = h->n_lm - r0 < LM_BLOCK ? h->n_lm - r0 : LM_BLOCK;
+    int targets = h->n_target - r0 < rows ? h->n_target - r0 : rows;
+    float *logits = m->logits_kept ? a->logits + (size_t)r0 * V
+                                   : a->logits + (size_t)place * LM_BLOCK * V;
+
+    (void)slot;
+    lmhead_logits(logits, a->lm_in + (size_t)r0 * C, (size_t)rows, a->wte_panels, V, C);
+    if (targets <= 0)
+        return;
+    float *grad = !h->fused ? a->dlogits + (size_t)r0 * V
+                  : m->logits_kept ? a->dlogits + (size_t)place * LM_BLOCK * V
+                                   : logits;
+    crossentropy_softmax_grad_scaled(a->losses + r0, grad, a->dlogits_scale + r0, logits,
+                                     a->lm_targets + r0, (size_t)targets, V);
+    lmhead_back_rows(a->dlm_u + (size_t)r0 * C, grad, (size_t)targets, a->wte_back_panels, V, C);
+    if (!h->fused)
+        return;
+    float *xs = a->lm_xs + (size_t)place * LM_BLOCK * Cp;
+    for (int r = 0; r < targets; r++) {
+        float s = a->dlogits_scale[r0 + r];
+        const float *x = a->lm_in + (size_t)(r0 + r) * C;
+        for (int i = 0; i < C; i++)
+            xs[(size_t)r * Cp + i] = s * x[i];
+    }
+}
+
 static void lm_head_forward(model *m, int n_lm, int n_target, int fused)
 {
     const model_params *p = &m->params;
     model_acts *a = &m->acts;
-    int C = m->cfg.channels, V = m->cfg.vocab;
+    int C = m->cfg.channels, V = m->cfg.vocab, S = pool_threads(m->tp);
+    int blocks = (n_lm + LM_BLOCK - 1) / LM_BLOCK;
     size_t Cp = round_up16(C);
+    lm_head_args h = {.m = m, .n_lm = n_lm, .n_target = n_target, .fused = fused};
 
     lmhead_pack(a->wte_panels, p->wte, V, C);
     lmhead_back_pack(a->wte_back_panels, p->wte, V, C);
-    if (fused) {
-        memset(a->dwte_lm, 0, (size_t)V * Cp * sizeof(float));
-        memset(a->lm_xs, 0, LM_BLOCK * Cp * sizeof(float));
+    if (!fused) {
+        pool_for(m->tp, blocks, lm_head_block, &h);
+        return;
     }
-    for (int r0 = 0; r0 < n_lm; r0 += LM_BLOCK) {
-        int rows = n_lm - r0 < LM_BLOCK ? n_lm - r0 : LM_BLOCK;
-        int targets = n_target - r0 < rows ? n_target - r0 : rows;
-        float *logits = m->logits_kept ? a->logits + (size_t)r0 * V : a->logits;
-        lmhead_logits(logits, a->lm_in + (size_t)r0 * C, (size_t)rows, a->wte_panels, V, C);
-        if (targets <= 0)
-            continue;
-        float *grad = !fused ? a->dlogits + (size_t)r0 * V : m->logits_kept ? a->dlogits : logits;
-        crossentropy_softmax_grad_scaled(a->losses + r0, grad, a->dlogits_scale + r0, logits,
-                                         a->lm_targets + r0, (size_t)targets, V);
-        lmhead_back_rows(a->dlm_u + (size_t)r0 * C, grad, (size_t)targets, a->wte_back_panels,
-                         V, C);
-        if (!fused)
-            continue;
-        for (int r = 0; r < targets; r++) {
-            float s = a->dlogits_scale[r0 + r];
-            const float *x = a->lm_in + (size_t)(r0 + r) * C;
-            for (int i = 0; i < C; i++)
-                a->lm_xs[(size_t)r * Cp + i] = s * x[i];
+    memset(a->dwte_lm, 0, (size_t)V * Cp * sizeof(float));
+    memset(a->lm_xs, 0, (size_t)S * LM_BLOCK * Cp * sizeof(float));
+    for (h.first = 0; h.first < blocks; h.first += S) {
+        int nb = blocks - h.first < S ? blocks - h.first : S, with = 0;
+        const float *g[POOL_MAX_THREADS], *x[POOL_MAX_THREADS];
+        size_t rows[POOL_MAX_THREADS];
+        pool_for(m->tp, nb, lm_head_block, &h);
+        for (int k = 0; k < nb; k++) {
+            int r0 = (h.first + k) * LM_BLOCK;
+            int targets = n_target - r0 < LM_BLOCK ? n_target - r0 : LM_BLOCK;
+            if (targets <= 0)
+                break;
+            g[with] = m->logits_kept ? a->dlogits + (size_t)k * LM_BLOCK * V
+                                     : a->logits + (size_t)k * LM_BLOCK * V;
+            x[with] = a->lm_xs + (size_t)k * LM_BLOCK * Cp;
+            rows[with++] = (size_t)targets;
         }
-        lmhead_back_weights(a->dwte_lm, grad, a->lm_xs, (size_t)targets, V, C);
+        if (with > 0)
+            lmhead_back_weights(a->dwte_lm, with, g, x, rows, V, C, m->tp);
     }
 }
 
@@ -562,18 +629,18 @@ static int forward(model *m, const model_batch *batch, int fused, double *loss, 
         if (a->lm_pos[r] % T < m->q0_last)
             m->q0_last = a->lm_pos[r] % T;
 
-    encoder_forward(a->encoded, a->tokens, a->types, a->frames, a->mel, p, B, T, c);
+    encoder_forward(a->encoded, a->tokens, a->types, a->frames, a->mel, p, B, T, c, m->tp);
     for (int l = 0; l < L; l++) {
         const float *residual = l == 0 ? a->encoded : PL(a->residual3, l - 1, BTC);
         float *ln1 = PL(a->ln1, l, BTC), *qkv = PL(a->qkv, l, 3 * BTC);
         float *atty = PL(a->atty, l, BTC);
 
         layernorm_forward(ln1, PL(a->ln1_mean, l, BT), PL(a->ln1_rstd, l, BT), residual,
-                          PL(p->ln1w, l, C), PL(p->ln1b, l, C), BT, C);
+                          PL(p->ln1w, l, C), PL(p->ln1b, l, C), BT, C, m->tp);
         matmul_forward(qkv, ln1, PL(p->qkvw, l, (size_t)3 * C * C), PL(p->qkvb, l, 3 * C), BT, C,
-                       3 * C);
+                       3 * C, m->tp);
         attention_forward(atty, PL(a->att, l, BT * NH * (T + 1) / 2), a->att_scratch, qkv, B, T,
-                          C, NH, l == L - 1 ? m->q0_last : 0);
+                          C, NH, l == L - 1 ? m->q0_last : 0, m->tp);
         if (l < L - 1) {
             block_tail_forward(m, l, BT, BT, residual, atty);
             continue;
@@ -586,7 +653,7 @@ static int forward(model *m, const model_batch *batch, int fused, double *loss, 
         block_tail_forward(m, l, BT, (size_t)n_lm, a->lm_x, a->lm_atty);
     }
     layernorm_forward(a->lm_in, a->lnf_mean, a->lnf_rstd, PL(a->residual3, L - 1, BTC), p->lnfw,
-                      p->lnfb, (size_t)n_lm, C);
+                      p->lnfb, (size_t)n_lm, C, m->tp);
     lm_head_forward(m, n_lm, n_target, fused);
     double sum = 0.0;
     for (int r = 0; r < n_target; r++)
@@ -669,12 +736,13 @@ static int backward(model *m, const float *w, migr_err *err)
             for (int i = 0; i < C; i++)
                 g->wte[(size_t)v * C + i] += a->dwte_lm[(size_t)v * round_up16(C) + i];
     else
-        matmul_backward(NULL, g->wte, NULL, a->dlogits, a->lm_in_w, p->wte, NT, C, V);
+        matmul_backward(NULL, g->wte, NULL, a->dlogits, a->lm_in_w, p->wte, NT, C, V,
+                        a->mm_scratch, m->tp);
     /* the final LayerNorm and the last block past its attention, on the
      * target rows alone (the others' gradients are 0) */
     memset(a->dlm_x, 0, NT * C * sizeof(float));
     layernorm_backward(a->dlm_x, g->lnfw, g->lnfb, a->dlm_in, PL(a->residual3, L - 1, BTC),
-                       p->lnfw, a->lnf_mean, a->lnf_rstd, NT, C);
+                       p->lnfw, a->lnf_mean, a->lnf_rstd, NT, C, m->tp);
     block_tail_backward(m, L - 1, BT, NT, a->dlm_x, a->lm_atty, a->dlm_atty);
     memset(a->dresidual, 0, BTC * sizeof(float));
     memset(a->datty, 0, BTC * sizeof(float));
@@ -695,14 +763,14 @@ static int backward(model *m, const float *w, migr_err *err)
             block_tail_backward(m, l, BT, BT, a->dresidual, PL(a->atty, l, BTC), a->datty);
         attention_backward(a->dqkv, a->att_scratch, a->datty, qkv,
                            PL(a->att, l, BT * NH * (T + 1) / 2), B, T, C, NH,
-                           l == L - 1 ? m->q0_last : 0);
-        memset(a->dln, 0, BTC * sizeof(float));
+                           l == L - 1 ? m->q0_last : 0, m->tp);
         matmul_backward(a->dln, PL(g->qkvw, l, (size_t)3 * C * C), PL(g->qkvb, l, 3 * C), a->dqkv,
-                        ln1, PL(p->qkvw, l, (size_t)3 * C * C), BT, C, 3 * C);
+                        ln1, PL(p->qkvw, l, (size_t)3 * C * C), BT, C, 3 * C, a->mm_scratch,
+                        m->tp);
         layernorm_backward(a->dresidual, PL(g->ln1w, l, C), PL(g->ln1b, l, C), a->dln, residual,
                            PL(p->ln1w, l, C), PL(a->ln1_mean, l, BT), PL(a->ln1_rstd, l, BT), BT,
-                           C);
+                           C, m->tp);
     }
-    encoder_backward(g, a->dresidual, a->tokens, a->types, a->frames, a->mel, B, T, c);
+    encoder_backward(g, a->dresidual, a->tokens, a->types, a->frames, a->mel, B, T, c, m->tp);
     return 0;
 }

@@ -31,6 +31,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "ml/pool.h"
 
 typedef struct model_config {
     int vocab;          /* V, from the vocabulary */
@@ -111,6 +112,15 @@ float *model_params_flat(model *m);   /* (num_params) */
 float *model_grads_flat(model *m);    /* (num_params), after model_backward */
 const model_params *model_param_ptrs(const model *m);
 const model_params *model_grad_ptrs(const model *m);
+
+/* The threads the model's forward and backward split their kernels over
+ * (and model_generate_many its sequences); NULL, the default, runs them on
+ * the caller alone.  The losses, logits and gradients are the same bits at
+ * any thread count (ml/layers.h says how).  The model borrows tp, which must
+ * outlive its use here.  Setting it discards the last forward (a backward
+ * needs a forward first). */
+void model_set_pool(model *m, pool *tp);
+pool *model_pool(const model *m);
 
 /* Forward: computes the logits (at the positions batch->all_logits asks
  * for) and returns the summed loss over target positions (and *ntokens,

@@ -64,7 +64,8 @@ int sample_pick(const float *logits, int V, const sample_config *cfg, uint64_t *
 
 /* ---- the KV-cached forward ------------------------------------------------ */
 
-/* Buffers of one cached decode, one allocation; rows = the prefix length. */
+/* Buffers of one cached decode, one allocation; rows = the positions added
+ * at once (the prefix length, or 1 to decode after a copied prefix). */
 typedef struct kv_state {
     float *k;        /* (L, maxT, C) keys of every position so far */
     float *v;        /* (L, maxT, C) values */
@@ -79,17 +80,19 @@ typedef struct kv_state {
     float *fch_gelu; /* (rows, R*C) */
     float *logits;   /* (V) of the last position */
     float *scratch;  /* attention's workspace for maxT positions */
-    float *panels;   /* wte as lmhead_logits reads it */
+    float *panels;   /* wte as lmhead_logits reads it (own, or another state's) */
     float *mem;
 } kv_state;
 
-static int kv_new(kv_state *s, const model_config *c, int rows, migr_err *err)
+/* own_panels 0: s->panels is left NULL, for the caller to point at
+ * another state's. */
+static int kv_new(kv_state *s, const model_config *c, int rows, int own_panels, migr_err *err)
 {
     size_t C = (size_t)c->channels, RC = (size_t)c->mlp_ratio * C, n = (size_t)rows;
     size_t cache = (size_t)c->layers * c->max_seq * C;
     size_t counts[] = {cache, cache, n * C, n * C, n, n, n * 3 * C, n * C, n * C, n * RC, n * RC,
                        (size_t)c->vocab, attention_scratch_floats(c->max_seq, c->channels, c->heads),
-                       lmhead_panel_floats(c->vocab, c->channels)};
+                       own_panels ? lmhead_panel_floats(c->vocab, c->channels) : 0};
     float **ptrs[] = {&s->k,    &s->v,    &s->x,   &s->ln,       &s->mean,
                       &s->rstd, &s->qkv,  &s->atty, &s->proj,    &s->fch,
                       &s->fch_gelu, &s->logits, &s->scratch, &s->panels};
@@ -104,6 +107,8 @@ static int kv_new(kv_state *s, const model_config *c, int rows, migr_err *err)
         *ptrs[i] = p;
         p += counts[i];
     }
+    if (!own_panels)
+        s->panels = NULL;
     return 0;
 }
 
@@ -122,9 +127,9 @@ static void kv_advance(kv_state *s, const model *m, int t0, int n)
     for (int l = 0; l < c->layers; l++) {
         float *kl = PL(s->k, l, cache), *vl = PL(s->v, l, cache);
         layernorm_forward(s->ln, s->mean, s->rstd, s->x, PL(p->ln1w, l, C), PL(p->ln1b, l, C),
-                          (size_t)n, C);
+                          (size_t)n, C, NULL);
         matmul_forward(s->qkv, s->ln, PL(p->qkvw, l, (size_t)3 * C * C), PL(p->qkvb, l, 3 * C),
-                       (size_t)n, C, 3 * C);
+                       (size_t)n, C, 3 * C, NULL);
         for (int j = 0; j < n; j++) {
             const float *row = s->qkv + (size_t)j * 3 * C;
             memcpy(kl + (size_t)(t0 + j) * C, row + C, (size_t)C * sizeof(float));
@@ -132,18 +137,19 @@ static void kv_advance(kv_state *s, const model *m, int t0, int n)
         }
         attention_forward_cached(s->atty, s->scratch, s->qkv, kl, vl, t0, n, C, NH);
         matmul_forward(s->proj, s->atty, PL(p->attprojw, l, (size_t)C * C),
-                       PL(p->attprojb, l, C), (size_t)n, C, C);
-        residual_forward(s->x, s->x, s->proj, nC);
+                       PL(p->attprojb, l, C), (size_t)n, C, C, NULL);
+        residual_forward(s->x, s->x, s->proj, nC, NULL);
         layernorm_forward(s->ln, s->mean, s->rstd, s->x, PL(p->ln2w, l, C), PL(p->ln2b, l, C),
-                          (size_t)n, C);
+                          (size_t)n, C, NULL);
         matmul_forward(s->fch, s->ln, PL(p->fcw, l, (size_t)RC * C), PL(p->fcb, l, RC),
-                       (size_t)n, C, RC);
-        gelu_forward(s->fch_gelu, NULL, s->fch, (size_t)n * RC);
+                       (size_t)n, C, RC, NULL);
+        gelu_forward(s->fch_gelu, NULL, s->fch, (size_t)n * RC, NULL);
         matmul_forward(s->proj, s->fch_gelu, PL(p->fcprojw, l, (size_t)C * RC),
-                       PL(p->fcprojb, l, C), (size_t)n, RC, C);
-        residual_forward(s->x, s->x, s->proj, nC);
+                       PL(p->fcprojb, l, C), (size_t)n, RC, C, NULL);
+        residual_forward(s->x, s->x, s->proj, nC, NULL);
     }
-    layernorm_forward(s->ln, s->mean, s->rstd, s->x + (size_t)(n - 1) * C, p->lnfw, p->lnfb, 1, C);
+    layernorm_forward(s->ln, s->mean, s->rstd, s->x + (size_t)(n - 1) * C, p->lnfw, p->lnfb, 1, C,
+                      NULL);
     lmhead_logits(s->logits, s->ln, 1, s->panels, c->vocab, C);
 }
 
@@ -183,27 +189,56 @@ static int prefix_check(const model_config *c, const model_batch *pb, const samp
     return 0;
 }
 
-static int generate_cached(model *m, const model_batch *pb, const sample_config *sc, int *out,
-                           int limit, uint64_t *rng, int *idx, double *w, migr_err *err)
+/* The prefix through the model: every position's keys and values into s
+ * (made for pb->T rows, with its own panels), the last one's logits into
+ * s->logits. */
+static void kv_prefix(kv_state *s, const model *m, const model_batch *pb)
 {
     const model_config *c = model_cfg(m);
-    kv_state s;
-    int n = 0;
+    lmhead_pack(s->panels, model_param_ptrs(m)->wte, c->vocab, c->channels);
+    encoder_forward(s->x, pb->tokens, pb->types, pb->frames, pb->mel, model_param_ptrs(m), 1, pb->T,
+                    c, NULL);
+    kv_advance(s, m, 0, pb->T);
+}
 
-    if (kv_new(&s, c, pb->T, err) != 0)
-        return -1;
-    lmhead_pack(s.panels, model_param_ptrs(m)->wte, c->vocab, c->channels);
-    encoder_forward(s.x, pb->tokens, pb->types, pb->frames, pb->mel, model_param_ptrs(m), 1, pb->T,
-                    c);
-    kv_advance(&s, m, 0, pb->T);
+/* dst continues where src stands after a prefix of T positions: their keys,
+ * values and last logits copied, src's panels shared. */
+static void kv_fork(kv_state *dst, const kv_state *src, const model_config *c, int T)
+{
+    size_t C = (size_t)c->channels, cache = (size_t)c->max_seq * C;
+    for (int l = 0; l < c->layers; l++) {
+        memcpy(PL(dst->k, l, cache), PL(src->k, l, cache), (size_t)T * C * sizeof(float));
+        memcpy(PL(dst->v, l, cache), PL(src->v, l, cache), (size_t)T * C * sizeof(float));
+    }
+    memcpy(dst->logits, src->logits, (size_t)c->vocab * sizeof(float));
+    dst->panels = src->panels;
+}
+
+/* Samples after a prefix of T positions already in s, into out (at most
+ * limit ids); returns the count. */
+static int kv_decode(kv_state *s, const model *m, int T, const sample_config *sc, int *out,
+                     int limit, uint64_t *rng, int *idx, double *w)
+{
+    int n = 0;
     for (;;) {
-        int id = sample_pick(s.logits, c->vocab, sc, rng, idx, w);
+        int id = sample_pick(s->logits, model_cfg(m)->vocab, sc, rng, idx, w);
         out[n++] = id;
         if (id == sc->eos || n == limit)
             break;
-        embed_word(s.x, m, id, pb->T + n - 1);
-        kv_advance(&s, m, pb->T + n - 1, 1);
+        embed_word(s->x, m, id, T + n - 1);
+        kv_advance(s, m, T + n - 1, 1);
     }
+    return n;
+}
+
+static int generate_cached(model *m, const model_batch *pb, const sample_config *sc, int *out,
+                           int limit, uint64_t *rng, int *idx, double *w, migr_err *err)
+{
+    kv_state s;
+    if (kv_new(&s, model_cfg(m), pb->T, 1, err) != 0)
+        return -1;
+    kv_prefix(&s, m, pb);
+    int n = kv_decode(&s, m, pb->T, sc, out, limit, rng, idx, w);
     free(s.mem);
     return n;
 }
@@ -266,4 +301,81 @@ int model_generate(model *m, const model_batch *prefix, const sample_config *sc,
         return -1;
     *nout = n;
     return 0;
+}
+
+/* ---- many sequences of one prefix ----------------------------------------- */
+
+typedef struct many_args {
+    const model *m;
+    const kv_state *base; /* after the prefix */
+    int T;
+    const sample_config *cfgs;
+    int *const *outs;
+    int *nouts;
+    migr_err *errs;       /* one per sequence */
+    int *failed;          /* one per sequence */
+} many_args;
+
+/* Item k: sequence k, on a KV cache of its own forked from the prefix's. */
+static void generate_item(void *ctx, int k, int slot)
+{
+    const many_args *a = ctx;
+    const model_config *c = model_cfg(a->m);
+    const sample_config *sc = &a->cfgs[k];
+    kv_state s = {0};
+    int *idx = malloc((size_t)c->vocab * sizeof(int));
+    double *w = malloc((size_t)c->vocab * sizeof(double));
+
+    (void)slot;
+    if (!idx || !w) {
+        migr_errf(&a->errs[k], "model_generate: out of memory");
+        a->failed[k] = 1;
+    } else if (kv_new(&s, c, 1, 0, &a->errs[k]) != 0) {
+        a->failed[k] = 1;
+    } else {
+        int limit = sc->max_new < c->max_seq - a->T ? sc->max_new : c->max_seq - a->T;
+        uint64_t rng = rng_stream(sc->seed, 0, SAMPLE_STREAM);
+        kv_fork(&s, a->base, c, a->T);
+        a->nouts[k] = kv_decode(&s, a->m, a->T, sc, a->outs[k], limit, &rng, idx, w);
+    }
+    free(s.mem);
+    free(idx);
+    free(w);
+}
+
+int model_generate_many(model *m, const model_batch *prefix, const sample_config *cfgs, int n,
+                        int *const outs[], int nouts[], migr_err *err)
+{
+    const model_config *c = model_cfg(m);
+    kv_state base;
+    assert(m && prefix && cfgs && outs && nouts && n >= 0);
+    for (int k = 0; k < n; k++)
+        nouts[k] = 0;
+    for (int k = 0; k < n; k++)
+        if (prefix_check(c, prefix, &cfgs[k], err) != 0)
+            return -1;
+    if (n == 0)
+        return 0;
+    migr_err *errs = calloc((size_t)n, sizeof *errs);
+    int *failed = calloc((size_t)n, sizeof *failed);
+    if (!errs || !failed || kv_new(&base, c, prefix->T, 1, err) != 0) {
+        if (!errs || !failed)
+            migr_errf(err, "model_generate: out of memory");
+        free(errs);
+        free(failed);
+        return -1;
+    }
+    kv_prefix(&base, m, prefix);
+    many_args a = {m, &base, prefix->T, cfgs, outs, nouts, errs, failed};
+    pool_for(model_pool(m), n, generate_item, &a);
+    int rc = 0;
+    for (int k = 0; k < n && rc == 0; k++)
+        if (failed[k]) {
+            *err = errs[k];
+            rc = -1;
+        }
+    free(base.mem);
+    free(errs);
+    free(failed);
+    return rc;
 }

@@ -13,7 +13,7 @@
  * seed gives the same tokens unless two candidates are within a few ulps.
  *
  * Deterministic: the same model, prefix and config give the same tokens (for
- * a given BLAS and thread count).  The sampler draws one uniform number per
+ * a given BLAS; the model's thread count, model_set_pool, does not matter).  The sampler draws one uniform number per
  * sampled token from splitmix64 (common/rng.h) seeded with config.seed;
  * greedy decoding draws none. */
 #ifndef MIGR_SAMPLE_H
@@ -41,6 +41,15 @@ typedef struct sample_config {
  * Returns 0, or -1 with err (bad prefix or config, no memory). */
 int model_generate(model *m, const model_batch *prefix, const sample_config *cfg, int *out,
                    int *nout, int use_cache, migr_err *err);
+
+/* n sequences after one prefix, sequence k as model_generate(m, prefix,
+ * &cfgs[k], outs[k], &nouts[k], 1, err) makes it (with the KV cache): the
+ * same tokens, whatever the thread count.  The prefix's keys and values are
+ * computed once and copied; the sequences then run side by side on the
+ * model's threads (model_set_pool), an item each.  The model is only read.
+ * Returns 0, or -1 with err (a bad prefix or config, no memory). */
+int model_generate_many(model *m, const model_batch *prefix, const sample_config *cfgs, int n,
+                        int *const outs[], int nouts[], migr_err *err);
 
 /* The token sample_config picks from one row of logits (V): exposed for
  * callers that run their own forward.  idx (V ints) and w (V doubles) are

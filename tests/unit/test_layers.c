@@ -83,7 +83,7 @@ typedef struct {
 static double ln_loss(void *p)
 {
     ln_ctx *c = p;
-    layernorm_forward(c->out, c->mean, c->rstd, c->x, c->w, c->b, LN_N, LN_C);
+    layernorm_forward(c->out, c->mean, c->rstd, c->x, c->w, c->b, LN_N, LN_C, NULL);
     return dot_w(c->out, c->dout, LN_N * LN_C);
 }
 
@@ -97,7 +97,7 @@ TEST(layernorm_backward_matches_finite_differences)
     fill_uniform(c.b, LN_C, -0.5f, 0.5f, &rng);
     fill_uniform(c.dout, LN_N * LN_C, -1, 1, &rng);
     ln_loss(&c);
-    layernorm_backward(dx, dw, db, c.dout, c.x, c.w, c.mean, c.rstd, LN_N, LN_C);
+    layernorm_backward(dx, dw, db, c.dout, c.x, c.w, c.mean, c.rstd, LN_N, LN_C, NULL);
     CHECK_FD("ln.dinp", c.x, dx, LN_N * LN_C, ln_loss, &c);
     CHECK_FD("ln.dweight", c.w, dw, LN_C, ln_loss, &c);
     CHECK_FD("ln.dbias", c.b, db, LN_C, ln_loss, &c);
@@ -108,7 +108,7 @@ TEST(layernorm_output_has_zero_mean_unit_variance_before_the_affine)
     float x[8] = {1, 2, 3, 4, 5, 6, 7, 100}, w[8], b[8] = {0}, out[8], mean, rstd;
     for (int i = 0; i < 8; i++)
         w[i] = 1.0f;
-    layernorm_forward(out, &mean, &rstd, x, w, b, 1, 8);
+    layernorm_forward(out, &mean, &rstd, x, w, b, 1, 8, NULL);
     double m = 0, v = 0;
     for (int i = 0; i < 8; i++)
         m += out[i];
@@ -130,7 +130,7 @@ typedef struct {
 static double mm_loss(void *p)
 {
     mm_ctx *c = p;
-    matmul_forward(c->out, c->x, c->w, c->use_bias ? c->b : NULL, MM_N, MM_C, MM_OC);
+    matmul_forward(c->out, c->x, c->w, c->use_bias ? c->b : NULL, MM_N, MM_C, MM_OC, NULL);
     return dot_w(c->out, c->dout, MM_N * MM_OC);
 }
 
@@ -145,7 +145,8 @@ TEST(matmul_backward_matches_finite_differences)
     for (c.use_bias = 1; c.use_bias >= 0; c.use_bias--) {
         float dx[MM_N * MM_C] = {0}, dw[MM_OC * MM_C] = {0}, db[MM_OC] = {0};
         mm_loss(&c);
-        matmul_backward(dx, dw, c.use_bias ? db : NULL, c.dout, c.x, c.w, MM_N, MM_C, MM_OC);
+        matmul_backward(dx, dw, c.use_bias ? db : NULL, c.dout, c.x, c.w, MM_N, MM_C, MM_OC, NULL,
+                        NULL);
         CHECK_FD("mm.dinp", c.x, dx, MM_N * MM_C, mm_loss, &c);
         CHECK_FD("mm.dweight", c.w, dw, MM_OC * MM_C, mm_loss, &c);
         if (c.use_bias)
@@ -157,7 +158,7 @@ TEST(matmul_forward_is_inp_times_weight_transposed_plus_bias)
 {
     float x[2 * 3] = {1, 2, 3, 4, 5, 6}, w[2 * 3] = {1, 0, -1, 0.5f, 0.5f, 0.5f};
     float b[2] = {10, 20}, out[4];
-    matmul_forward(out, x, w, b, 2, 3, 2);
+    matmul_forward(out, x, w, b, 2, 3, 2, NULL);
     CHECK_NEAR(1 - 3 + 10, out[0], 1e-6);
     CHECK_NEAR(3 + 20, out[1], 1e-6);
     CHECK_NEAR(4 - 6 + 10, out[2], 1e-6);
@@ -177,7 +178,7 @@ typedef struct {
 static double at_loss(void *p)
 {
     at_ctx *c = p;
-    attention_forward(c->out, c->att, c->scratch, c->inp, AT_B, AT_T, AT_C, AT_NH, 0);
+    attention_forward(c->out, c->att, c->scratch, c->inp, AT_B, AT_T, AT_C, AT_NH, 0, NULL);
     return dot_w(c->out, c->dout, sizeof c->out / sizeof(float));
 }
 
@@ -190,7 +191,7 @@ TEST(attention_backward_matches_finite_differences)
     fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1.5f, 1.5f, &rng);
     fill_uniform(c.dout, sizeof c.dout / sizeof(float), -1, 1, &rng);
     at_loss(&c);
-    attention_backward(dinp, scratch, c.dout, c.inp, c.att, AT_B, AT_T, AT_C, AT_NH, 0);
+    attention_backward(dinp, scratch, c.dout, c.inp, c.att, AT_B, AT_T, AT_C, AT_NH, 0, NULL);
     CHECK_FD("att.dinp", c.inp, dinp, sizeof c.inp / sizeof(float), at_loss, &c);
 }
 
@@ -200,7 +201,7 @@ TEST(attention_is_causal_and_rows_are_distributions)
     float before[AT_B * AT_T * AT_C];
     uint64_t rng = 4;
     fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1, 1, &rng);
-    attention_forward(c.out, c.att, c.scratch, c.inp, AT_B, AT_T, AT_C, AT_NH, 0);
+    attention_forward(c.out, c.att, c.scratch, c.inp, AT_B, AT_T, AT_C, AT_NH, 0, NULL);
     /* each head's rows packed one after the other, row t with keys 0..t */
     const float *row = c.att;
     for (int r = 0; r < AT_B * AT_NH * AT_T; r++) {
@@ -218,7 +219,7 @@ TEST(attention_is_causal_and_rows_are_distributions)
     memcpy(before, c.out, sizeof before);
     for (int i = 0; i < 3 * AT_C; i++)
         c.inp[(AT_T - 1) * 3 * AT_C + i] += 1.0f;
-    attention_forward(c.out, c.att, c.scratch, c.inp, AT_B, AT_T, AT_C, AT_NH, 0);
+    attention_forward(c.out, c.att, c.scratch, c.inp, AT_B, AT_T, AT_C, AT_NH, 0, NULL);
     CHECK(memcmp(before, c.out, (AT_T - 1) * AT_C * sizeof(float)) == 0);
 }
 
@@ -228,7 +229,7 @@ TEST(attention_cached_gives_the_same_bits_as_the_full_attention)
     float kc[AT_T * AT_C], vc[AT_T * AT_C], out[AT_T * AT_C], scratch[AT_SCRATCH];
     uint64_t rng = 5;
     fill_uniform(c.inp, sizeof c.inp / sizeof(float), -1, 1, &rng);
-    attention_forward(c.out, c.att, c.scratch, c.inp, 1, AT_T, AT_C, AT_NH, 0);
+    attention_forward(c.out, c.att, c.scratch, c.inp, 1, AT_T, AT_C, AT_NH, 0, NULL);
     for (int t = 0; t < AT_T; t++) {
         memcpy(kc + t * AT_C, c.inp + t * 3 * AT_C + AT_C, AT_C * sizeof(float));
         memcpy(vc + t * AT_C, c.inp + t * 3 * AT_C + 2 * AT_C, AT_C * sizeof(float));
@@ -257,7 +258,7 @@ typedef struct {
 static double al_loss(void *p)
 {
     al_ctx *c = p;
-    attention_forward(c->out, c->att, c->scratch, c->inp, 1, c->T, c->C, c->NH, 0);
+    attention_forward(c->out, c->att, c->scratch, c->inp, 1, c->T, c->C, c->NH, 0, NULL);
     return dot_w(c->out, c->dout, (size_t)c->T * c->C);
 }
 
@@ -281,7 +282,7 @@ static void attention_long_check(check_case *check_self_, int T, int C, int NH, 
         CHECK_NEAR(1.0, sum, 1e-5);
         row += r % T + 1;
     }
-    attention_backward(dinp, c.scratch, c.dout, c.inp, c.att, 1, T, C, NH, 0);
+    attention_backward(dinp, c.scratch, c.dout, c.inp, c.att, 1, T, C, NH, 0, NULL);
     CHECK_FD("att.long.dinp", c.inp, dinp, n3, al_loss, &c);
     al_loss(&c);
     for (int t = 0; t < T; t++) {
@@ -301,14 +302,14 @@ static void attention_long_check(check_case *check_self_, int T, int C, int NH, 
     for (size_t i = 0; i < (size_t)q0 * C; i++)
         c.dout[i] = 0.0f;
     al_loss(&c);
-    attention_backward(dinp, c.scratch, c.dout, c.inp, c.att, 1, T, C, NH, 0);
+    attention_backward(dinp, c.scratch, c.dout, c.inp, c.att, 1, T, C, NH, 0, NULL);
     memcpy(out, c.out, n * sizeof(float));
     memset(c.out, 0, n * sizeof(float));
-    attention_forward(c.out, c.att, c.scratch, c.inp, 1, T, C, NH, q0);
+    attention_forward(c.out, c.att, c.scratch, c.inp, 1, T, C, NH, q0, NULL);
     CHECK(memcmp(out + (size_t)q0 * C, c.out + (size_t)q0 * C, (n - (size_t)q0 * C) * 4) == 0);
     float *dq0 = calloc(n3, 4);
     CHECK(dq0 != NULL);
-    attention_backward(dq0, c.scratch, c.dout, c.inp, c.att, 1, T, C, NH, q0);
+    attention_backward(dq0, c.scratch, c.dout, c.inp, c.att, 1, T, C, NH, q0, NULL);
     int same = 1;
     for (size_t i = 0; i < n3; i++)
         same = same && dq0[i] == dinp[i];
@@ -335,7 +336,7 @@ typedef struct {
 static double ge_loss(void *p)
 {
     ge_ctx *c = p;
-    gelu_forward(c->out, c->sig, c->x, GE_N);
+    gelu_forward(c->out, c->sig, c->x, GE_N, NULL);
     return dot_w(c->out, c->dout, GE_N);
 }
 
@@ -347,11 +348,11 @@ TEST(gelu_backward_matches_finite_differences)
     fill_uniform(c.x, GE_N, -4, 4, &rng);
     fill_uniform(c.dout, GE_N, -1, 1, &rng);
     ge_loss(&c);
-    gelu_backward(dx, c.x, c.sig, c.dout, GE_N);
+    gelu_backward(dx, c.x, c.sig, c.dout, GE_N, NULL);
     CHECK_FD("gelu.dinp", c.x, dx, GE_N, ge_loss, &c);
     /* the tanh approximation: gelu(1) = 0.5 * (1 + tanh(sqrt(2/pi) * 1.044715)) */
     float one = 1.0f, g;
-    gelu_forward(&g, NULL, &one, 1);
+    gelu_forward(&g, NULL, &one, 1, NULL);
     CHECK_NEAR(0.841192, g, 1e-5);
 }
 
@@ -364,7 +365,7 @@ TEST(gelu_matches_the_tanh_formula_to_float_precision)
     double worst = 0, worst_sig = 0;
     for (int i = 0; i < N; i++)
         x[i] = -12.0f + 24.0f * (float)i / (N - 1);
-    gelu_forward(out, sig, x, N);
+    gelu_forward(out, sig, x, N, NULL);
     for (int i = 0; i < N; i++) {
         double u = 0.7978845608028654 * (x[i] + 0.044715 * (double)x[i] * x[i] * x[i]);
         double ref = 0.5 * x[i] * (1.0 + tanh(u));
@@ -379,7 +380,7 @@ TEST(residual_backward_passes_dout_to_both_inputs)
 {
     float a[3] = {1, 2, 3}, b[3] = {10, 20, 30}, out[3], da[3] = {1, 1, 1}, db[3] = {0};
     float dout[3] = {0.5f, -1, 2};
-    residual_forward(out, a, b, 3);
+    residual_forward(out, a, b, 3, NULL);
     CHECK_NEAR(33.0, out[2], 0);
     residual_backward(da, db, dout, 3);
     CHECK_NEAR(1.5, da[0], 0);
@@ -497,7 +498,7 @@ static double en_loss(void *p)
 {
     en_ctx *c = p;
     encoder_forward(c->out, c->tokens, c->types, c->frames, c->mel, model_param_ptrs(c->m), EN_B,
-                    EN_T, &en_cfg);
+                    EN_T, &en_cfg, NULL);
     return dot_w(c->out, c->dout, sizeof c->out / sizeof(float));
 }
 
@@ -522,7 +523,7 @@ TEST(encoder_backward_matches_finite_differences)
             c.tokens[i] = t < 4 ? 0 : (b + 3 * t) % 5; /* word 1 twice in sequence 0 */
         }
     en_loss(&c);
-    encoder_backward(g, c.dout, c.tokens, c.types, c.frames, c.mel, EN_B, EN_T, &en_cfg);
+    encoder_backward(g, c.dout, c.tokens, c.types, c.frames, c.mel, EN_B, EN_T, &en_cfg, NULL);
     float *px[] = {p->wte, p->wpe, p->wtype, p->wvis, p->bvis, p->waud, p->baud};
     float *gx[] = {g->wte, g->wpe, g->wtype, g->wvis, g->bvis, g->waud, g->baud};
     const char *names[] = {"wte", "wpe", "wtype", "wvis", "bvis", "waud", "baud"};
@@ -530,4 +531,148 @@ TEST(encoder_backward_matches_finite_differences)
         CHECK_FD(names[k], px[k], gx[k], sizes[k], en_loss, &c);
     model_free(&c.m);
     CHECK(c.m == NULL);
+}
+
+/* ---- threads ------------------------------------------------------------------ */
+
+/* Every kernel that takes a pool, on shapes that cut into several items of
+ * each kind (blocks of rows with a short last one, several partial sums of
+ * dweight and a grouping of them, blocks of columns with a scalar tail,
+ * (sequence, head) pairs, blocks of ids with a partial tile), gives the
+ * same bits with no pool as with pools of 1, 2 and 3 threads.  The outputs
+ * that a backward adds into start from the same nonzero values each time. */
+enum { TH_N = 300, TH_C = 20, TH_MN = 600, TH_OC = 36, TH_BIGN = 4400, TH_EW = 40000 };
+enum { TH_B = 2, TH_T = 40, TH_AC = 32, TH_NH = 4, TH_V = 250, TH_CP = 32, TH_EB = 3 };
+enum { TH_FLOATS = 1 << 20 };
+
+static const model_config th_cfg = {.vocab = 7, .max_seq = TH_T, .channels = TH_C, .layers = 1,
+                                    .heads = 1, .mlp_ratio = 1, .n_frames = 2,
+                                    .frame_pixels = 300, .audio_tokens = 2, .audio_window = 2,
+                                    .n_mel = 150};
+
+typedef struct {
+    float *in, *out, *init; /* TH_FLOATS each: inputs; outputs, and what they start from */
+    size_t nout;            /* outputs written by the last run */
+    model *m;               /* the encoder's parameters and gradients */
+} th_ctx;
+
+/* n floats from *base, which moves past them. */
+static float *th_take(float **base, size_t n)
+{
+    float *p = *base;
+    *base += n;
+    return p;
+}
+
+#define TH_ATT ((size_t)TH_B * TH_NH * TH_T * (TH_T + 1) / 2)
+
+/* Runs every pooled kernel on tp, from c->in, into c->out (reset from
+ * c->init first), the encoder's gradients last. */
+static void th_run(th_ctx *c, pool *tp)
+{
+    float *i = c->in, *o = c->out;
+    memcpy(c->out, c->init, TH_FLOATS * sizeof(float));
+    memcpy(model_grads_flat(c->m), c->init, model_num_params(c->m) * sizeof(float));
+    /* layernorm */
+    float *x = th_take(&i, TH_N * TH_C), *w = th_take(&i, TH_C), *bias = th_take(&i, TH_C);
+    float *dy = th_take(&i, TH_N * TH_C);
+    float *y = th_take(&o, TH_N * TH_C), *mean = th_take(&o, TH_N), *rstd = th_take(&o, TH_N);
+    float *dx = th_take(&o, TH_N * TH_C), *dw = th_take(&o, TH_C), *db = th_take(&o, TH_C);
+    layernorm_forward(y, mean, rstd, x, w, bias, TH_N, TH_C, tp);
+    layernorm_backward(dx, dw, db, dy, x, w, mean, rstd, TH_N, TH_C, tp);
+    /* matmul, and a long dweight whose 18 blocks of rows go in 9 partial sums */
+    float *mx = th_take(&i, TH_BIGN * TH_C), *mw = th_take(&i, TH_OC * TH_C);
+    float *mb = th_take(&i, TH_OC), *mdy = th_take(&i, TH_BIGN * TH_OC);
+    size_t mscr = matmul_scratch_floats(TH_BIGN, TH_C, TH_OC);
+    float *scratch = th_take(&o, mscr);
+    float *my = th_take(&o, TH_MN * TH_OC), *mdx = th_take(&o, TH_MN * TH_C);
+    float *mdw = th_take(&o, TH_OC * TH_C), *mdb = th_take(&o, TH_OC);
+    float *bdw = th_take(&o, TH_OC * TH_C);
+    matmul_forward(my, mx, mw, mb, TH_MN, TH_C, TH_OC, tp);
+    matmul_backward(mdx, mdw, mdb, mdy, mx, mw, TH_MN, TH_C, TH_OC, scratch, tp);
+    matmul_backward(NULL, bdw, NULL, mdy, mx, mw, TH_BIGN, TH_C, TH_OC, scratch, tp);
+    memset(scratch, 0, mscr * sizeof(float)); /* workspace, not an output */
+    /* attention, from the first query and from query 7 */
+    float *qkv = th_take(&i, (size_t)TH_B * TH_T * 3 * TH_AC);
+    float *ady = th_take(&i, (size_t)TH_B * TH_T * TH_AC);
+    size_t ascr = 3 * attention_scratch_floats(TH_T, TH_AC, TH_NH);
+    float *ascratch = th_take(&o, ascr);
+    for (int q0 = 0; q0 <= 7; q0 += 7) {
+        float *ay = th_take(&o, (size_t)TH_B * TH_T * TH_AC), *att = th_take(&o, TH_ATT);
+        float *adx = th_take(&o, (size_t)TH_B * TH_T * 3 * TH_AC);
+        attention_forward(ay, att, ascratch, qkv, TH_B, TH_T, TH_AC, TH_NH, q0, tp);
+        attention_backward(adx, ascratch, ady, qkv, att, TH_B, TH_T, TH_AC, TH_NH, q0, tp);
+    }
+    memset(ascratch, 0, ascr * sizeof(float));
+    /* gelu and the residual add */
+    float *ex = th_take(&i, TH_EW), *edy = th_take(&i, TH_EW);
+    float *ey = th_take(&o, TH_EW), *esig = th_take(&o, TH_EW), *edx = th_take(&o, TH_EW);
+    float *er = th_take(&o, TH_EW);
+    gelu_forward(ey, esig, ex, TH_EW, tp);
+    gelu_backward(edx, ex, esig, edy, TH_EW, tp);
+    residual_forward(er, ex, edy, TH_EW, tp);
+    /* the encoder: words 1 and 3 twice in a sequence */
+    int tokens[TH_EB * TH_T], types[TH_EB * TH_T];
+    for (int k = 0; k < TH_EB * TH_T; k++) {
+        int t = k % TH_T;
+        types[k] = t < 2 ? 0 : t < 4 ? 1 : t < 6 ? 2 : 3;
+        tokens[k] = t < 4 ? 0 : (k * 5 + 1) % 7 % 4 + 1;
+    }
+    float *frames = th_take(&i, (size_t)TH_EB * 2 * 300);
+    float *mel = th_take(&i, (size_t)TH_EB * 4 * 150);
+    float *endy = th_take(&i, (size_t)TH_EB * TH_T * TH_C);
+    float *eny = th_take(&o, (size_t)TH_EB * TH_T * TH_C);
+    encoder_forward(eny, tokens, types, frames, mel, model_param_ptrs(c->m), TH_EB, TH_T, &th_cfg,
+                    tp);
+    encoder_backward(model_grad_ptrs(c->m), endy, tokens, types, frames, mel, TH_EB, TH_T,
+                     &th_cfg, tp);
+    /* the LM head's weight gradient from two blocks of rows (x zero past C) */
+    float *g0 = th_take(&i, 48 * TH_V), *g1 = th_take(&i, 17 * TH_V);
+    float *x0 = th_take(&i, 48 * TH_CP), *x1 = th_take(&i, 17 * TH_CP);
+    for (int r = 0; r < 48; r++)
+        memset(x0 + r * TH_CP + TH_C, 0, (TH_CP - TH_C) * sizeof(float));
+    for (int r = 0; r < 17; r++)
+        memset(x1 + r * TH_CP + TH_C, 0, (TH_CP - TH_C) * sizeof(float));
+    float *lw = th_take(&o, TH_V * TH_CP);
+    const float *g[2] = {g0, g1}, *xs[2] = {x0, x1};
+    size_t rows[2] = {48, 17};
+    lmhead_back_weights(lw, 2, g, xs, rows, TH_V, TH_C, tp);
+    size_t np = model_num_params(c->m);
+    memcpy(th_take(&o, np), model_grads_flat(c->m), np * sizeof(float));
+    c->nout = (size_t)(o - c->out);
+}
+
+TEST(layer_kernels_give_the_same_bits_at_1_2_and_3_threads)
+{
+    th_ctx c = {0};
+    migr_err err;
+    uint64_t rng = 21;
+    pool *tp[4] = {NULL};
+    float *ref = malloc(TH_FLOATS * sizeof(float));
+    c.in = malloc(TH_FLOATS * sizeof(float));
+    c.out = malloc(TH_FLOATS * sizeof(float));
+    c.init = malloc(TH_FLOATS * sizeof(float));
+    c.m = model_new(&th_cfg, 3, &err);
+    CHECK(ref && c.in && c.out && c.init && c.m);
+    fill_uniform(c.in, TH_FLOATS, -1.5f, 1.5f, &rng);
+    fill_uniform(c.init, TH_FLOATS, -1, 1, &rng);
+    fill_uniform(model_params_flat(c.m), model_num_params(c.m), -0.5f, 0.5f, &rng);
+    th_run(&c, NULL);
+    CHECK(c.nout <= TH_FLOATS);
+    memcpy(ref, c.out, c.nout * sizeof(float));
+    for (int n = 1; n <= 3; n++) {
+        tp[n] = pool_new(n, &err);
+        CHECK_MSG(tp[n] != NULL, "%s", err.msg);
+        th_run(&c, tp[n]);
+        size_t ndiff = 0, first = 0;
+        for (size_t k = c.nout; k-- > 0;)
+            if (memcmp(&ref[k], &c.out[k], sizeof(float)) != 0)
+                ndiff++, first = k;
+        CHECK_MSG(ndiff == 0, "%zu of %zu outputs differ at %d thread(s), the first at %zu", ndiff,
+                  c.nout, n, first);
+    }
+    for (int n = 1; n <= 3; n++)
+        pool_free(&tp[n]);
+    model_free(&c.m);
+    free(ref), free(c.in), free(c.out), free(c.init);
 }

@@ -393,6 +393,117 @@ TEST(model_gradients_are_the_same_bits_at_1_and_2_blas_threads)
     CHECK_MSG(ndiff == 0, "%zu of %zu gradient values differ between 1 and 2 BLAS threads", ndiff, n);
 }
 
+/* What a run of the model gives, to compare bit for bit: the SFT step's
+ * loss and gradients (model_forward_backward), then an unfused forward's
+ * token losses and every logit, and the GRPO backward's gradients
+ * (model_backward_weighted) after it. */
+typedef struct {
+    double loss;
+    float *grads, *token_losses, *logits, *weighted;
+    int ntok;
+} model_bits;
+
+static int model_bits_take(model *m, model_batch bt, const float *weights, model_bits *r,
+                           migr_err *err)
+{
+    size_t n = model_num_params(m);
+    int V = model_cfg(m)->vocab;
+    if (model_forward_backward(m, &bt, &r->loss, NULL, err) != 0)
+        return -1;
+    memcpy(r->grads, model_grads_flat(m), n * sizeof(float));
+    bt.all_logits = 1;
+    if (model_forward(m, &bt, NULL, &r->ntok, err) != 0)
+        return -1;
+    memcpy(r->token_losses, model_token_losses(m), (size_t)r->ntok * sizeof(float));
+    for (int b = 0; b < bt.B; b++)
+        for (int t = 0; t < bt.T; t++)
+            memcpy(r->logits + ((size_t)b * bt.T + t) * V, model_logits_row(m, b, t),
+                   (size_t)V * sizeof(float));
+    if (model_backward_weighted(m, weights, err) != 0)
+        return -1;
+    memcpy(r->weighted, model_grads_flat(m), n * sizeof(float));
+    return 0;
+}
+
+/* Values of a and b (n floats) whose bits differ. */
+static size_t bits_differ(const float *a, const float *b, size_t n)
+{
+    size_t d = 0;
+    for (size_t i = 0; i < n; i++)
+        d += memcmp(&a[i], &b[i], sizeof(float)) != 0;
+    return d;
+}
+
+/* The same batch on no pool and on pools of 1, 2 and 3 threads: every loss,
+ * logit and gradient the same bits.  B*T = 320 rows make three blocks of
+ * rows and two partial sums in every weight gradient, 16 (sequence, head)
+ * pairs, and 7 blocks of LM-head rows, which go in rounds of 1, 2 and 3. */
+TEST(model_losses_logits_and_gradients_are_the_same_bits_at_1_2_and_3_threads)
+{
+    migr_err err;
+    model_config c = small;
+    c.vocab = 600;
+    c.max_seq = 80;
+    c.heads = 4;
+    enum { B = 4, T = 80 };
+    static float frames[B * 2 * 6], mel[B * 4 * 3], weights[B * T];
+    static int tokens[B * T], types[B * T], targets[B * T];
+    uint64_t rng = 31;
+    for (size_t i = 0; i < sizeof frames / sizeof(float); i++)
+        frames[i] = (float)rng_uniform(&rng);
+    for (size_t i = 0; i < sizeof mel / sizeof(float); i++)
+        mel[i] = (float)rng_range(&rng, -3, 1);
+    for (int i = 0; i < B * T; i++) {
+        int t = i % T;
+        types[i] = t < 2 ? 0 : t < 4 ? 1 : t < 6 ? 2 : 3;
+        tokens[i] = t < 4 ? 0 : rng_below(&rng, 600);
+        weights[i] = (float)rng_range(&rng, -1, 1);
+    }
+    for (int i = 0; i < B * T; i++) /* sequence b has targets from position 6 + b */
+        targets[i] = i % T >= 6 + i / T && i % T < T - 1 ? tokens[i + 1] : -1;
+    model_batch bt = {.B = B, .T = T, .frames = frames, .mel = mel, .tokens = tokens,
+                      .types = types, .targets = targets};
+    model *m = model_new(&c, 9, &err);
+    CHECK(m != NULL);
+    size_t n = model_num_params(m), nlog = (size_t)B * T * c.vocab;
+    model_bits r[4];
+    for (int k = 0; k < 4; k++) {
+        r[k].grads = malloc(n * sizeof(float));
+        r[k].weighted = malloc(n * sizeof(float));
+        r[k].token_losses = malloc((size_t)B * T * sizeof(float));
+        r[k].logits = malloc(nlog * sizeof(float));
+        CHECK(r[k].grads && r[k].weighted && r[k].token_losses && r[k].logits);
+    }
+    int ok = 1;
+    for (int k = 0; k < 4 && ok; k++) {
+        pool *tp = k ? pool_new(k, &err) : NULL;
+        ok = !k || tp;
+        if (ok) {
+            model_set_pool(m, tp);
+            ok = model_bits_take(m, bt, weights, &r[k], &err) == 0;
+            model_set_pool(m, NULL); /* before the pool goes */
+        }
+        pool_free(&tp);
+    }
+    model_free(&m);
+    CHECK_MSG(ok, "%s", err.msg);
+    for (int k = 1; k < 4; k++) {
+        CHECK_MSG(memcmp(&r[0].loss, &r[k].loss, sizeof(double)) == 0,
+                  "loss %.17g at %d thread(s), %.17g with no pool", r[k].loss, k, r[0].loss);
+        CHECK_INT(r[0].ntok, r[k].ntok);
+        size_t dg = bits_differ(r[0].grads, r[k].grads, n);
+        size_t dl = bits_differ(r[0].token_losses, r[k].token_losses, (size_t)r[0].ntok);
+        size_t dz = bits_differ(r[0].logits, r[k].logits, nlog);
+        size_t dw = bits_differ(r[0].weighted, r[k].weighted, n);
+        CHECK_MSG(dg + dl + dz + dw == 0,
+                  "at %d thread(s), values that differ from no pool's: %zu of %zu gradients, "
+                  "%zu token losses, %zu of %zu logits, %zu weighted gradients",
+                  k, dg, n, dl, dz, nlog, dw);
+    }
+    for (int k = 0; k < 4; k++)
+        free(r[k].grads), free(r[k].weighted), free(r[k].token_losses), free(r[k].logits);
+}
+
 /* The GRPO backward: weighting each target position's loss.  Weights of 1
  * give model_backward's bits; a one-hot weight gives the gradient of that
  * position's loss alone (the forward with only that target); and the

@@ -180,3 +180,96 @@ TEST(model_generate_is_reproducible_per_seed_and_refuses_a_bad_prefix)
     CHECK(refused);
     CHECK(bad_id);
 }
+
+/* ---- a rollout on several threads ------------------------------------------- */
+
+enum { RG = 6, RMAX = SMAXT - SPRE };
+
+/* What a rollout task makes of one prefix (worker/grpo.c): RG completions
+ * side by side (model_generate_many), then their log-probs from one forward
+ * over the RG sequences. */
+typedef struct {
+    int tokens[RG][RMAX], n[RG];
+    float logprobs[RG * RMAX];
+    int ntok;
+} rollout_bits;
+
+static int rollout_take(gen_ctx *g, rollout_bits *r, migr_err *err)
+{
+    sample_config sc[RG];
+    int *outs[RG];
+    for (int k = 0; k < RG; k++) {
+        /* sampled, some stopping at eos (5), some at max_seq, one greedy */
+        sc[k] = (sample_config){.temperature = k == 0 ? 0.0f : 1.2f, .top_k = k % 2 ? 6 : 0,
+                                .max_new = k == 5 ? 3 : 100, .eos = k % 3 ? 5 : -1,
+                                .seed = 40 + (uint64_t)k};
+        outs[k] = r->tokens[k];
+    }
+    if (model_generate_many(g->m, &g->prefix, sc, RG, outs, r->n, err) != 0)
+        return -1;
+    enum { T = SMAXT };
+    static float frames[RG * 2 * 6], mel[RG * 4 * 3];
+    static int tokens[RG * T], types[RG * T], targets[RG * T];
+    for (int k = 0; k < RG; k++) {
+        memcpy(frames + k * 12, g->frames, sizeof g->frames);
+        memcpy(mel + k * 12, g->mel, sizeof g->mel);
+        for (int t = 0; t < T; t++) {
+            int i = k * T + t, j = t - SPRE; /* completion token j */
+            tokens[i] = t < SPRE ? g->tokens[t] : j < r->n[k] ? r->tokens[k][j] : 0;
+            types[i] = t < SPRE ? g->types[t] : 3;
+            targets[i] = t >= SPRE - 1 && j + 1 < r->n[k] ? r->tokens[k][j + 1] : -1;
+        }
+    }
+    model_batch bt = {.B = RG, .T = T, .frames = frames, .mel = mel, .tokens = tokens,
+                      .types = types, .targets = targets};
+    if (model_forward(g->m, &bt, NULL, &r->ntok, err) != 0)
+        return -1;
+    for (int i = 0; i < r->ntok; i++)
+        r->logprobs[i] = -model_token_losses(g->m)[i];
+    return 0;
+}
+
+/* A rollout's sampled tokens and log-probs are the same bits with no pool
+ * as on 1, 2 and 3 threads, and each completion is what model_generate
+ * makes of its config alone. */
+TEST(rollout_tokens_and_logprobs_are_the_same_bits_at_1_2_and_3_threads)
+{
+    gen_ctx g;
+    migr_err err;
+    static rollout_bits r[4];
+    CHECK_MSG(gen_setup(&g, 6, &err) == 0, "%s", err.msg);
+    int ok = 1;
+    for (int k = 0; k < 4 && ok; k++) {
+        pool *tp = k ? pool_new(k, &err) : NULL;
+        ok = !k || tp;
+        if (ok) {
+            model_set_pool(g.m, tp);
+            ok = rollout_take(&g, &r[k], &err) == 0;
+            model_set_pool(g.m, NULL);
+        }
+        pool_free(&tp);
+    }
+    int alone[RMAX], nalone = 0, lengths = 0;
+    for (int j = 0; j < RG && ok; j++) {
+        sample_config sc = {.temperature = j == 0 ? 0.0f : 1.2f, .top_k = j % 2 ? 6 : 0,
+                            .max_new = j == 5 ? 3 : 100, .eos = j % 3 ? 5 : -1,
+                            .seed = 40 + (uint64_t)j};
+        ok = model_generate(g.m, &g.prefix, &sc, alone, &nalone, 1, &err) == 0;
+        CHECK_MSG(!ok || (nalone == r[0].n[j] &&
+                          memcmp(alone, r[0].tokens[j], (size_t)nalone * sizeof(int)) == 0),
+                  "completion %d: model_generate_many made %d tokens, model_generate %d", j,
+                  r[0].n[j], nalone);
+        lengths |= 1 << r[0].n[j];
+    }
+    model_free(&g.m);
+    CHECK_MSG(ok, "%s", err.msg);
+    CHECK_MSG(__builtin_popcount((unsigned)lengths) >= 3, "the completions' lengths hardly vary (%x)", lengths);
+    for (int k = 1; k < 4; k++) {
+        CHECK_INT(r[0].ntok, r[k].ntok);
+        CHECK_MSG(memcmp(r[0].n, r[k].n, sizeof r[0].n) == 0 &&
+                      memcmp(r[0].tokens, r[k].tokens, sizeof r[0].tokens) == 0,
+                  "the sampled tokens differ at %d thread(s)", k);
+        CHECK_MSG(memcmp(r[0].logprobs, r[k].logprobs, (size_t)r[0].ntok * sizeof(float)) == 0,
+                  "the log-probs differ at %d thread(s)", k);
+    }
+}
