@@ -27,6 +27,7 @@
 #include "ml/textclf.h"
 #include "worker/runfiles.h"
 #include "worker/tasks.h"
+#include "worker/threads.h"
 
 enum { RNG_ROLLOUT = 7 };
 
@@ -147,12 +148,14 @@ static int rollout_clip(const store *st, const run_inputs *in, const policy *p, 
     int G = g->group_size, rc = -1, ntok = 0;
     int **tokens = calloc((size_t)G, sizeof *tokens), *len = calloc((size_t)G, sizeof *len);
     batch_clip *bc = calloc((size_t)G, sizeof *bc);
+    sample_config *sc = calloc((size_t)G, sizeof *sc);
     float *lp = NULL;
 
-    if (!tokens || !len || !bc || !clip) {
+    if (!tokens || !len || !bc || !sc || !clip) {
         free(tokens);
         free(len);
         free(bc);
+        free(sc);
         return migr_errf(err, clip ? "out of memory" : "a rollout clip is not in the run's list");
     }
     if (runfiles_features(st, clip, &f, err) < 0)
@@ -163,15 +166,17 @@ static int rollout_clip(const store *st, const run_inputs *in, const policy *p, 
     for (int k = 0; k < G; k++) {
         /* Each completion's seed depends on (run seed, step, clip, k) only. */
         uint64_t rng = rng_stream(in->rc.seed ^ ((uint64_t)step << 20), (int)json_integer_value(idx), RNG_ROLLOUT);
-        sample_config sc = {(float)g->temperature, g->top_k, g->max_new, VOCAB_EOS, rng + (uint64_t)k};
+        sc[k] = (sample_config){(float)g->temperature, g->top_k, g->max_new, VOCAB_EOS, rng + (uint64_t)k};
         if (!(tokens[k] = malloc((size_t)g->max_new * sizeof **tokens))) {
             migr_errf(err, "out of memory");
             goto end;
         }
-        if (model_generate(p->m, &prefix->mb, &sc, tokens[k], &len[k], 1, err) < 0)
-            goto end;
-        bc[k] = (batch_clip){&f, subtitle, tokens[k], len[k]};
     }
+    /* the G completions side by side on the task's threads */
+    if (model_generate_many(p->m, &prefix->mb, sc, G, tokens, len, err) < 0)
+        goto end;
+    for (int k = 0; k < G; k++)
+        bc[k] = (batch_clip){&f, subtitle, tokens[k], len[k]};
     if (!(lp = completion_logprobs(p, in, bc, G, &ntok, err)))
         goto end;
     for (int k = 0, off = 0; k < G; k++) {
@@ -194,6 +199,7 @@ free_arrays:
     free(tokens);
     free(len);
     free(bc);
+    free(sc);
     free(lp);
     return rc;
 }
@@ -202,6 +208,7 @@ json_t *task_rollout(const store *st, json_t *params, migr_err *err)
 {
     run_inputs in;
     policy p = {0};
+    pool *tp = NULL;
     json_t *items = json_array(), *out = NULL, *idx;
     const char *dest = json_string_value(json_object_get(params, "out"));
     int64_t step = json_integer_value(json_object_get(params, "step"));
@@ -209,8 +216,10 @@ json_t *task_rollout(const store *st, json_t *params, migr_err *err)
     size_t i;
 
     if (runfiles_load(st, params, &in, err) < 0 ||
-        load_policy(st, json_string_value(json_object_get(params, "ckpt")), &p, err) < 0)
+        load_policy(st, json_string_value(json_object_get(params, "ckpt")), &p, err) < 0 ||
+        !(tp = task_threads(params, err)))
         goto end;
+    model_set_pool(p.m, tp);
     json_array_foreach(json_object_get(params, "clips"), i, idx)
         if (rollout_clip(st, &in, &p, idx, step, items, &total, err) < 0)
             goto end;
@@ -222,6 +231,7 @@ json_t *task_rollout(const store *st, json_t *params, migr_err *err)
 end:
     json_decref(items);
     policy_free(&p);
+    pool_free(&tp);
     runfiles_free(&in);
     return out;
 }
@@ -451,6 +461,7 @@ json_t *grpo_grad(const store *st, json_t *params, migr_err *err)
 {
     run_inputs in;
     policy pol = {0}, ref = {0};
+    pool *tp = NULL;
     shard_seqs s = {0};
     json_t *ro = NULL, *rw = NULL, *out = NULL;
     float *lp = NULL, *rlp = NULL, *w = NULL;
@@ -463,11 +474,13 @@ json_t *grpo_grad(const store *st, json_t *params, migr_err *err)
         goto end;
     snprintf(refrel, sizeof refrel, "%s/ckpt/000000.ckpt", in.dir);
     if (load_policy(st, json_string_value(json_object_get(params, "ckpt")), &pol, err) < 0 ||
-        load_policy(st, refrel, &ref, err) < 0 ||
+        load_policy(st, refrel, &ref, err) < 0 || !(tp = task_threads(params, err)) ||
         !(ro = store_json(st, json_string_value(json_object_get(params, "rollouts")), err)) ||
         !(rw = store_json(st, json_string_value(json_object_get(params, "rewards")), err)) ||
         seqs_load(st, &in, json_object_get(ro, "items"), json_object_get(rw, "adv"), &s, err) < 0)
         goto end;
+    model_set_pool(pol.m, tp); /* the two run one after the other */
+    model_set_pool(ref.m, tp);
     int ntok = s.seq_off[s.n];
     lp = malloc((size_t)(ntok ? ntok : 1) * sizeof *lp);
     rlp = malloc((size_t)(ntok ? ntok : 1) * sizeof *rlp);
@@ -504,6 +517,7 @@ end:
     json_decref(rw);
     policy_free(&pol);
     policy_free(&ref);
+    pool_free(&tp);
     runfiles_free(&in);
     return out;
 }

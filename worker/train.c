@@ -20,6 +20,7 @@
 #include "ml/vocab.h"
 #include "worker/runfiles.h"
 #include "worker/tasks.h"
+#include "worker/threads.h"
 
 /* ---- init ---- */
 
@@ -265,6 +266,7 @@ static json_t *sft_grad(const store *st, json_t *params, migr_err *err)
     run_inputs in;
     resume r = {0};
     model *m = NULL;
+    pool *tp = NULL;
     batch *b = NULL;
     json_t *indices = json_object_get(params, "clips"), *out = NULL;
     const char *ckpt = json_string_value(json_object_get(params, "ckpt"));
@@ -279,8 +281,9 @@ static json_t *sft_grad(const store *st, json_t *params, migr_err *err)
         goto end;
     }
     if (runfiles_load(st, params, &in, err) < 0 || resume_load(st, &in, ckpt, &r, err) < 0 ||
-        !(m = model_new(&r.h.config, r.h.seed, err)))
+        !(m = model_new(&r.h.config, r.h.seed, err)) || !(tp = task_threads(params, err)))
         goto end;
+    model_set_pool(m, tp);
     memcpy(model_params_flat(m), r.state, model_num_params(m) * sizeof(float));
     if (!(b = shard_batch(st, &in, &r, indices, feats, expl, err)) ||
         model_forward_backward(m, &b->mb, &loss, &ntokens, err) < 0)
@@ -298,6 +301,7 @@ end:
     free(expl);
     batch_free(&b);
     model_free(&m);
+    pool_free(&tp);
     resume_free(&r);
     runfiles_free(&in);
     return out;

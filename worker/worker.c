@@ -15,6 +15,7 @@
 #include "common/store.h"
 #include "common/wire.h"
 #include "worker/tasks.h"
+#include "worker/threads.h"
 
 #define RESULTS_ENDPOINT "inproc://results"
 
@@ -82,6 +83,9 @@ static void run_job(worker *w, void *push, job *j)
         migr_errf(&err, "this worker does not know task kind \"%s\"; upgrade it", j->kind);
     else if (!params)
         migr_errf(&err, "task parameters are not JSON: %s", jerr.text);
+    else if (json_is_object(params) &&
+             json_object_set_new(params, TASK_THREADS_PARAM, json_integer(w->opt->threads)) < 0)
+        migr_errf(&err, "out of memory");
     else
         out = fn(&w->st, params, &err);
     json_decref(params);
