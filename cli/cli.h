@@ -59,6 +59,7 @@ int cmd_run_metrics(const migr_home *home, const cli_args *a);
 int cmd_ckpt_list(const migr_home *home, const cli_args *a);
 int cmd_sample(const migr_home *home, const cli_args *a);
 int cmd_demo(const migr_home *home, const cli_args *a);
+int cmd_bench_dispatch(const migr_home *home, const cli_args *a);
 int cmd_schedule_add(const migr_home *home, const cli_args *a);
 int cmd_schedule_list(const migr_home *home, const cli_args *a);
 int cmd_schedule_show(const migr_home *home, const cli_args *a);
@@ -79,6 +80,12 @@ void cli_format_time(char *buf, size_t cap, int64_t ms);
  * for home, as `migr up` does; stop what `migr up` started.  Exit codes. */
 int cli_up(const migr_home *home, long workers, int insecure);
 int cli_down(const migr_home *home);
+/* The parts of cli_up and cli_down, quiet: start migrd with args (up to 14,
+ * NULL-terminated; NULL for none) and wait until it answers; start workers local-FIRST.. local-(FIRST+N-1) and wait until
+ * migrd lists FIRST+N workers; stop them all, returning how many. */
+int cli_start_migrd(const migr_home *home, const char *const *args, migr_err *err);
+int cli_start_workers(const migr_home *home, long first, long n, migr_err *err);
+int cli_stop(const migr_home *home);
 /* The pid in a pid file `migr up` wrote, or -1 when it cannot be read. */
 pid_t cli_read_pid(const char *path);
 

@@ -71,6 +71,15 @@ static const cli_option schedule_add_opts[] = {
                                     "(default: no deadline)"},
     {"--set", "key=value", 0, 1, "override a key of the YAML, as for `migr run submit`"},
     JSON_OPT, END_OPT};
+static const cli_option bench_dispatch_opts[] = {
+    {"--tasks", "N", 0, 0, "no-op tasks to dispatch, all queued before the workers start, 1..10000000 "
+                           "(default 100000)"},
+    {"--workers", "N", 0, 0, "migr-worker processes, 1..256 (default 4)"},
+    {"--sim-workers", "N", 0, 0, "simulated workers in this process instead, 1..10000"},
+    {"--payload", "BYTES", 0, 0, "each task's payload, 0..1048576 (default 64)"},
+    {"--prefetch", "N", 0, 0, "migrd --prefetch: tasks queued at each worker beyond its free slot, 0..64 "
+                              "(default 0, as migrd's)"},
+    JSON_OPT, END_OPT};
 static const cli_option demo_opts[] = {
     {"--quick", NULL, 0, 0, "a smaller experiment that finishes in a few minutes"},
     {"--seed", "S", 0, 0, "the cold-start set's seed; the RL set's is S + 1 (default 7)"},
@@ -135,6 +144,13 @@ const cli_command cli_commands[] = {
      "JSON: [{\"run\",\"step\",\"path\",\"sha256\"}].", cmd_ckpt_list},
     {"sample", NULL, 0, 0, sample_opts, "one generated explanation and answer for a clip", NULL,
      cmd_sample},
+    {"bench dispatch", NULL, 0, 0, bench_dispatch_opts, "migrd's dispatch throughput and latency on no-op tasks",
+     "Starts a migrd of its own (temporary MIGR_HOME, loopback TCP, SQLite as in real runs), queues\n"
+     "the tasks, then starts the workers and measures until every task is done.  Latency is\n"
+     "per task: from migrd reading the message that freed a worker's slot to that worker's next\n"
+     "task leaving migrd, its lease committed.  JSON: {\"tasks\",\"workers\",\"seconds\",\n"
+     "\"tasks_per_s\",\"p50_ms\",\"p99_ms\",\"max_ms\"}.  bench/dispatch.sh compares it with\n"
+     "ZeroMQ and Celery.", cmd_bench_dispatch},
     {"demo", NULL, 0, 0, demo_opts, "the MIGR experiment: baseline and MIGR side by side",
      "Synthetic data, modality importance, visual-first and MI-ordered SFT, GRPO with\n"
      "accuracy + format (baseline) or + mi_order + consistency (MIGR), evaluated on the same\n"

@@ -52,20 +52,21 @@ static pid_t spawn(const char *prog, char *const argv[], const char *log, const 
     return fs_write_atomic(pidfile, bufs, &len, 1, err) < 0 ? -1 : pid;
 }
 
-/* Say why a process did not start: the last line of its log. */
-static void report_start_failure(const char *what, const char *log)
+/* Say why a process did not start: err names its log, and the log's last
+ * line goes to stderr.  Returns -1. */
+static int report_start_failure(const char *what, const char *log, migr_err *err)
 {
     uint8_t *text;
     size_t len;
-    migr_err err;
-    fprintf(stderr, "migr up: %s did not start; see %s\n", what, log);
-    if (fs_read_file(log, &text, &len, &err) < 0)
-        return;
-    while (len > 0 && text[len - 1] == '\n')
-        text[--len] = '\0';
-    char *last = strrchr((char *)text, '\n');
-    fprintf(stderr, "  %s\n", last ? last + 1 : (char *)text);
-    free(text);
+    migr_err rerr;
+    if (fs_read_file(log, &text, &len, &rerr) == 0) {
+        while (len > 0 && text[len - 1] == '\n')
+            text[--len] = '\0';
+        char *last = strrchr((char *)text, '\n');
+        fprintf(stderr, "%s: %s\n", what, last ? last + 1 : (char *)text);
+        free(text);
+    }
+    return migr_errf(err, "%s did not start; see %s", what, log);
 }
 
 static int ping(const migr_home *home, int timeout_ms)
@@ -95,63 +96,71 @@ int cmd_up(const migr_home *home, const cli_args *a)
     return cli_up(home, (long)workers, cli_flag(a, "--insecure"));
 }
 
-int cli_up(const migr_home *home_in, long workers, int insecure)
+int cli_start_migrd(const migr_home *home, const char *const *args, migr_err *err)
 {
-    migr_home home = *home_in;
     char dir[PATH_MAX], prog[PATH_MAX + 32], log[PATH_MAX + 32], pidf[PATH_MAX + 32];
-    migr_err err;
 
-    if (migr_home_resolve(&home, 1, &err) < 0 || bin_dir(dir, sizeof dir) < 0) {
-        fprintf(stderr, "migr up: %s\n", err.msg);
-        return EXIT_FAIL;
-    }
-    if (cli_check_keys(&home, &err) < 0) {
-        fprintf(stderr, "migr up: %s\n", err.msg);
-        return EXIT_FAIL;
-    }
-    if (ping(&home, 300) == 0) {
-        fprintf(stderr, "migr up: migrd is already running at %s; `migr down` first\n", home.endpoint);
-        return EXIT_FAIL;
-    }
+    if (bin_dir(dir, sizeof dir) < 0)
+        return migr_errf(err, "cannot find this program's directory: %s", strerror(errno));
+    if (ping(home, 300) == 0)
+        return migr_errf(err, "migrd is already running at %s; `migr down` first", home->endpoint);
     snprintf(prog, sizeof prog, "%s/migrd", dir);
-    snprintf(log, sizeof log, "%s/migrd.log", home.logs);
-    snprintf(pidf, sizeof pidf, "%s/migrd.pid", home.run);
-    char *dargv[] = {prog, insecure ? "--insecure" : NULL, NULL};
-    pid_t migrd = spawn(prog, dargv, log, pidf, &err);
-    if (migrd < 0) {
-        fprintf(stderr, "migr up: %s\n", err.msg);
-        return EXIT_FAIL;
-    }
+    snprintf(log, sizeof log, "%s/migrd.log", home->logs);
+    snprintf(pidf, sizeof pidf, "%s/migrd.pid", home->run);
+    char *dargv[16] = {prog};
+    for (int i = 0; args && args[i] && i < 14; i++)
+        dargv[i + 1] = (char *)args[i];
+    pid_t migrd = spawn(prog, dargv, log, pidf, err);
+    if (migrd < 0)
+        return -1;
     int64_t deadline = clock_mono_ms() + 15000;
-    while (ping(&home, 300) < 0) {
+    while (ping(home, 300) < 0) {
         if (waitpid(migrd, NULL, WNOHANG) == migrd || clock_mono_ms() > deadline) {
             if (kill(migrd, SIGTERM) == 0)  /* running but not answering: do not leave it behind */
                 waitpid(migrd, NULL, 0);
-            report_start_failure("migrd", log);
             unlink(pidf);
-            return EXIT_FAIL;
+            return report_start_failure("migrd", log, err);
         }
         usleep(50 * 1000); /* a ping fails at once while its socket is not there yet */
     }
+    return 0;
+}
+
+int cli_start_workers(const migr_home *home, long first, long n, migr_err *err)
+{
+    char dir[PATH_MAX], prog[PATH_MAX + 32], log[PATH_MAX + 32], pidf[PATH_MAX + 32];
+
+    if (bin_dir(dir, sizeof dir) < 0)
+        return migr_errf(err, "cannot find this program's directory: %s", strerror(errno));
     snprintf(prog, sizeof prog, "%s/migr-worker", dir);
-    for (long i = 0; i < workers; i++) {
+    for (long i = first; i < first + n; i++) {
         char id[64];
-        snprintf(log, sizeof log, "%s/worker-%ld.log", home.logs, i);
-        snprintf(pidf, sizeof pidf, "%s/worker-%ld.pid", home.run, i);
+        snprintf(log, sizeof log, "%s/worker-%ld.log", home->logs, i);
+        snprintf(pidf, sizeof pidf, "%s/worker-%ld.pid", home->run, i);
         snprintf(id, sizeof id, "local-%ld", i);
         char *wargv[] = {prog, "--id", id, NULL};
-        if (spawn(prog, wargv, log, pidf, &err) < 0) {
-            fprintf(stderr, "migr up: %s\n", err.msg);
-            return EXIT_FAIL;
-        }
+        if (spawn(prog, wargv, log, pidf, err) < 0)
+            return -1;
     }
-    deadline = clock_mono_ms() + 15000;
-    while (alive_workers(&home) < workers) {
-        if (clock_mono_ms() > deadline) {
-            report_start_failure("a worker", log);
-            return EXIT_FAIL;
-        }
+    int64_t deadline = clock_mono_ms() + 15000;
+    while (alive_workers(home) < first + n) {
+        if (clock_mono_ms() > deadline)
+            return report_start_failure("a worker", log, err);
         usleep(100 * 1000);
+    }
+    return 0;
+}
+
+int cli_up(const migr_home *home_in, long workers, int insecure)
+{
+    migr_home home = *home_in;
+    char pidf[PATH_MAX + 32];
+    migr_err err;
+
+    if (migr_home_resolve(&home, 1, &err) < 0 || cli_check_keys(&home, &err) < 0 ||
+        cli_start_migrd(&home, (const char *const[]){insecure ? "--insecure" : NULL, NULL}, &err) < 0 || cli_start_workers(&home, 0, workers, &err) < 0) {
+        fprintf(stderr, "migr up: %s\n", err.msg);
+        return EXIT_FAIL;
     }
     char http[128] = "off (MIGR_HTTP=off)";
     uint8_t *addr;
@@ -204,6 +213,12 @@ int cmd_down(const migr_home *home, const cli_args *a)
 
 int cli_down(const migr_home *home)
 {
+    printf("stopped %d process(es)\n", cli_stop(home));
+    return EXIT_OK;
+}
+
+int cli_stop(const migr_home *home)
+{
     char pattern[PATH_MAX + 32];
     glob_t g;
     int stopped = 0;
@@ -227,6 +242,5 @@ int cli_down(const migr_home *home)
         stopped++;
     }
     unlink(pattern);
-    printf("stopped %d process(es)\n", stopped);
-    return EXIT_OK;
+    return stopped;
 }

@@ -6,5 +6,6 @@
 
 int64_t clock_wall_ms(void);
 int64_t clock_mono_ms(void);
+int64_t clock_mono_us(void);
 
 #endif

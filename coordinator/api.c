@@ -18,7 +18,7 @@ typedef json_t *(*verb_fn)(coord *c, json_t *args, int *status, migr_err *err);
 static json_t *verb_ping(coord *c, json_t *args, int *status, migr_err *err)
 {
     (void)args, (void)status, (void)err;
-    return json_pack("{s:s, s:i, s:s}", "endpoint", c->home.endpoint, "workers", c->nworkers,
+    return json_pack("{s:s, s:i, s:s}", "endpoint", c->home.endpoint, "workers", c->fleet.n,
                      "store", c->st.root);
 }
 
@@ -267,6 +267,8 @@ static const struct {
     verb_fn fn;
 } verbs[] = {
     {"ping", verb_ping},
+    {"bench.enqueue", bench_enqueue},
+    {"bench.stats", bench_stats},
     {"workers", verb_workers},
     {"dataset.add", datasets_add},
     {"dataset.synth", datasets_synth},

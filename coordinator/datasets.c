@@ -432,16 +432,14 @@ json_t *datasets_synth(coord *c, json_t *args, int *status, migr_err *err)
 
 /* ---- task outcomes ---- */
 
-/* Mark the dataset ready once no clip is pending. */
+/* Mark the dataset ready once no clip is pending.  Runs at every clip's
+ * completion, so it asks whether one clip is still pending (stopping at the
+ * first) rather than counting them: an ingest stays linear in its clips. */
 static int maybe_finish(coord *c, int64_t dataset_id, migr_err *err)
 {
     int64_t pending, synthesizing;
-    if (db_int(c->db, err, &pending, 0,
-               "SELECT COUNT(*) FROM clips WHERE dataset_id = ? AND state = 'pending'", "i",
-               dataset_id) < 0 ||
-        db_int(c->db, err, &synthesizing, 0,
-               "SELECT COUNT(*) FROM tasks WHERE owner = 'dataset' AND owner_id = ? AND kind = 'synth' "
-               "AND state IN ('queued', 'leased')", "i", dataset_id) < 0)
+    if (db_cache_int(&c->sql, err, &pending, 0, DATASET_ANY_PENDING_CLIP, "i", dataset_id) < 0 ||
+        db_cache_int(&c->sql, err, &synthesizing, 0, DATASET_ANY_SYNTH_TASK, "i", dataset_id) < 0)
         return -1;
     if (synthesizing == 0 &&
         db_run(c->db, err, "UPDATE datasets SET state = 'featurizing' WHERE id = ? AND state = 'synthesizing'",
@@ -525,7 +523,7 @@ static int dataset_job(coord *c, const char *name, const char *kind, const char 
         goto end;
     }
     if (db_int(c->db, err, &pending, 0, "SELECT COUNT(*) FROM tasks WHERE owner = 'dataset' AND "
-               "owner_id = ? AND kind = ? AND state IN ('queued', 'leased')", "is", id, kind) < 0)
+               "owner_id = ? AND kind = ? AND state IN ('queued', 'waiting', 'leased')", "is", id, kind) < 0)
         goto end;
     if (pending > 0) {
         migr_errf(err, "a %s job of %s is already under way", kind, name);

@@ -26,4 +26,11 @@ int datasets_job_done(coord *c, const task_row *t, json_t *output, migr_err *err
 /* A dataset job (mi, instruments) that used up its attempts. */
 int datasets_job_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err);
 
+/* Whether a dataset still has a pending clip, or a synth task not ended:
+ * asked at each clip's completion (their plans are checked by a test). */
+#define DATASET_ANY_PENDING_CLIP "SELECT 1 FROM clips WHERE dataset_id = ? AND state = 'pending' LIMIT 1"
+#define DATASET_ANY_SYNTH_TASK                                                              \
+    "SELECT 1 FROM tasks WHERE owner = 'dataset' AND owner_id = ? AND state IN ('queued', 'waiting', 'leased') " \
+    "AND kind = 'synth' LIMIT 1"
+
 #endif

@@ -25,7 +25,7 @@ static void sift_down(deadlines *d, size_t i)
     d->heap[i] = e;
 }
 
-int deadlines_push(deadlines *d, int64_t at_ms, int64_t task_id, uint64_t lease)
+int deadlines_push(deadlines *d, deadline_kind kind, int64_t at_ms, int64_t task_id, uint64_t lease)
 {
     if (d->n == d->cap) {
         size_t cap = d->cap ? 2 * d->cap : 64;
@@ -36,7 +36,7 @@ int deadlines_push(deadlines *d, int64_t at_ms, int64_t task_id, uint64_t lease)
         d->cap = cap;
     }
     size_t i = d->n++;
-    deadline_entry e = {at_ms, task_id, lease};
+    deadline_entry e = {at_ms, task_id, lease, kind};
     while (i > 0 && before(&e, &d->heap[(i - 1) / 2])) {
         d->heap[i] = d->heap[(i - 1) / 2];
         i = (i - 1) / 2;
@@ -54,6 +54,11 @@ int deadlines_pop_due(deadlines *d, int64_t now_ms, deadline_entry *out)
     if (d->n)
         sift_down(d, 0);
     return 1;
+}
+
+int64_t deadlines_next_ms(const deadlines *d)
+{
+    return d->n ? d->heap[0].at_ms : INT64_MAX;
 }
 
 int deadlines_filter_due(const deadlines *d, size_t live)

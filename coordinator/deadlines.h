@@ -1,6 +1,7 @@
-/* deadlines.h -- when each lease ends: one min-heap ordered by deadline, as
- * Disque keeps its jobs, so that finding the leases that ran out costs
- * O(expired x log n) on migrd's tick instead of a scan of the task table.
+/* deadlines.h -- when each lease ends and when each task backing off after
+ * a failure may run again: one min-heap ordered by deadline, as Disque keeps
+ * its jobs, so that finding what is due costs O(due x log n) on migrd's
+ * tick instead of a scan of the task table.
  *
  * Entries are not removed when a task finishes early: the tick checks each
  * expired entry against the database (queue_current) and skips the stale
@@ -12,10 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+typedef enum { DEADLINE_LEASE, DEADLINE_RETRY } deadline_kind;
+
 typedef struct deadline_entry {
     int64_t at_ms;         /* wall clock */
     int64_t task_id;
-    uint64_t lease;
+    uint64_t lease;        /* DEADLINE_LEASE: the lease that ends */
+    deadline_kind kind;    /* DEADLINE_RETRY: the task's backoff ends */
 } deadline_entry;
 
 typedef struct deadlines {
@@ -24,11 +28,14 @@ typedef struct deadlines {
 } deadlines;
 
 /* Add an entry; -1 when out of memory. */
-int deadlines_push(deadlines *d, int64_t at_ms, int64_t task_id, uint64_t lease);
+int deadlines_push(deadlines *d, deadline_kind kind, int64_t at_ms, int64_t task_id, uint64_t lease);
 
 /* Take the soonest entry if its deadline is at or before now_ms: 1 with *out
  * filled, 0 when none is due. */
 int deadlines_pop_due(deadlines *d, int64_t now_ms, deadline_entry *out);
+
+/* The soonest deadline, INT64_MAX when there is none. */
+int64_t deadlines_next_ms(const deadlines *d);
 
 /* Whether the heap holds more than twice the live leases (plus slack), so
  * that filtering it is worth its cost. */

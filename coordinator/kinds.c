@@ -20,6 +20,7 @@ static const task_kind kinds[] = {
     {"grad", runs_grad_done, runs_task_exhausted},
     {"apply", runs_apply_done, runs_task_exhausted},
     {"evaluate", evals_shard_done, runs_task_exhausted},
+    {"noop", bench_noop_done, bench_noop_exhausted},
 };
 
 const task_kind *task_kind_find(const char *name)

@@ -224,7 +224,7 @@ static int gauge_runs(sqlite3 *db, text_buf *b, migr_err *err)
 static int gauge_tasks(sqlite3 *db, text_buf *b, migr_err *err)
 {
     sqlite3_stmt *st = db_prepare(db, err,
-        "SELECT kind, SUM(state = 'queued'), SUM(state = 'leased'), SUM(state = 'done'), SUM(state = 'failed') "
+        "SELECT kind, SUM(state IN ('queued', 'waiting')), SUM(state = 'leased'), SUM(state = 'done'), SUM(state = 'failed') "
         "FROM tasks GROUP BY kind ORDER BY kind", NULL);
     int rc;
     if (!st)
@@ -365,8 +365,7 @@ int prom_page(sqlite3 *db, char **text, size_t *len, migr_err *err)
     *text = NULL;
     *len = 0;
     if (db_int(db, err, &alive, 0, "SELECT COUNT(*) FROM workers WHERE state = 'alive'", NULL) < 0 ||
-        db_int(db, err, &depth, 0, "SELECT COUNT(*) FROM tasks WHERE state = 'queued' AND not_before_ms <= ?", "i",
-               clock_wall_ms()) < 0)
+        db_int(db, err, &depth, 0, "SELECT COUNT(*) FROM tasks WHERE state = 'queued'", NULL) < 0)
         return -1;
     header(&b, "migr_workers_alive", "gauge", "Workers whose heartbeats are current.");
     buf_printf(&b, "migr_workers_alive %" PRId64 "\n", alive);

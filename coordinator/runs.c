@@ -403,14 +403,13 @@ static int discard_scratch(coord *c, int64_t run, migr_err *err)
 int runs_cancel(coord *c, int64_t run, migr_err *err)
 {
     int64_t now = clock_wall_ms();
-    if (db_begin(c->db, err) < 0 || queue_cancel_owner(c->db, "run", run, "cancelled", now, err) < 0 ||
+    int mark = coord_begin(c, err);
+    if (mark < 0 || queue_cancel_owner(c->db, "run", run, "cancelled", now, err) < 0 ||
         db_run(c->db, err, "UPDATE runs SET state = 'cancelled', finished_ms = ? WHERE id = ?", "ii", now, run) < 0 ||
-        discard_scratch(c, run, err) < 0 || db_commit(c->db, err) < 0) {
-        db_rollback(c->db);
-        coord_discard_flush(c, 0);
+        discard_scratch(c, run, err) < 0 || coord_commit(c, err) < 0) {
+        coord_rollback(c, mark);
         return -1;
     }
-    coord_discard_flush(c, 1);
     return 0;
 }
 
@@ -606,19 +605,20 @@ int runs_reward_done(coord *c, const task_row *t, json_t *output, migr_err *err)
 
 int runs_grad_done(coord *c, const task_row *t, json_t *output, migr_err *err)
 {
-    int64_t done, shards, step = t->subject, run = t->owner_id;
+    int64_t unfinished, shards, step = t->subject, run = t->owner_id;
     json_t *cfg = run_config(c, run, err);
     (void)output;
     if (!cfg)
         return -1;
     shards = cfg_int(cfg, "train", "shards");
-    if (db_int(c->db, err, &done, 0,
-               "SELECT COUNT(*) FROM tasks WHERE owner = 'run' AND owner_id = ? AND kind = 'grad' "
-               "AND subject = ? AND state = 'done'", "ii", run, step) < 0) {
+    /* The step's shards start together, so the step is complete when none is
+     * still under way; asking that reads only the run's unfinished tasks,
+     * not every gradient the run has made (as counting the done ones did). */
+    if (db_cache_int(&c->sql, err, &unfinished, 0, RUN_ANY_SHARD_UNFINISHED, "ii", run, step) < 0) {
         json_decref(cfg);
         return -1;
     }
-    if (done < shards) {
+    if (unfinished) {
         json_decref(cfg);
         return 0;
     }
@@ -649,6 +649,13 @@ int runs_grad_done(coord *c, const task_row *t, json_t *output, migr_err *err)
         return -1;
     }
     sqlite3_finalize(st);
+    if (st && (int64_t)json_array_size(grads) != shards) {
+        migr_errf(err, "step %lld of run %lld has %zu gradients of its %lld shards", (long long)step, (long long)run,
+                  json_array_size(grads), (long long)shards);
+        json_decref(grads);
+        json_decref(cfg);
+        return -1;
+    }
     char in[128], out[128], dir[64];
     ckpt_rel(in, sizeof in, run, step - 1);
     ckpt_rel(out, sizeof out, run, step);

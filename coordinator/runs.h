@@ -52,4 +52,12 @@ int runs_reward_done(coord *c, const task_row *t, json_t *output, migr_err *err)
 int runs_apply_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int runs_task_exhausted(coord *c, const task_row *t, const char *reason, migr_err *err);
 
+/* Whether a step still has a shard under way: a gradient (SFT), or a
+ * rollout, reward or gradient (GRPO, where each shard runs the three in
+ * turn) queued, waiting to be retried or leased.  Asked at each gradient's completion; its plan is
+ * checked by a test. */
+#define RUN_ANY_SHARD_UNFINISHED                                                             \
+    "SELECT 1 FROM tasks WHERE owner = 'run' AND owner_id = ? AND state IN ('queued', 'waiting', 'leased') " \
+    "AND subject = ? AND kind IN ('rollout', 'reward', 'grad') LIMIT 1"
+
 #endif

@@ -12,6 +12,8 @@
 #include "coordinator/db.h"
 #include "coordinator/schedules.h"
 
+static void outbox_drop(coord *c);
+
 /* ---- deferred removal of store objects ---- */
 
 /* A path a worker reported is something migrd may delete: relative to the
@@ -63,10 +65,19 @@ static void discard_one(coord *c, const char *relpath)
         log_error("%s", err.msg);
 }
 
+/* Forget the objects discarded since mark (their rows were rolled back). */
+static void discard_forget_from(coord *c, int mark)
+{
+    while (c->ndiscard > mark)
+        free(c->discard[--c->ndiscard]);
+}
+
 /* After a commit (remove = 1) or a rollback (remove = 0, the rows went with it). */
 void coord_discard_flush(coord *c, int remove)
 {
     migr_err err;
+    if (remove && (c->batch || !c->durable))
+        return;  /* after the next durable commit (see batch_begin) */
     int batch = remove && c->ndiscard > 1 && db_begin(c->db, &err) == 0;
     for (int i = 0; i < c->ndiscard; i++) {
         if (remove)
@@ -78,6 +89,27 @@ void coord_discard_flush(coord *c, int remove)
         db_rollback(c->db);
     }
     c->ndiscard = 0;
+}
+
+/* The savepoints of db_begin and db_commit, on kept statements: a task's
+ * completion opens one. */
+int coord_begin(coord *c, migr_err *err)
+{
+    return db_cache_run(&c->sql, err, "SAVEPOINT tx", NULL) < 0 ? -1 : c->ndiscard;
+}
+
+int coord_commit(coord *c, migr_err *err)
+{
+    if (db_cache_run(&c->sql, err, "RELEASE tx", NULL) < 0)
+        return -1;
+    coord_discard_flush(c, 1);
+    return 0;
+}
+
+void coord_rollback(coord *c, int mark)
+{
+    db_rollback(c->db);
+    discard_forget_from(c, mark < 0 ? c->ndiscard : mark);
 }
 
 /* Objects whose removal a crash interrupted, from the discards table. */
@@ -126,11 +158,21 @@ void coord_config_default(coord_config *cfg)
     cfg->backoff_ms = 1000;
     cfg->insecure = 0;
     cfg->task_timeout_s = 3600;
+    cfg->prefetch = 0;
 }
 
 static int lease_deadline(coord *c, int64_t task_id, uint64_t lease)
 {
-    return deadlines_push(&c->leases, clock_wall_ms() + (int64_t)c->cfg.task_timeout_s * 1000, task_id, lease);
+    return deadlines_push(&c->deadlines, DEADLINE_LEASE, clock_wall_ms() + (int64_t)c->cfg.task_timeout_s * 1000,
+                          task_id, lease);
+}
+
+static int retry_deadline(coord *c, int64_t task_id, int64_t wake_ms)
+{
+    if (deadlines_push(&c->deadlines, DEADLINE_RETRY, wake_ms, task_id, 0) < 0)
+        return -1;
+    c->nwaiting++;
+    return 0;
 }
 
 int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_err *err)
@@ -143,6 +185,8 @@ int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_er
     c->home = *home;
     if (store_open(&c->st, home->store, err) < 0 || db_open(&c->db, home->db, err) < 0)
         return -1;
+    db_cache_init(&c->sql, c->db);
+    c->durable = 1;  /* db_open's synchronous=FULL */
     c->zctx = zmq_ctx_new();
     c->router = c->zctx ? zmq_socket(c->zctx, ZMQ_ROUTER) : NULL;
     if (!c->router) {
@@ -186,6 +230,18 @@ int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_er
             return migr_errf(err, "out of memory");
         }
     free(rows);
+    /* Tasks backing off wake when their backoff ends, as before the restart. */
+    if (queue_waiting(c->db, &rows, &n, err) < 0) {
+        coord_close(c);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (retry_deadline(c, rows[i].id, rows[i].not_before_ms) < 0) {
+            free(rows);
+            coord_close(c);
+            return migr_errf(err, "out of memory");
+        }
+    free(rows);
     if (queue_event(c->db, "coord.start", NULL, 0, 0, home->endpoint, err) < 0) {
         coord_close(c);
         return -1;
@@ -201,53 +257,25 @@ void coord_close(coord *c)
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     c->router = c->zctx = NULL;
+    db_cache_free(&c->sql);
     db_close(&c->db);
     coord_discard_flush(c, 0);
     free(c->discard);
     c->discard = NULL;
-    for (int i = 0; i < c->nworkers; i++)
-        free(c->workers[i].held);
-    free(c->workers);
-    c->workers = NULL;
-    c->nworkers = c->capworkers = 0;
-    deadlines_free(&c->leases);
+    outbox_drop(c);
+    free(c->outbox);
+    c->outbox = NULL;
+    fleet_free(&c->fleet);
+    deadlines_free(&c->deadlines);
+    bench_free(&c->bench);
 }
 
-/* ---- the worker table (oldest-heard-from first) ---- */
+/* ---- the worker table (fleet.h) ---- */
 
-static coord_worker *worker_by_id(coord *c, const char *id)
-{
-    for (int i = 0; i < c->nworkers; i++)
-        if (strcmp(c->workers[i].id, id) == 0)
-            return &c->workers[i];
-    return NULL;
-}
-
-static coord_worker *worker_by_peer(coord *c, const wire_peer *p)
-{
-    for (int i = 0; i < c->nworkers; i++)
-        if (c->workers[i].peer.len == p->len && memcmp(c->workers[i].peer.id, p->id, p->len) == 0)
-            return &c->workers[i];
-    return NULL;
-}
-
-/* Mark w as just heard from: move it to the end.  Returns its new address. */
 static coord_worker *worker_touch(coord *c, coord_worker *w)
 {
-    int i = (int)(w - c->workers);
-    coord_worker tmp = *w;
-    tmp.last_heard_ms = clock_mono_ms();
-    memmove(&c->workers[i], &c->workers[i + 1], (size_t)(c->nworkers - i - 1) * sizeof *w);
-    c->workers[c->nworkers - 1] = tmp;
-    return &c->workers[c->nworkers - 1];
-}
-
-static void worker_remove(coord *c, coord_worker *w)
-{
-    int i = (int)(w - c->workers);
-    free(w->held);
-    memmove(&c->workers[i], &c->workers[i + 1], (size_t)(c->nworkers - i - 1) * sizeof *w);
-    c->nworkers--;
+    fleet_touch(&c->fleet, w, clock_mono_ms());
+    return w;
 }
 
 /* The worker answered for the assignment under lease, or no longer holds
@@ -270,16 +298,19 @@ static int worker_settle(coord_worker *w, uint64_t lease)
 static int task_failed(coord *c, const task_row *t, const char *reason, migr_err *err)
 {
     const task_kind *kind = task_kind_find(t->kind);
-    if (db_begin(c->db, err) < 0)
+    int mark = coord_begin(c, err);
+    if (mark < 0)
         return -1;
-    int exhausted = queue_fail(c->db, t, reason, clock_wall_ms(), c->cfg.backoff_ms, err);
+    int64_t wake_ms = 0;
+    int exhausted = queue_fail(&c->sql, t, reason, clock_wall_ms(), c->cfg.backoff_ms, &wake_ms, err);
     if (exhausted < 0 || (exhausted && kind && kind->on_exhausted(c, t, reason, err) < 0) ||
-        db_commit(c->db, err) < 0) {
-        db_rollback(c->db);
-        coord_discard_flush(c, 0);
+        coord_commit(c, err) < 0) {
+        coord_rollback(c, mark);
         return -1;
     }
-    coord_discard_flush(c, 1);
+    if (!exhausted && retry_deadline(c, t->id, wake_ms) < 0)
+        log_error("out of memory: task %lld waits for no wake-up; it stays waiting until migrd restarts",
+                  (long long)t->id);
     if (exhausted)
         log_warn("task %lld (%s) failed for good after %d attempts: %s", (long long)t->id,
                  t->kind, t->attempts, reason);
@@ -299,25 +330,24 @@ static int task_succeeded(coord *c, const task_row *t, const char *output, migr_
         json_decref(out);
         return task_failed(c, t, "the worker's output is not a JSON object", err);
     }
-    if (db_begin(c->db, err) < 0 || queue_done(c->db, t, output, clock_wall_ms(), err) < 0 ||
-        (kind && kind->on_done(c, t, out, err) < 0) || db_commit(c->db, err) < 0) {
+    int mark = coord_begin(c, err);
+    if (mark < 0 || queue_done(&c->sql, t, output, clock_wall_ms(), err) < 0 ||
+        (kind && kind->on_done(c, t, out, err) < 0) || coord_commit(c, err) < 0) {
         /* Worker output is input: what migrd cannot take is an attempt that
          * failed, retried and in the end failing its owner with the reason,
          * not a task left leased for the same output to come again. */
         char reason[sizeof err->msg + 64];
-        db_rollback(c->db);
-        coord_discard_flush(c, 0);
+        coord_rollback(c, mark);
         json_decref(out);
         snprintf(reason, sizeof reason, "the worker's output was refused: %s", err->msg);
         log_warn("task %lld (%s): %s", (long long)t->id, t->kind, reason);
         return task_failed(c, t, reason, err);
     }
-    coord_discard_flush(c, 1);
     json_decref(out);
     return 0;
 }
 
-/* A worker is gone: every task it held goes back to the queue. */
+/* A worker is gone: every task leased to it goes back to the queue. */
 static void worker_lost(coord *c, coord_worker *w, const char *why)
 {
     task_row *rows = NULL;
@@ -327,89 +357,228 @@ static void worker_lost(coord *c, coord_worker *w, const char *why)
 
     log_warn("worker %s (%s pid %d) %s; requeueing its tasks", w->id, w->host, w->pid, why);
     snprintf(reason, sizeof reason, "worker %s (%s pid %d) %s", w->id, w->host, w->pid, why);
-    if (queue_leased(c->db, &rows, &n, &err) < 0) {
+    if (queue_leased_to(c->db, w->id, &rows, &n, &err) < 0) {
         log_error("%s", err.msg);
         return;
     }
     for (size_t i = 0; i < n; i++)
-        if (strcmp(rows[i].worker, w->id) == 0 && task_failed(c, &rows[i], reason, &err) < 0)
+        if (task_failed(c, &rows[i], reason, &err) < 0)
             log_error("requeueing task %lld: %s", (long long)rows[i].id, err.msg);
     free(rows);
-    if (db_run(c->db, &err, "UPDATE workers SET state = 'dead' WHERE id = ?", "s", w->id) < 0 ||
+    if (db_cache_run(&c->sql, &err, "UPDATE workers SET state = 'dead' WHERE id = ?", "s", w->id) < 0 ||
         queue_event(c->db, "worker.dead", NULL, 0, 0, reason, &err) < 0)
         log_error("%s", err.msg);
-    worker_remove(c, w);
+    fleet_remove(&c->fleet, w);
 }
 
-/* Tasks leased to workers that never came back after a coordinator restart. */
+/* Tasks leased to workers that never came back after a coordinator restart:
+ * once, a liveness period after the start (afterwards every lease belongs
+ * to a worker in the table, and worker_lost requeues a lost worker's). */
 static void sweep_orphans(coord *c)
 {
     task_row *rows = NULL;
     size_t n = 0;
     migr_err err;
     char reason[256];
+    int clean = 1;
 
-    if (clock_mono_ms() - c->started_ms < (int64_t)c->cfg.liveness * c->cfg.heartbeat_ms)
+    if (c->orphans_swept || clock_mono_ms() - c->started_ms < (int64_t)c->cfg.liveness * c->cfg.heartbeat_ms)
         return;
     if (queue_leased(c->db, &rows, &n, &err) < 0) {
         log_error("%s", err.msg);
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        if (worker_by_id(c, rows[i].worker))
+        if (fleet_by_id(&c->fleet, rows[i].worker))
             continue;
         snprintf(reason, sizeof reason, "worker %s did not come back", rows[i].worker);
-        if (task_failed(c, &rows[i], reason, &err) < 0)
+        if (task_failed(c, &rows[i], reason, &err) < 0) {
             log_error("requeueing task %lld: %s", (long long)rows[i].id, err.msg);
+            clean = 0;
+        }
     }
     free(rows);
+    c->orphans_swept = clean;
 }
 
-static int lease_is_current(void *ctx, const deadline_entry *e)
+static int deadline_is_live(void *ctx, const deadline_entry *e)
 {
     coord *c = ctx;
     task_row t;
     migr_err err;
-    return queue_current(c->db, e->task_id, e->lease, &t, &err) != 0;  /* kept on errors */
+    if (e->kind == DEADLINE_RETRY)
+        return 1;  /* few, and each goes when due */
+    return queue_current(&c->sql, e->task_id, e->lease, &t, &err) != 0;  /* kept on errors */
 }
 
-/* Leases past their deadline go back to the queue as failed attempts, even
- * when their worker lives on (a hung task, a lost result it still lists);
+/* A lease past its deadline goes back to the queue as a failed attempt,
+ * even when its worker lives on (a hung task, a lost result it still lists);
  * its late result is stale and refused.  The worker's slot stays taken
  * while its heartbeats still list the lease: its thread is still busy. */
-static void expire_leases(coord *c)
+static void lease_ended(coord *c, const deadline_entry *e)
+{
+    task_row t;
+    migr_err err;
+    char reason[256];
+    int current = queue_current(&c->sql, e->task_id, e->lease, &t, &err);
+    if (current < 0)
+        log_error("%s", err.msg);
+    if (current <= 0)
+        return;
+    snprintf(reason, sizeof reason, "its lease ended: worker %s held it for %d s (migrd --task-timeout)", t.worker,
+             c->cfg.task_timeout_s);
+    log_warn("task %lld (%s): %s; requeueing it", (long long)t.id, t.kind, reason);
+    if (task_failed(c, &t, reason, &err) < 0)
+        log_error("requeueing task %lld: %s", (long long)t.id, err.msg);
+}
+
+/* What the deadline heap says is due: leases that ended, tasks whose retry
+ * backoff is over (queued again, at their old place in line). */
+static void deadlines_due(coord *c)
 {
     deadline_entry e;
     migr_err err;
-    char reason[256];
     int64_t now = clock_wall_ms();
-    size_t live = 0;
 
-    while (deadlines_pop_due(&c->leases, now, &e)) {
-        task_row t;
-        int current = queue_current(c->db, e.task_id, e.lease, &t, &err);
-        if (current < 0)
-            log_error("%s", err.msg);
-        if (current <= 0)
+    while (deadlines_pop_due(&c->deadlines, now, &e)) {
+        if (e.kind == DEADLINE_LEASE) {
+            lease_ended(c, &e);
             continue;
-        snprintf(reason, sizeof reason, "its lease ended: worker %s held it for %d s (migrd --task-timeout)",
-                 t.worker, c->cfg.task_timeout_s);
-        log_warn("task %lld (%s): %s; requeueing it", (long long)t.id, t.kind, reason);
-        if (task_failed(c, &t, reason, &err) < 0)
-            log_error("requeueing task %lld: %s", (long long)t.id, err.msg);
+        }
+        c->nwaiting--;
+        if (queue_wake(&c->sql, e.task_id, &err) < 0)
+            log_error("%s", err.msg);
     }
-    for (int i = 0; i < c->nworkers; i++)
-        live += (size_t)c->workers[i].nheld;
-    if (deadlines_filter_due(&c->leases, live))
-        deadlines_filter(&c->leases, lease_is_current, c);
+}
+
+/* Entries of leases that ended early (their task finished) stay in the
+ * heap until due; on the tick, drop them once they outnumber the live ones. */
+static void deadlines_prune(coord *c)
+{
+    size_t live = 0;
+    for (coord_worker *w = c->fleet.oldest; w; w = w->newer)
+        live += (size_t)w->nheld;
+    if (deadlines_filter_due(&c->deadlines, live + c->nwaiting))
+        deadlines_filter(&c->deadlines, deadline_is_live, c);
 }
 
 static void sweep_dead(coord *c)
 {
     int64_t limit = (int64_t)c->cfg.liveness * c->cfg.heartbeat_ms;
     int64_t now = clock_mono_ms();
-    while (c->nworkers > 0 && now - c->workers[0].last_heard_ms > limit)
-        worker_lost(c, &c->workers[0], "stopped responding");
+    while (c->fleet.oldest && now - c->fleet.oldest->last_heard_ms > limit)
+        worker_lost(c, c->fleet.oldest, "stopped responding");
+}
+
+/* ---- the outbox ---- */
+
+static void outgoing_free(coord_outgoing *o)
+{
+    free(o->params);
+    free(o->body);
+    free(o->error);
+}
+
+static coord_outgoing *outbox_push(coord *c, const wire_peer *peer)
+{
+    if (c->noutbox == c->capoutbox) {
+        int cap = c->capoutbox ? 2 * c->capoutbox : 64;
+        coord_outgoing *grown = realloc(c->outbox, (size_t)cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        c->outbox = grown;
+        c->capoutbox = cap;
+    }
+    coord_outgoing *o = &c->outbox[c->noutbox++];
+    memset(o, 0, sizeof *o);
+    o->peer = *peer;
+    return o;
+}
+
+static void outbox_drop(coord *c)
+{
+    for (int i = 0; i < c->noutbox; i++)
+        outgoing_free(&c->outbox[i]);
+    c->noutbox = 0;
+}
+
+static int send_reply(coord *c, const coord_outgoing *o, migr_err *err)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__Reply reply = MIGR__REPLY__INIT;
+
+    reply.status = (uint32_t)o->status;
+    reply.error = o->error ? o->error : (char *)"";
+    reply.body = o->body ? o->body : (char *)"";
+    env.body_case = MIGR__ENVELOPE__BODY_REPLY;
+    env.reply = &reply;
+    return wire_send(c->router, &o->peer, &env, err);
+}
+
+static int send_assign(coord *c, const coord_outgoing *o, migr_err *err)
+{
+    Migr__Envelope env = MIGR__ENVELOPE__INIT;
+    Migr__TaskAssign a = MIGR__TASK_ASSIGN__INIT;
+
+    a.task_id = (uint64_t)o->task_id;
+    a.lease = o->lease;
+    a.kind = (char *)o->kind;
+    a.params = o->params;
+    a.attempt = o->attempt;
+    env.body_case = MIGR__ENVELOPE__BODY_ASSIGN;
+    env.assign = &a;
+    return wire_send(c->router, &o->peer, &env, err);
+}
+
+/* Send what the committed batch decided.  A worker that cannot be reached
+ * is lost, with the tasks leased to it. */
+static void outbox_flush(coord *c)
+{
+    migr_err err;
+    for (int i = 0; i < c->noutbox; i++) {
+        coord_outgoing *o = &c->outbox[i];
+        if (!o->is_assign) {
+            int sent = send_reply(c, o, &err);
+            if (sent == -2)
+                log_debug("replying: %s", err.msg);  /* a client flooding without reading */
+            else if (sent < 0)
+                log_warn("replying: %s", err.msg);
+            continue;
+        }
+        coord_worker *w = fleet_by_id(&c->fleet, o->worker);
+        if (!w || w->peer.len != o->peer.len || memcmp(w->peer.id, o->peer.id, o->peer.len) != 0)
+            continue;  /* lost in this batch: its tasks went back already */
+        if (send_assign(c, o, &err) < 0) {
+            char why[sizeof err.msg + 32];
+            snprintf(why, sizeof why, "is unreachable (%s)", err.msg);
+            worker_lost(c, w, why); /* requeues this task with the others it held */
+            continue;
+        }
+        if (strcmp(o->kind, "noop") == 0)
+            bench_sent(c, clock_mono_us() - o->freed_us);
+        log_debug("task %lld (%s) -> %s, attempt %u", (long long)o->task_id, o->kind, o->worker, o->attempt);
+    }
+    outbox_drop(c);
+}
+
+/* The batch did not commit: nothing it decided happened.  Assignments are
+ * taken back from their workers; replies become the error. */
+static void outbox_fail(coord *c, const char *why)
+{
+    for (int i = 0; i < c->noutbox; i++) {
+        coord_outgoing *o = &c->outbox[i];
+        if (o->is_assign) {
+            coord_worker *w = fleet_by_id(&c->fleet, o->worker);
+            if (w && worker_settle(w, o->lease))
+                fleet_offer(&c->fleet, w);
+            continue;
+        }
+        free(o->body);
+        free(o->error);
+        o->body = NULL;
+        o->status = 1;
+        o->error = strdup(why);
+    }
 }
 
 /* ---- messages ---- */
@@ -417,7 +586,7 @@ static void sweep_dead(coord *c)
 static void on_hello(coord *c, const wire_peer *peer, const Migr__WorkerHello *h)
 {
     migr_err err;
-    coord_worker *w = worker_by_id(c, h->worker_id);
+    coord_worker *w = fleet_by_id(&c->fleet, h->worker_id);
     task_row *rows = NULL;
     size_t n = 0;
 
@@ -427,49 +596,43 @@ static void on_hello(coord *c, const wire_peer *peer, const Migr__WorkerHello *h
                     "worker its own --id");
         return;
     }
-    if (!w) {
-        if (c->nworkers == c->capworkers) {
-            int cap = c->capworkers ? 2 * c->capworkers : 8;
-            coord_worker *grown = realloc(c->workers, (size_t)cap * sizeof *grown);
-            if (!grown) {
-                log_error("out of memory registering worker %s", h->worker_id);
-                return;
-            }
-            c->workers = grown;
-            c->capworkers = cap;
-        }
-        w = &c->workers[c->nworkers++];
-        memset(w, 0, sizeof *w);
-        snprintf(w->id, sizeof w->id, "%s", h->worker_id);
-    }
     /* Room for its slots and for what it says it still runs, which a
      * smaller --concurrency after a restart may exceed. */
     int concurrency = h->concurrency > 0 ? (int)h->concurrency : 1;
-    coord_assignment *held = calloc((size_t)concurrency + h->n_running, sizeof *held);
+    /* A worker queues up to 4 x its concurrency (worker.c). */
+    int slots = concurrency + (c->cfg.prefetch < 3 * concurrency ? c->cfg.prefetch : 3 * concurrency);
+    coord_assignment *held = calloc((size_t)slots + h->n_running, sizeof *held);
     if (!held) {
         log_error("out of memory registering worker %s", h->worker_id);
-        worker_remove(c, w);
+        return;
+    }
+    if (!w)
+        w = fleet_add(&c->fleet, h->worker_id, peer, clock_mono_ms());
+    else
+        fleet_set_peer(&c->fleet, w, peer);
+    if (!w) {
+        free(held);
+        log_error("out of memory registering worker %s", h->worker_id);
         return;
     }
     free(w->held);
     w->held = held;
     w->nheld = 0;
     w->sent = 0;
-    w->peer = *peer;
     snprintf(w->host, sizeof w->host, "%s", h->host);
     w->pid = (int)h->pid;
     w->concurrency = concurrency;
+    w->slots = slots;
+    w->freed_us = clock_mono_us();
     w = worker_touch(c, w);
     log_info("worker %s (%s pid %d, %d slots) connected", w->id, w->host, w->pid, w->concurrency);
 
     /* Leases it still holds stay; leases it forgot (it restarted) go back. */
-    if (queue_leased(c->db, &rows, &n, &err) < 0) {
+    if (queue_leased_to(c->db, w->id, &rows, &n, &err) < 0) {
         log_error("%s", err.msg);
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(rows[i].worker, w->id) != 0)
-            continue;
         int kept = 0;
         for (size_t j = 0; j < h->n_running; j++)
             kept |= h->running[j] == rows[i].lease;
@@ -479,6 +642,7 @@ static void on_hello(coord *c, const wire_peer *peer, const Migr__WorkerHello *h
             log_error("%s", err.msg);
     }
     free(rows);
+    fleet_offer(&c->fleet, w);
     int64_t now = clock_wall_ms();
     if (db_run(c->db, &err,
                "INSERT INTO workers (id, host, pid, concurrency, state, first_ms, last_ms) "
@@ -493,12 +657,15 @@ static void on_result(coord *c, const wire_peer *peer, const Migr__TaskResult *r
 {
     task_row t;
     migr_err err;
-    coord_worker *w = worker_by_peer(c, peer);
-    int current = queue_current(c->db, (int64_t)r->task_id, r->lease, &t, &err);
+    coord_worker *w = fleet_by_peer(&c->fleet, peer);
+    int current = queue_current(&c->sql, (int64_t)r->task_id, r->lease, &t, &err);
 
     if (w) {
         w = worker_touch(c, w);
-        worker_settle(w, r->lease);
+        if (worker_settle(w, r->lease)) {
+            w->freed_us = clock_mono_us();
+            fleet_offer(&c->fleet, w);
+        }
     }
     if (current < 0) {
         log_error("%s", err.msg);
@@ -535,9 +702,11 @@ static void on_heartbeat(coord *c, coord_worker *w, const Migr__Heartbeat *hb)
         if (listed || a.seq > hb->assigned)
             continue;
         worker_settle(w, a.lease);
+        w->freed_us = clock_mono_us();
+        fleet_offer(&c->fleet, w);
         i--;
         task_row t;
-        int current = queue_current(c->db, a.task_id, a.lease, &t, &err);
+        int current = queue_current(&c->sql, a.task_id, a.lease, &t, &err);
         if (current < 0) {
             log_error("%s", err.msg);
             continue;
@@ -554,42 +723,30 @@ static void on_heartbeat(coord *c, coord_worker *w, const Migr__Heartbeat *hb)
 
 static void on_request(coord *c, const wire_peer *peer, const Migr__Request *req)
 {
-    Migr__Envelope env = MIGR__ENVELOPE__INIT;
-    Migr__Reply reply = MIGR__REPLY__INIT;
     migr_err err = {{0}};
     int status = 0;
     char *body = api_handle(c, req->verb, req->args, &status, &err);
+    coord_outgoing *o = outbox_push(c, peer);
 
-    reply.status = (uint32_t)status;
-    reply.error = status ? err.msg : (char *)"";
-    reply.body = body ? body : (char *)"";
-    env.body_case = MIGR__ENVELOPE__BODY_REPLY;
-    env.reply = &reply;
     if (status)
         log_info("request %s failed: %s", req->verb, err.msg);
-    int sent = wire_send(c->router, peer, &env, &err);
-    if (sent == -2)
-        log_debug("replying to %s: %s", req->verb, err.msg);  /* a client flooding without reading */
-    else if (sent < 0)
-        log_warn("replying to %s: %s", req->verb, err.msg);
-    free(body);
-}
-
-static void handle_message(coord *c)
-{
-    wire_peer peer;
-    Migr__Envelope *env;
-    migr_err err;
-    char who[300];
-    wire_status st = wire_recv(c->router, &peer, &env, &err);
-
-    if (st != WIRE_OK) {
-        log_warn("rejected a message from peer %s: %s", wire_peer_str(&peer, who, sizeof who), err.msg);
-        if (st == WIRE_VERSION)
-            wire_refuse(c->router, &peer, err.msg);
+    if (!o) {
+        log_error("out of memory replying to %s", req->verb);
+        free(body);
         return;
     }
-    coord_worker *w = worker_by_peer(c, &peer);
+    o->status = status;
+    o->body = body;
+    if (status && !(o->error = strdup(err.msg)))
+        log_error("out of memory replying to %s", req->verb);
+}
+
+/* Handle one message (consumed). */
+static void handle_message(coord *c, const wire_peer *in, Migr__Envelope *env)
+{
+    wire_peer peer = *in;
+    char who[300];
+    coord_worker *w = fleet_by_peer(&c->fleet, &peer);
     if (c->auth.on && !zap_allowed(&c->auth, peer.user)) {
         /* Its key left the allowlist after the handshake. */
         log_warn("refused a message from peer %s: key %s is no longer in the allowlist",
@@ -627,13 +784,11 @@ static void handle_message(coord *c)
 
 /* ---- dispatch and heartbeats ---- */
 
-/* Lease the next ready task to w and send it.  Returns 1 when it went out,
- * 0 when nothing is ready, -1 when w was unreachable and is gone from the
- * table (with the task back in the queue). */
+/* Lease the next ready task to w; the assignment leaves when the batch
+ * commits.  Returns 1 when one was leased, 0 when nothing is ready (or on
+ * an error, logged). */
 static int assign_one(coord *c, coord_worker *w)
 {
-    Migr__Envelope env = MIGR__ENVELOPE__INIT;
-    Migr__TaskAssign a = MIGR__TASK_ASSIGN__INIT;
     task_row t;
     char *params = NULL;
     migr_err err;
@@ -641,48 +796,47 @@ static int assign_one(coord *c, coord_worker *w)
 
     randombytes_buf(&lease, sizeof lease);
     lease &= INT64_MAX;   /* SQLite integers are signed */
-    int got = queue_lease(c->db, w->id, lease, clock_wall_ms(), &t, &params, &err);
+    int got = queue_lease(&c->sql, w->id, lease, clock_wall_ms(), &t, &params, &err);
     if (got <= 0) {
         if (got < 0)
             log_error("leasing a task: %s", err.msg);
         return 0;
     }
-    a.task_id = (uint64_t)t.id;
-    a.lease = lease;
-    a.kind = t.kind;
-    a.params = params;
-    a.attempt = (uint32_t)t.attempts;
-    env.body_case = MIGR__ENVELOPE__BODY_ASSIGN;
-    env.assign = &a;
-    int sent = wire_send(c->router, &w->peer, &env, &err) == 0;
-    free(params);
-    if (!sent) {
-        char why[sizeof err.msg + 32];
-        snprintf(why, sizeof why, "is unreachable (%s)", err.msg);
-        worker_lost(c, w, why); /* requeues this task with the others it held */
-        return -1;
+    coord_outgoing *o = outbox_push(c, &w->peer);
+    if (!o) {
+        /* Leased but never sent: its worker will not list it, and its lease
+         * deadline (or the worker's loss) sends it back. */
+        log_error("out of memory sending task %lld", (long long)t.id);
+        free(params);
+    } else {
+        o->is_assign = 1;
+        snprintf(o->worker, sizeof o->worker, "%s", w->id);
+        o->task_id = t.id;
+        o->lease = lease;
+        o->attempt = (uint32_t)t.attempts;
+        snprintf(o->kind, sizeof o->kind, "%s", t.kind);
+        o->params = params;
+        o->freed_us = w->freed_us;
     }
     w->held[w->nheld++] = (coord_assignment){t.id, lease, ++w->sent};
     if (lease_deadline(c, t.id, lease) < 0)
         log_error("out of memory: task %lld has no lease deadline", (long long)t.id);
-    log_debug("task %lld (%s) -> %s, attempt %d", (long long)t.id, t.kind, w->id, t.attempts);
     return 1;
 }
 
-/* Hand ready tasks to workers with free slots, one per worker per pass, so
- * work spreads evenly. */
+/* Hand ready tasks to workers with free slots, taking them in turn from the
+ * free FIFO (one per worker per turn), so work spreads evenly. */
 static void dispatch(coord *c)
 {
-    for (int progress = 1; progress;) {
-        progress = 0;
-        for (int i = c->nworkers - 1; i >= 0; i--) {
-            coord_worker *w = &c->workers[i];
-            if (w->nheld >= w->concurrency)
-                continue;
-            if (assign_one(c, w) == 0)
-                return;  /* nothing ready */
-            progress = 1;
+    coord_worker *w;
+    while ((w = fleet_take_free(&c->fleet)) != NULL) {
+        if (w->nheld >= w->slots)
+            continue;
+        if (!assign_one(c, w)) {
+            fleet_return_free(&c->fleet, w);
+            return;  /* nothing ready */
         }
+        fleet_offer(&c->fleet, w);
     }
 }
 
@@ -696,12 +850,10 @@ static void reload_allowlist(coord *c)
     if (c->auth_seen == c->auth.generation)
         return;
     c->auth_seen = c->auth.generation;
-    for (int i = 0; i < c->nworkers;) {
-        coord_worker *w = &c->workers[i];
-        if (zap_allowed(&c->auth, w->peer.user)) {
-            i++;
+    for (coord_worker *w = c->fleet.oldest, *next; w; w = next) {
+        next = w->newer;
+        if (zap_allowed(&c->auth, w->peer.user))
             continue;
-        }
         wire_peer peer = w->peer;
         worker_lost(c, w, "was cut off: its key left the allowlist");
         wire_refuse(c->router, &peer, "this worker's key was removed from migrd's allowlist");
@@ -713,17 +865,99 @@ static void send_heartbeats(coord *c)
     Migr__Envelope env = MIGR__ENVELOPE__INIT;
     Migr__Heartbeat hb = MIGR__HEARTBEAT__INIT;
     migr_err err;
+    int64_t now = clock_wall_ms();
 
     env.body_case = MIGR__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
-    for (int i = 0; i < c->nworkers; i++)
-        if (wire_send(c->router, &c->workers[i].peer, &env, &err) < 0)
-            log_debug("heartbeat to %s: %s", c->workers[i].id, err.msg);
-    int64_t now = clock_wall_ms();
-    for (int i = 0; i < c->nworkers; i++)
-        if (db_run(c->db, &err, "UPDATE workers SET last_ms = ? WHERE id = ?", "is", now,
-                   c->workers[i].id) < 0)
+    for (coord_worker *w = c->fleet.oldest; w; w = w->newer) {
+        if (wire_send(c->router, &w->peer, &env, &err) < 0)
+            log_debug("heartbeat to %s: %s", w->id, err.msg);
+        if (db_cache_run(&c->sql, &err, WORKER_HEARD, "is", now, w->id) < 0)
             log_error("%s", err.msg);
+    }
+}
+
+/* ---- the loop ---- */
+
+/* Messages handled per transaction: enough to share a commit among many,
+ * few enough that the first of them waits for its commit well under a
+ * millisecond or two (the dispatch latency `migr bench dispatch` reports). */
+#define BATCH_MESSAGES 64
+
+/* Durability.  A batch of worker messages commits with synchronous=NORMAL:
+ * appended to the WAL, not yet fsynced.  A power cut can lose the last such
+ * batches, and what they recorded happens again -- a lost lease's result is
+ * refused as stale and the task redone, a lost completion is redone --
+ * which costs work but tells no one anything false.  A batch that answers a
+ * client, and the one at each heartbeat tick, commits with FULL, which makes
+ * everything before it durable too; store objects whose removal batches
+ * decided are removed only after such a commit. */
+static void batch_begin(coord *c, int durable)
+{
+    migr_err err;
+    if (durable != c->durable && db_set_durable(c->db, durable, &err) < 0)
+        log_error("%s", err.msg);
+    else
+        c->durable = durable;
+    c->batch_discards = c->ndiscard;
+    if (db_group_begin(c->db, &err) < 0)
+        log_error("%s (handling this batch without a group commit)", err.msg);
+    else
+        c->batch = 1;
+}
+
+/* Commit the batch, then send what it decided and, once durable, remove
+ * the store objects it and the batches before it stopped needing. */
+static void batch_end(coord *c)
+{
+    migr_err err;
+    if (c->batch) {
+        c->batch = 0;
+        if (db_group_commit(c->db, &err) < 0) {
+            char why[sizeof err.msg + 64];
+            log_error("%s: nothing of this batch happened", err.msg);
+            db_rollback(c->db);
+            discard_forget_from(c, c->batch_discards);
+            snprintf(why, sizeof why, "migrd could not commit: %s; try again", err.msg);
+            outbox_fail(c, why);
+            outbox_flush(c);
+            return;
+        }
+    }
+    coord_discard_flush(c, 1);
+    outbox_flush(c);
+}
+
+static int router_readable(coord *c)
+{
+    int events = 0;
+    size_t sz = sizeof events;
+    return zmq_getsockopt(c->router, ZMQ_EVENTS, &events, &sz) == 0 && (events & ZMQ_POLLIN);
+}
+
+/* Read and handle up to BATCH_MESSAGES messages.  A client's request moves
+ * the batch to a durable one (the messages before it commit first). */
+static void drain(coord *c)
+{
+    for (int i = 0; i < BATCH_MESSAGES && router_readable(c); i++) {
+        wire_peer peer;
+        Migr__Envelope *env;
+        migr_err err;
+        char who[300];
+        wire_status st = wire_recv(c->router, &peer, &env, &err);
+        if (st != WIRE_OK) {
+            log_warn("rejected a message from peer %s: %s", wire_peer_str(&peer, who, sizeof who), err.msg);
+            if (st == WIRE_VERSION)
+                wire_refuse(c->router, &peer, err.msg);
+            continue;
+        }
+        if (env->body_case == MIGR__ENVELOPE__BODY_REQUEST && !c->durable) {
+            dispatch(c);
+            batch_end(c);
+            batch_begin(c, 1);
+        }
+        handle_message(c, &peer, env);
+    }
 }
 
 int coord_serve(coord *c, volatile int *stop, migr_err *err)
@@ -735,18 +969,28 @@ int coord_serve(coord *c, volatile int *stop, migr_err *err)
     c->next_heartbeat_ms = clock_mono_ms();
     while (!*stop) {
         int64_t now = clock_mono_ms();
-        if (now >= c->next_heartbeat_ms) {
+        int tick = now >= c->next_heartbeat_ms;
+        batch_begin(c, tick);
+        if (tick) {
             if (c->auth.on)
                 reload_allowlist(c);
             send_heartbeats(c);
             sweep_dead(c);
             sweep_orphans(c);
-            expire_leases(c);
+            deadlines_prune(c);
             schedules_tick(c, clock_wall_ms());
             c->next_heartbeat_ms = now + c->cfg.heartbeat_ms;
         }
+        deadlines_due(c);
+        drain(c);
         dispatch(c);
+        batch_end(c);
+        if (router_readable(c))
+            continue;  /* more is waiting: no need to poll */
         long timeout = (long)(c->next_heartbeat_ms - clock_mono_ms());
+        int64_t next = deadlines_next_ms(&c->deadlines) - clock_wall_ms();
+        if (next < timeout)
+            timeout = next < 0 ? 0 : (long)next;
         int rc = zmq_poll(items, c->auth.on ? 2 : 1, timeout > 0 ? timeout : 0);
         if (rc < 0) {
             if (errno == EINTR)
@@ -759,14 +1003,6 @@ int coord_serve(coord *c, volatile int *stop, migr_err *err)
             if (zmq_getsockopt(c->auth.handler, ZMQ_EVENTS, &events, &sz) < 0 || !(events & ZMQ_POLLIN))
                 break;
             zap_handle(&c->auth);
-        }
-        /* Drain what is ready, bounded so timers still run under load. */
-        for (int i = 0; i < 1000; i++) {
-            int events = 0;
-            size_t sz = sizeof events;
-            if (zmq_getsockopt(c->router, ZMQ_EVENTS, &events, &sz) < 0 || !(events & ZMQ_POLLIN))
-                break;
-            handle_message(c);
         }
     }
     log_info("migrd stopping");

@@ -57,13 +57,7 @@ static json_t *rows(sqlite3 *db, migr_err *err, const char *sql, const char *fmt
 
 json_t *view_workers(sqlite3 *db, migr_err *err)
 {
-    return rows(db, err,
-                "SELECT id, pid, host, state, concurrency, "
-                "(SELECT COUNT(*) FROM tasks t WHERE t.worker = w.id AND t.state = 'leased') AS tasks, "
-                "(SELECT group_concat(t.kind || ' ' || t.id || ' (' || t.owner || ' ' || t.owner_id || ')', ', ') "
-                "FROM tasks t WHERE t.worker = w.id AND t.state = 'leased') AS current, "
-                "last_ms AS last_seen_ms FROM workers w WHERE state = 'alive' ORDER BY first_ms, id",
-                NULL, NULL, 0);
+    return rows(db, err, VIEW_WORKERS, NULL, NULL, 0);
 }
 
 #define DATASET_COLUMNS                                                                        \

@@ -34,4 +34,13 @@ json_t *view_run_events(sqlite3 *db, int64_t id, migr_err *err);
 /* [{"run","step","path","sha256"}] of one run, or of all when run < 0. */
 json_t *view_checkpoints(sqlite3 *db, int64_t run, migr_err *err);
 
+/* `migr workers`: each alive worker with the tasks leased to it, found
+ * through index tasks_held (its plan is checked by a test). */
+#define VIEW_WORKERS                                                                                        \
+    "SELECT id, pid, host, state, concurrency, "                                                            \
+    "(SELECT COUNT(*) FROM tasks t WHERE t.worker = w.id AND t.state = 'leased') AS tasks, "                \
+    "(SELECT group_concat(t.kind || ' ' || t.id || ' (' || t.owner || ' ' || t.owner_id || ')', ', ') "    \
+    "FROM tasks t WHERE t.worker = w.id AND t.state = 'leased') AS current, "                               \
+    "last_ms AS last_seen_ms FROM workers w WHERE state = 'alive' ORDER BY first_ms, id"
+
 #endif

@@ -17,6 +17,8 @@ typedef json_t *(*task_handler)(const store *st, json_t *params, migr_err *err);
 /* The handler of a kind, or NULL for a kind this worker does not know. */
 task_handler task_handler_find(const char *kind);
 
+/* Nothing: the dispatch benchmark's task (`migr bench dispatch`). */
+json_t *task_noop(const store *st, json_t *params, migr_err *err);
 json_t *task_featurize(const store *st, json_t *params, migr_err *err);
 json_t *task_synth(const store *st, json_t *params, migr_err *err);
 /* SFT (train.c): vocabulary and checkpoint 0; a shard's summed gradient;

@@ -12,7 +12,7 @@ TEST(deadlines_pop_only_due_entries_soonest_first)
     unsigned x = 7;
     for (int i = 0; i < 1000; i++) {
         x = x * 1103515245u + 12345u;
-        CHECK(deadlines_push(&d, (int64_t)(x % 5000), i, (uint64_t)i * 3) == 0);
+        CHECK(deadlines_push(&d, DEADLINE_LEASE, (int64_t)(x % 5000), i, (uint64_t)i * 3) == 0);
     }
     deadline_entry e, prev = {-1, -1, 0};
     int popped = 0;
@@ -40,7 +40,7 @@ TEST(deadlines_filter_keeps_the_kept_entries_as_a_heap)
 {
     deadlines d = {0};
     for (int i = 0; i < 3000; i++)
-        CHECK(deadlines_push(&d, 3000 - i, i, 0) == 0);
+        CHECK(deadlines_push(&d, DEADLINE_LEASE, 3000 - i, i, 0) == 0);
     CHECK(deadlines_filter_due(&d, 100));
     CHECK(!deadlines_filter_due(&d, 1500));
     deadlines_filter(&d, keep_even, NULL);
