@@ -19,7 +19,7 @@
 #include "cli/cli.h"
 #include "common/fs.h"
 #include "media/synth.h"
-#include "ml/runconfig.h"
+#include "spec/runconfig.h"
 
 /* The sizes of one demo: --quick for tests, the default for the README. */
 typedef struct demo_plan {

@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "ml/runconfig.h"
+#include "spec/runconfig.h"
 
 static double metric(json_t *m, const char *name)
 {

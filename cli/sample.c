@@ -9,10 +9,10 @@
 #include "common/store.h"
 #include "ml/batch.h"
 #include "ml/policy.h"
-#include "ml/runconfig.h"
 #include "ml/sample.h"
 #include "ml/target.h"
 #include "ml/vocab.h"
+#include "spec/runconfig.h"
 
 typedef struct sample_args {
     const char *ckpt, *dataset;

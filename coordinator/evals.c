@@ -13,9 +13,9 @@
 #include "common/log.h"
 #include "coordinator/db.h"
 #include "ml/ckpt.h"
-#include "ml/bootstrap.h"
-#include "ml/metrics.h"
-#include "ml/runconfig.h"
+#include "spec/bootstrap.h"
+#include "spec/metrics.h"
+#include "spec/runconfig.h"
 
 /* 0 if path starts with a checkpoint's magic and a version we read, else
  * -1 with a message naming ref. */

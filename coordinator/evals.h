@@ -4,7 +4,7 @@
  * are cut into shards; each "evaluate" task decodes its clips greedily and
  * returns one record per clip (answer, form, what the judge reads in the
  * <think>, first block, dominant modality, grounded blocks); when all are
- * in, migrd computes the metrics (ml/metrics.h) and keeps them per
+ * in, migrd computes the metrics (spec/metrics.h) and keeps them per
  * checkpoint in the evals table. */
 #ifndef MIGR_EVALS_H
 #define MIGR_EVALS_H

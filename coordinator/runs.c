@@ -26,7 +26,7 @@
 #include "coordinator/db.h"
 #include "coordinator/evals.h"
 #include "coordinator/views.h"
-#include "ml/runconfig.h"
+#include "spec/runconfig.h"
 
 enum { RNG_SPLIT = 1, RNG_EPOCH = 2 };
 

@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "ml/runconfig.h"
+#include "spec/runconfig.h"
 
 typedef struct adamw_config {
     double beta1, beta2;   /* moment decay rates, in [0, 1) */

@@ -10,8 +10,8 @@
 #include "common/error.h"
 #include "ml/ckpt.h"
 #include "ml/model.h"
-#include "ml/runconfig.h"
 #include "ml/vocab.h"
+#include "spec/runconfig.h"
 
 typedef struct policy {
     model *m;          /* holding the checkpoint's parameters */

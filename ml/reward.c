@@ -1,22 +1,14 @@
-/* reward.c -- see reward.h.  The registry, weighted sets, and the helpers
- * the reward functions share. */
+/* reward.c -- see reward.h.  The registry's functions, weighted sets, and
+ * the helpers the reward functions share. */
 #include "ml/reward.h"
 
 #include <assert.h>
-#include <math.h>
-#include <stdio.h>
 #include <string.h>
 
+/* In REWARD_TABLE's order, as reward_index() counts. */
 #define REWARD_ENTRY_(name, description) {#name, reward_##name, description},
 static const reward_def reward_table[] = {REWARD_TABLE(REWARD_ENTRY_)};
 #undef REWARD_ENTRY_
-#define REWARD_COUNT ((int)(sizeof reward_table / sizeof reward_table[0]))
-
-#define REWARD_NAME_(name, description) #name,
-static const char *const reward_table_names[] = {REWARD_TABLE(REWARD_NAME_) NULL};
-#undef REWARD_NAME_
-
-_Static_assert(REWARD_COUNT <= (int)REWARD_SET_MAX, "a set can hold every reward");
 
 void reward_input_init(reward_input *in, const vocab *v, const int *ids, int n,
                        const target_parsed *parsed, int label)
@@ -35,61 +27,24 @@ void reward_input_init(reward_input *in, const vocab *v, const int *ids, int n,
 
 const reward_def *reward_find(const char *name)
 {
-    for (int i = 0; i < REWARD_COUNT; i++)
-        if (strcmp(reward_table[i].name, name) == 0)
-            return &reward_table[i];
-    return NULL;
-}
-
-const char *const *reward_names(void)
-{
-    return reward_table_names;
+    int i = reward_index(name);
+    return i < 0 ? NULL : &reward_table[i];
 }
 
 /* ---- weighted sets ---- */
 
-/* "accuracy, format, ..." for error messages. */
-static void known_names(char *buf, size_t cap)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < REWARD_COUNT && len < cap; i++) {
-        int w = snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", reward_table[i].name);
-        if (w < 0)
-            break;
-        len += (size_t)w;
-    }
-}
-
 int reward_set_init(reward_set *set, const reward_weight *list, int n, migr_err *err)
 {
     reward_set s = {0};
-    char known[256];
 
     assert(set && (list || n == 0));
-    known_names(known, sizeof known);
-    if (n <= 0)
-        return migr_errf(err, "rewards: the list is empty; name at least one of %s", known);
-    if (n > REWARD_SET_MAX)
-        return migr_errf(err, "rewards: %d entries, more than the %d a set holds", n,
-                         REWARD_SET_MAX);
+    if (reward_list_check(list, n, err) < 0)
+        return -1;
     for (int i = 0; i < n; i++) {
-        const char *name = list[i].name ? list[i].name : "";
-        const reward_def *def = reward_find(name);
-        if (!def)
-            return migr_errf(err, "rewards[%d]: unknown reward \"%s\"; known rewards: %s", i, name,
-                             known);
-        for (int j = 0; j < s.n; j++)
-            if (s.def[j] == def)
-                return migr_errf(err, "rewards[%d]: \"%s\" is already rewards[%d]; name each "
-                                      "reward once", i, name, j);
-        if (!isfinite(list[i].weight))
-            return migr_errf(err, "rewards[%d]: the weight of \"%s\" is not a finite number", i,
-                             name);
-        s.def[s.n] = def;
-        s.weight[s.n] = list[i].weight;
-        s.n++;
+        s.def[i] = reward_find(list[i].name);
+        s.weight[i] = list[i].weight;
     }
+    s.n = n;
     *set = s;
     return 0;
 }

@@ -3,9 +3,9 @@
  * A reward reads one sampled completion (its token ids and the parse of them)
  * beside what is known of the clip (label, dominant modality, annotated cues)
  * and returns a number.  Each lives in its own file, ml/rewards/NAME.c, as
- * reward_NAME(); REWARD_TABLE below is the registry: adding a reward is that
- * file plus one line there.  A run's YAML names the rewards it uses with a
- * weight each (a reward_set); the total is the weighted sum.
+ * reward_NAME(); REWARD_TABLE in spec/rewards.h is the registry: adding a
+ * reward is that file plus one line there.  A run's YAML names the rewards it
+ * uses with a weight each (a reward_set); the total is the weighted sum.
  *
  *   accuracy     1 if the answer is the clip's label, else 0
  *   format       1 if the completion is well formed, else 0
@@ -27,6 +27,7 @@
 #include "common/error.h"
 #include "ml/target.h"
 #include "ml/vocab.h"
+#include "spec/rewards.h"
 
 /* The sentence-level emotion verifier, as the rewards see it.  Both
  * functions take the caller's ctx and a text as target_render spells words
@@ -62,18 +63,6 @@ void reward_input_init(reward_input *in, const vocab *v, const int *ids, int n,
 
 typedef double (*reward_fn)(const reward_input *in);
 
-/* The registry: X(name, description), one line per reward, in the order
- * reward_names() lists them.  Each name is a function reward_NAME. */
-#define REWARD_TABLE(X)                                                                      \
-    X(accuracy, "1 if the answer is the clip's label, else 0")                               \
-    X(format, "1 if the tags are well formed, else 0")                                       \
-    X(mi_order, "1 if the dominant modality's block comes first, 0 if not, 0.5 for a "       \
-                "multimodal clip, -1 if malformed; 0 when the dominant modality is unknown") \
-    X(consistency, "share of the sentences of the dominant block and think that the "        \
-                   "verifier reads as the label")                                            \
-    X(grounding, "share of annotated description blocks that the verifier reads as the "    \
-                 "modality's annotated cue; 0 without annotations")
-
 #define REWARD_DECLARE_(name, description) double reward_##name(const reward_input *in);
 REWARD_TABLE(REWARD_DECLARE_)
 #undef REWARD_DECLARE_
@@ -84,20 +73,11 @@ typedef struct reward_def {
     const char *description;
 } reward_def;
 
-/* The reward called name, or NULL. */
+/* The reward called name, or NULL.  (Its name and the others' in
+ * table order: reward_names(), spec/rewards.h.) */
 const reward_def *reward_find(const char *name);
-/* Every reward's name in table order, NULL-terminated. */
-const char *const *reward_names(void);
 
 /* ---- weighted sets ---- */
-
-enum { REWARD_SET_MAX = 16 };
-
-/* One entry of a run's config list. */
-typedef struct reward_weight {
-    const char *name;
-    double weight;
-} reward_weight;
 
 typedef struct reward_set {
     int n;
@@ -105,11 +85,9 @@ typedef struct reward_set {
     double weight[REWARD_SET_MAX];           /* (n) */
 } reward_set;
 
-/* Resolve a config list of n {name, weight} into set.  Refuses, naming the
- * entry: an empty list, an unknown name (the message lists the known ones),
- * a name given twice, a weight that is not finite.  Weights may be zero (a
- * reward that is logged but not trained on) or negative.  -1 with err; set
- * is then left as it was. */
+/* Resolve a config list of n {name, weight} into set.  Refuses what
+ * reward_list_check() refuses (spec/rewards.h), with its message: -1 with
+ * err; set is then left as it was. */
 int reward_set_init(reward_set *set, const reward_weight *list, int n, migr_err *err);
 
 /* Score one completion: per_reward[i] = set->def[i]->fn(in) for i < set->n

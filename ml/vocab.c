@@ -8,6 +8,7 @@
 
 #include "common/fs.h"
 #include "common/store.h"
+#include "spec/runconfig.h"
 
 static const char *const fixed_tokens[VOCAB_FIRST_WORD] = {
     "<pad>", "<unk>", "<bos>", "<eos>",
@@ -352,6 +353,10 @@ static int by_count_then_bytes(const void *a, const void *b)
         return x->count > y->count ? -1 : 1;
     return strcmp(x->word, y->word);
 }
+
+/* A run config's least vocab.max_size (spec/runconfig.h) holds the fixed
+ * tokens and the four punctuation marks. */
+_Static_assert(RUNCONFIG_VOCAB_MIN == VOCAB_FIRST_WORD + 4, "the fixed tokens and punctuation");
 
 vocab *vocab_builder_finish(const vocab_builder *b, int min_count, int max_size, migr_err *err)
 {

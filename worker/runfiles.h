@@ -9,7 +9,7 @@
 #include "common/error.h"
 #include "common/store.h"
 #include "media/features.h"
-#include "ml/runconfig.h"
+#include "spec/runconfig.h"
 
 /* What every training task starts from. */
 typedef struct run_inputs {

@@ -1,4 +1,4 @@
-/* fuzz_runconfig.c -- a run's config (ml/runconfig.h) on any bytes, in the
+/* fuzz_runconfig.c -- a run's config (spec/runconfig.h) on any bytes, in the
  * three forms it arrives in.
  *
  * YAML, as `migr run submit FILE --set k=v` reads it: the input is written to
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ml/runconfig.h"
+#include "spec/runconfig.h"
 #include "tests/fuzz/fuzz_util.h"
 
 enum { MAX_SETS = 4 };

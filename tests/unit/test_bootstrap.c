@@ -4,7 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "ml/bootstrap.h"
+#include "spec/bootstrap.h"
 
 /* n clips of which the first `right` are answered correctly, all well
  * formed, consistent, visual first with a visual dominant modality and no

@@ -7,7 +7,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "ml/metrics.h"
+#include "spec/metrics.h"
 
 enum { H = EMO_HAPPY, S = EMO_SAD, N = EMO_NEUTRAL, A = EMO_ANGRY, U = EMO_SURPRISE,
        F = EMO_FEAR, NONE = -1 };

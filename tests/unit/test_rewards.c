@@ -194,6 +194,7 @@ TEST(reward_registry_finds_every_reward_by_name)
         CHECK_MSG(n < 5, "more than 5 rewards: %s", names[n]);
         CHECK_STR(want[n], names[n]);
         const reward_def *def = reward_find(names[n]);
+        CHECK_INT(n, reward_index(names[n]));
         CHECK(def != NULL);
         CHECK_STR(want[n], def->name);
         CHECK(def->fn != NULL);
@@ -205,6 +206,8 @@ TEST(reward_registry_finds_every_reward_by_name)
     CHECK(reward_find("Accuracy") == NULL);
     CHECK(reward_find("") == NULL);
     CHECK(reward_find("acc") == NULL);
+    CHECK_INT(-1, reward_index("Accuracy"));
+    CHECK_INT(-1, reward_index(""));
 }
 
 TEST(reward_input_init_marks_the_unknowns)
@@ -651,7 +654,8 @@ TEST(reward_set_refuses_unknown_duplicate_and_empty_lists)
     };
     static const reward_weight good[] = {{"consistency", 1}};
     reward_set set;
-    migr_err err;
+    migr_err err, check_err;
+    CHECK_MSG(reward_list_check(good, 1, &err) == 0, "%s", err.msg);
     CHECK_MSG(reward_set_init(&set, good, 1, &err) == 0, "%s", err.msg);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         CHECK_MSG(reward_set_init(&set, cases[i].list, cases[i].n, &err) == -1,
@@ -659,6 +663,10 @@ TEST(reward_set_refuses_unknown_duplicate_and_empty_lists)
         for (int k = 0; k < 2; k++)
             CHECK_MSG(strstr(err.msg, cases[i].want[k]), "case %zu: expected \"%s\" in \"%s\"", i,
                       cases[i].want[k], err.msg);
+        /* The registry's check (what migrd runs) refuses it the same way. */
+        CHECK_MSG(reward_list_check(cases[i].list, cases[i].n, &check_err) == -1,
+                  "case %zu: reward_list_check accepted it", i);
+        CHECK_STR(err.msg, check_err.msg);
         /* A refused list leaves the set as it was. */
         CHECK_INT(1, set.n);
         CHECK_STR("consistency", set.def[0]->name);

@@ -11,7 +11,7 @@
 
 #include "coordinator/coord.h"
 #include "coordinator/db.h"
-#include "ml/runconfig.h"
+#include "spec/runconfig.h"
 #include "tests/unit/coord_fixture.h"
 
 /* A ready dataset d of 4 annotated clips, and run 1 on it that failed after

@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "common/fs.h"
-#include "ml/runconfig.h"
+#include "ml/reward.h"
+#include "spec/runconfig.h"
 
 /* The end of every unknown-key message. */
 #define EVERY_KEY "(examples/sft.yaml, grpo.yaml and eval.yaml list every key)"

@@ -8,7 +8,7 @@
 #include "coordinator/coord.h"
 #include "coordinator/db.h"
 #include "coordinator/schedules.h"
-#include "ml/runconfig.h"
+#include "spec/runconfig.h"
 #include "tests/unit/coord_fixture.h"
 
 static const int64_t DAY_MS = 86400 * 1000LL;

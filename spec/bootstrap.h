@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
-#include "ml/metrics.h"
+#include "spec/metrics.h"
 
 enum { BOOTSTRAP_RESAMPLES = 1000 };
 

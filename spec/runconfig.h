@@ -51,13 +51,17 @@
 
 #include "common/emotion.h"
 #include "common/error.h"
-#include "ml/reward.h"
+#include "spec/rewards.h"
 
 enum {
     RUNCONFIG_NAME_MAX = 64,   /* run and dataset names: 1-64 of [A-Za-z0-9_.-] */
     RUNCONFIG_ORDER_MAX = 32,  /* "visual-first", "mi" or "[aud, vis, txt]" + NUL */
     RUNCONFIG_CKPT_MAX = 1024, /* a checkpoint reference ("run:3" or a path) + NUL */
-    RUNCONFIG_REWARD_NAME_MAX = 32, /* a reward's name (ml/reward.h) + NUL */
+    RUNCONFIG_REWARD_NAME_MAX = 32, /* a reward's name (spec/rewards.h) + NUL */
+    /* The least vocab.max_size but 0: the vocabulary's fixed tokens and the
+     * four punctuation marks (VOCAB_FIRST_WORD + 4, ml/vocab.h, which checks
+     * that it is). */
+    RUNCONFIG_VOCAB_MIN = 25,
 };
 
 /* Run kinds: the two training stages and the evaluation. */
@@ -128,7 +132,7 @@ typedef struct runconfig_grpo {
     double clip_eps;                /* PPO ratio clip, in (0, 1) */
 } runconfig_grpo;
 
-/* One weighted reward of a GRPO run: a name reward_find() knows. */
+/* One weighted reward of a GRPO run: a name reward_index() knows. */
 typedef struct runconfig_reward {
     char name[RUNCONFIG_REWARD_NAME_MAX];
     double weight;                  /* finite; 0 = logged, not trained on */
@@ -222,8 +226,9 @@ const char *eval_clips_name(eval_clips clips);
  * is not returned is left as it was. */
 int runconfig_ckpt_ref(const char *s, long long *run_id, const char **path);
 
-/* The config's rewards as reward_set_init() takes them: list[i] = {name,
- * weight} of rewards.item[i]; the names point into rc.  Returns rewards.n. */
+/* The config's rewards as reward_set_init() (ml/reward.h) takes them:
+ * list[i] = {name, weight} of rewards.item[i]; the names point into rc.
+ * Returns rewards.n. */
 int runconfig_reward_list(const runconfig *rc, reward_weight list[REWARD_SET_MAX]);
 
 /* The fixed block order of a config's reasoning.order: fills order[] with

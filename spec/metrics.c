@@ -1,5 +1,5 @@
 /* metrics.c -- see metrics.h. */
-#include "ml/metrics.h"
+#include "spec/metrics.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* bootstrap.c -- see bootstrap.h. */
-#include "ml/bootstrap.h"
+#include "spec/bootstrap.h"
 
 #include <assert.h>
 #include <math.h>

@@ -7,9 +7,9 @@
  * runconfig_check() sends every value through it once more.
  *
  * The rewards section is the one map whose keys are not fixed: its keys are
- * reward names (ml/reward.h), its values weights.  Each reader handles it
+ * reward names (spec/rewards.h), its values weights.  Each reader handles it
  * beside the table, through reward_apply(). */
-#include "ml/runconfig.h"
+#include "spec/runconfig.h"
 
 #include <assert.h>
 #include <ctype.h>
@@ -23,8 +23,6 @@
 #include <yaml.h>
 
 #include "common/yamlfile.h"
-
-#include "ml/vocab.h"
 
 typedef enum {
     K_NAME,     /* a run or dataset name */
@@ -533,7 +531,7 @@ static int reward_apply(runconfig *rc, const char *name, const char *text, const
     int i;
 
     snprintf(key, sizeof key, REWARDS ".%s", name);
-    if (!reward_find(name)) {
+    if (reward_index(name) < 0) {
         known_rewards(known, sizeof known);
         return fail(err, o, key, "unknown reward; known rewards: %s", known);
     }
@@ -799,12 +797,11 @@ static int check_values(const runconfig *rc, migr_err *err)
     return 0;
 }
 
-/* The rewards hold to reward_set_init's rules (known names, each once,
+/* The rewards hold to reward_list_check's rules (known names, each once,
  * finite weights), so that a checked config always makes a reward set. */
 static int check_rewards(const runconfig_rewards *r, migr_err *err)
 {
     reward_weight list[REWARD_SET_MAX];
-    reward_set set;
     if (r->n < 0 || r->n > REWARD_SET_MAX)
         return migr_errf(err, "rewards: %d entries; 0 to %d", r->n, REWARD_SET_MAX);
     if (r->n == 0)
@@ -814,15 +811,13 @@ static int check_rewards(const runconfig_rewards *r, migr_err *err)
             return migr_errf(err, "rewards: entry %d has no name", i);
         list[i] = (reward_weight){r->item[i].name, r->item[i].weight};
     }
-    return reward_set_init(&set, list, r->n, err);
+    return reward_list_check(list, r->n, err);
 }
 
 static int check_sft(const runconfig *rc, migr_err *err)
 {
     const runconfig_model *m = &rc->model;
-    /* vocab_builder_finish refuses a limit that cannot hold the fixed tokens
-     * and the four punctuation marks. */
-    const int min_vocab = VOCAB_FIRST_WORD + 4;
+    const int min_vocab = RUNCONFIG_VOCAB_MIN;
 
     if (m->channels % m->heads != 0)
         return migr_errf(err, "model.heads: %d does not divide model.channels %d", m->heads,
