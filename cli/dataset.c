@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "ml/probe.h"
+#include "spec/mi.h"
 
 static void print_datasets(json_t *list)
 {
@@ -261,10 +261,10 @@ static int dataset_job(const migr_home *home, const cli_args *a, const char *job
 
 int cmd_dataset_mi(const migr_home *home, const cli_args *a)
 {
-    long long folds = 5, repeats = PROBE_DEFAULT_REPEATS, seed = 1;
+    long long folds = 5, repeats = MI_DEFAULT_REPEATS, seed = 1;
     double tau = 0.1;
     if (cli_real(a, "--tau", 0, 1, 1, &tau) < 0 || cli_int(a, "--folds", 2, 20, &folds) < 0 ||
-        cli_int(a, "--repeats", 1, PROBE_MAX_REPEATS, &repeats) < 0 || cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0)
+        cli_int(a, "--repeats", 1, MI_MAX_REPEATS, &repeats) < 0 || cli_int(a, "--seed", 0, INT64_MAX, &seed) < 0)
         return EXIT_USAGE;
     return dataset_job(home, a, "mi", json_pack("{s:f, s:I, s:I, s:I}", "tau", tau, "folds", (json_int_t)folds,
                                                 "repeats", (json_int_t)repeats, "seed", (json_int_t)seed),

@@ -18,7 +18,7 @@
 
 #include "cli/cli.h"
 #include "common/fs.h"
-#include "media/synth.h"
+#include "spec/synth.h"
 #include "spec/runconfig.h"
 
 /* The sizes of one demo: --quick for tests, the default for the README. */

@@ -20,9 +20,9 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "coordinator/db.h"
-#include "media/features.h"
-#include "media/synth.h"
-#include "ml/probe.h"
+#include "spec/featurize.h"
+#include "spec/mi.h"
+#include "spec/synth.h"
 
 static int usage(int *status, migr_err *err, const char *msg)
 {
@@ -574,7 +574,7 @@ end:
 
 #define JOB_CLIPS "SELECT id, features, label, subtitle, annotation FROM clips WHERE dataset_id = ? "
 
-_Static_assert(PROBE_MAX_REPEATS == 100, "the usage message of dataset.mi names the limit");
+_Static_assert(MI_MAX_REPEATS == 100, "the usage message of dataset.mi names the limit");
 
 json_t *datasets_mi(coord *c, json_t *args, int *status, migr_err *err)
 {
@@ -583,10 +583,10 @@ json_t *datasets_mi(coord *c, json_t *args, int *status, migr_err *err)
     json_int_t folds = json_integer_value(json_object_get(args, "folds"));
     json_int_t seed = json_integer_value(json_object_get(args, "seed"));
     json_t *jrepeats = json_object_get(args, "repeats");
-    json_int_t repeats = jrepeats ? json_integer_value(jrepeats) : PROBE_DEFAULT_REPEATS;
+    json_int_t repeats = jrepeats ? json_integer_value(jrepeats) : MI_DEFAULT_REPEATS;
 
     if (!name || tau < 0 || tau >= 1 || folds < 2 || folds > 20 || seed < 0 || repeats < 1 ||
-        repeats > PROBE_MAX_REPEATS) {
+        repeats > MI_MAX_REPEATS) {
         usage(status, err, "dataset.mi needs a name, 0 <= tau < 1, 2..20 folds, 1..100 repeats and a seed >= 0");
         return NULL;
     }

@@ -12,8 +12,8 @@
 #include "common/le.h"
 #include "common/log.h"
 #include "coordinator/db.h"
-#include "ml/ckpt.h"
 #include "spec/bootstrap.h"
+#include "spec/ckpt_format.h"
 #include "spec/metrics.h"
 #include "spec/runconfig.h"
 

@@ -1,4 +1,4 @@
-/* features.c -- featurization defaults and the MIGRFEAT byte format.
+/* features.c -- the MIGRFEAT byte format.
  *
  * Layout (all little-endian):
  *   0  magic "MIGRFEAT"           8 bytes
@@ -21,15 +21,6 @@ static const char features_magic[8] = {'M', 'I', 'G', 'R', 'F', 'E', 'A', 'T'};
 /* Dimension caps: far above any real use, low enough that products of two
  * or three of them cannot overflow size_t or ask for absurd allocations. */
 enum { FEATURES_MAX_DIM = 1 << 16, FEATURES_MAX_FRAMES = 1 << 12 };
-
-void featurize_config_default(featurize_config *cfg)
-{
-    cfg->n_frames = 8;
-    cfg->height = 32;
-    cfg->width = 32;
-    cfg->n_mel = 40;
-    cfg->max_audio_frames = 300;
-}
 
 void media_features_free(media_features *f)
 {

@@ -14,13 +14,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
-
-typedef struct featurize_config {
-    int n_frames;         /* video frames sampled per clip (default 8) */
-    int height, width;    /* frame size after resize (default 32 x 32) */
-    int n_mel;            /* mel bands (default 40) */
-    int max_audio_frames; /* cap on log-mel frames (default 300 = 3 s) */
-} featurize_config;
+#include "spec/featurize.h"
 
 typedef struct media_features {
     int n_frames, height, width;
@@ -30,8 +24,6 @@ typedef struct media_features {
     float *mel;           /* (n_audio, n_mel) log-mel; NULL when n_audio == 0 */
     double duration;      /* seconds, from the container */
 } media_features;
-
-void featurize_config_default(featurize_config *cfg);
 
 /* Decode the media file at path with FFmpeg's libraries and fill out (which
  * the caller later releases with media_features_free).  On failure -- file

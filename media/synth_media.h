@@ -1,20 +1,19 @@
-/* synth_media.h -- the generator's pictures and sound (media-internal).
+/* synth_media.h -- the generator's media: a planned clip (spec/synth.h)
+ * rendered to pictures, sound and an MP4.
  *
  * synth_face draws the procedural face whose expression carries the visual
  * cue; synth_voice synthesizes the voice whose prosody carries the audio cue;
- * synth_render_tracks muxes them.  Both are pure functions of (config, seed,
- * plan) and use no FFmpeg, so they can be tested and timed on their own. */
+ * synth_render muxes them into a real MP4 (MPEG-4 Part 2 video + AAC audio,
+ * encoded with libavcodec, bit-exact flags set).  Face and voice are pure
+ * functions of (config, seed, plan) and use no FFmpeg, so they can be tested
+ * and timed on their own. */
 #ifndef MIGR_SYNTH_MEDIA_H
 #define MIGR_SYNTH_MEDIA_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "media/synth.h"
-
-/* Random streams drawn for one clip (common/rng.h), kept apart so adding
- * draws to one (say, the face) never changes another (the plan). */
-enum { SYNTH_STREAM_PLAN = 1, SYNTH_STREAM_FACE = 2, SYNTH_STREAM_VOICE = 3, SYNTH_STREAM_DRIFT = 4 };
+#include "spec/synth.h"
 
 /* The expression of a face at one instant; neutral is eye_open 1,
  * mouth_width 1 and everything else 0. */
@@ -54,6 +53,11 @@ void synth_face_draw(const synth_face *face, double t, uint8_t *luma, int luma_s
  * clip's voice. */
 void synth_voice_render(const synth_config *cfg, uint64_t seed, const synth_clip *clip,
                         float *pcm, size_t n_samples);
+
+/* Render the clip's media to path, atomically (temp file, fsync, rename).
+ * The same config, seed and plan give the same bytes. */
+int synth_render(const synth_config *cfg, uint64_t seed, const synth_clip *clip,
+                 const char *path, migr_err *err);
 
 /* Which streams synth_render_tracks writes; synth_render writes both.  Tests
  * use the others to make video-only and audio-only files. */

@@ -6,7 +6,6 @@
  * plan) give the same bytes.  The file appears atomically: written to
  * a temp file of its own beside path (fs_temp_beside), then published as
  * fs_publish does: fsynced, renamed over path, the directory fsynced. */
-#include "media/synth.h"
 #include "media/synth_media.h"
 
 #include <errno.h>

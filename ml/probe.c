@@ -831,8 +831,8 @@ int probe_cross_fit_repeated(const probe_config *cfg, const probe_input *inputs,
                              migr_err *err)
 {
     assert(cfg && mi_out);
-    if (repeats < 1 || repeats > PROBE_MAX_REPEATS)
-        return migr_errf(err, "probe: %d cross-fitting repeats, want 1..%d", repeats, PROBE_MAX_REPEATS);
+    if (repeats < 1 || repeats > MI_MAX_REPEATS)
+        return migr_errf(err, "probe: %d cross-fitting repeats, want 1..%d", repeats, MI_MAX_REPEATS);
     double (*one)[MODALITY_COUNT] = malloc((size_t)(n > 0 ? n : 1) * sizeof *one);
     if (!one)
         return migr_errf(err, "probe: out of memory cross-fitting %d clips", n);

@@ -87,6 +87,7 @@
 #include "common/emotion.h"
 #include "common/error.h"
 #include "media/features.h"
+#include "spec/mi.h"
 
 enum {
     PROBE_MIN_CALIBRATION = 10, /* fewer held-out clips than this: no calibration */
@@ -187,8 +188,7 @@ int probe_cross_fit(const probe_config *cfg, const probe_input *inputs, const in
  * probe_cross_fit with config seed probe_repeat_seed(cfg->seed, r) -- each
  * repeat its own folds and probes, every clip still scored only by probes
  * that did not see it.  Returns 0, or -1 with err as probe_cross_fit, or
- * when repeats is not in 1..PROBE_MAX_REPEATS. */
-enum { PROBE_DEFAULT_REPEATS = 10, PROBE_MAX_REPEATS = 100 };
+ * when repeats is not in 1..MI_MAX_REPEATS (spec/mi.h). */
 uint64_t probe_repeat_seed(uint64_t seed, int repeat);
 int probe_cross_fit_repeated(const probe_config *cfg, const probe_input *inputs, const int *labels,
                              int n, int folds, int repeats, double (*mi_out)[MODALITY_COUNT],

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "media/features.h"
-#include "media/synth.h"
+#include "media/synth_media.h"
 
 task_handler task_handler_find(const char *kind)
 {

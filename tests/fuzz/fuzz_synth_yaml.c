@@ -1,5 +1,5 @@
 /* fuzz_synth_yaml.c -- the synthetic generator's YAML config
- * (media/synth.h synth_config_load) on any bytes.
+ * (spec/synth.h synth_config_load) on any bytes.
  *
  * The input is written to a file of the harness's scratch directory and
  * loaded over the defaults, as `migr dataset synth --config` is.  A refused
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "media/synth.h"
+#include "spec/synth.h"
 #include "tests/fuzz/fuzz_util.h"
 
 static int in_range(const synth_config *c)

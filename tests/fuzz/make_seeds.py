@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """make_seeds.py -- write the binary seeds of tests/fuzz/corpus/ (wire, ckpt,
-features), from the formats as proto/migr.proto, ml/ckpt.h, common/store.h
-and media/features.c define them.  The text seeds are written by hand.
+features), from the formats as proto/migr.proto, spec/ckpt_format.h,
+common/store.h and media/features.c define them.  The text seeds are written
+by hand.
 
     python3 tests/fuzz/make_seeds.py     (from the top of the tree)
 """

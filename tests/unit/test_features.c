@@ -9,8 +9,8 @@
 #include "common/fs.h"
 #include "media/features.h"
 #include "media/melspec.h"
-#include "media/synth.h"
 #include "media/synth_media.h"
+#include "spec/synth.h"
 
 /* ---- helpers ---- */
 

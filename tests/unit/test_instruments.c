@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "common/store.h"
-#include "media/synth.h"
+#include "spec/synth.h"
 #include "ml/textclf.h"
 #include "tests/unit/check.h"
 #include "worker/tasks.h"

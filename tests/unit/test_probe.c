@@ -529,7 +529,7 @@ TEST(probe_cross_fit_repeated_is_the_mean_of_its_cross_fits)
     CHECK_MSG(differs > 0, "the last repeat alone equals the mean: the repeats did not differ");
     CHECK_INT(-1, probe_cross_fit_repeated(&cfg, in, labels, N, 3, 0, got, &err));
     CHECK_MSG(strstr(err.msg, "repeats") != NULL, "%s", err.msg);
-    CHECK_INT(-1, probe_cross_fit_repeated(&cfg, in, labels, N, 3, PROBE_MAX_REPEATS + 1, got, &err));
+    CHECK_INT(-1, probe_cross_fit_repeated(&cfg, in, labels, N, 3, MI_MAX_REPEATS + 1, got, &err));
 }
 
 TEST(probe_folds_are_balanced_stratified_and_cover_every_clip_once)

@@ -10,7 +10,8 @@
 #include <unistd.h>
 
 #include "common/fs.h"
-#include "media/synth.h"
+#include "media/synth_media.h"
+#include "spec/synth.h"
 
 /* ---- helpers ---- */
 

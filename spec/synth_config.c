@@ -7,7 +7,7 @@
  * The file is loaded whole with libyaml's document API, then walked; every
  * error names the file, the line and the key.  Values are checked one by one
  * as they are read and together at the end (the rates must not exceed 1). */
-#include "media/synth.h"
+#include "spec/synth.h"
 
 #include <errno.h>
 #include <math.h>

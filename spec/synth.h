@@ -1,11 +1,11 @@
-/* synth.h -- the synthetic DFEW-format dataset generator.
+/* synth.h -- the synthetic DFEW-format dataset generator: its config and
+ * its plans.
  *
  * A clip's plan (label, dominant modality, each modality's cue, subtitle and
  * clue annotations) is a pure function of (config, seed, index): the
  * coordinator computes plans to write the manifest, workers recompute them to
- * render media.  Rendering writes a real MP4 (MPEG-4 Part 2 video + AAC audio,
- * encoded with libavcodec, bit-exact flags set) whose face carries the visual
- * cue and whose voice carries the audio cue. */
+ * render media.  Rendering (media/synth_media.h) writes a real MP4 whose face
+ * carries the visual cue and whose voice carries the audio cue. */
 #ifndef MIGR_SYNTH_H
 #define MIGR_SYNTH_H
 
@@ -67,9 +67,8 @@ int synth_config_load(const char *yaml_path, synth_config *cfg, migr_err *err);
 /* Deterministic plan of clip `index` for `seed`. */
 void synth_plan(const synth_config *cfg, uint64_t seed, int index, synth_clip *out);
 
-/* Render the clip's media to path, atomically (temp file, fsync, rename).
- * The same config, seed and plan give the same bytes. */
-int synth_render(const synth_config *cfg, uint64_t seed, const synth_clip *clip,
-                 const char *path, migr_err *err);
+/* Random streams drawn for one clip (common/rng.h), kept apart so adding
+ * draws to one (say, the face) never changes another (the plan). */
+enum { SYNTH_STREAM_PLAN = 1, SYNTH_STREAM_FACE = 2, SYNTH_STREAM_VOICE = 3, SYNTH_STREAM_DRIFT = 4 };
 
 #endif

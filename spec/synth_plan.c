@@ -5,9 +5,8 @@
  * decoding or encoding anything.  Every string comes from the tables below,
  * none contains a double quote or a newline, and every write is bounded by
  * snprintf into the clip's fixed buffers. */
-#include "media/synth.h"
+#include "spec/synth.h"
 #include "common/rng.h"
-#include "media/synth_media.h"
 
 #include <stdio.h>
 #include <string.h>
