@@ -7,9 +7,12 @@
 #   make bench      benchmarks in bench/
 
 CC      ?= cc
-PKGS    := libzmq libprotobuf-c sqlite3 openblas libavformat libavcodec \
-           libswscale libswresample libavutil yaml-0.1 libmicrohttpd jansson libsodium \
-           icu-i18n icu-uc
+# migrd links common/, spec/ and its own libraries only; the worker and the CLI
+# add media/ and ml/, and with them FFmpeg and OpenBLAS (t_layering.sh checks).
+MIGRD_PKGS := libzmq libprotobuf-c sqlite3 yaml-0.1 libmicrohttpd jansson libsodium \
+              icu-i18n icu-uc
+MODEL_PKGS := openblas libavformat libavcodec libswscale libswresample libavutil
+PKGS    := $(MIGRD_PKGS) $(MODEL_PKGS)
 DEPS_OK := build/.deps-ok
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -17,6 +20,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -g $(WARN) -Ibuild/gen -I. \
               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS_BASE = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -lpthread
+LDLIBS_MIGRD = $(shell pkg-config --libs $(MIGRD_PKGS) 2>/dev/null) -lm -lpthread
 
 # Two flavours share one source tree: release (build/) and sanitized (build/san/).
 OPT_release  := -O2
@@ -29,13 +33,24 @@ PROTO_C   := build/gen/migr.pb-c.c
 SCHEMA_C  := build/gen/schema.c
 DASH_C    := build/gen/dashboard.c
 DASH_SRC  := $(sort $(wildcard coordinator/dashboard/*.html coordinator/dashboard/*.js coordinator/dashboard/*.css))
-LIB_SRC   := $(wildcard common/*.c spec/*.c media/*.c ml/*.c ml/rewards/*.c) $(PROTO_C)
+# The library, one archive per folder: common/ (with the wire's generated
+# code), spec/ (what migrd and the workers both need to agree on: run configs,
+# synthetic plans, metrics, formats), media/ (FFmpeg) and ml/ (the model).
+SRC_common:= $(wildcard common/*.c) $(PROTO_C)
+SRC_spec  := $(wildcard spec/*.c)
+SRC_media := $(wildcard media/*.c)
+SRC_ml    := $(wildcard ml/*.c ml/rewards/*.c)
+LIB_SRC   := $(SRC_common) $(SRC_spec) $(SRC_media) $(SRC_ml)
 MIGRD_SRC := $(wildcard coordinator/*.c) $(SCHEMA_C) $(DASH_C)
 WORKER_SRC:= $(wildcard worker/*.c)
 CLI_SRC   := $(wildcard cli/*.c)
 UNIT_SRC  := $(wildcard tests/unit/*.c)
 
 obj = $(patsubst %.c,build/$(1)/obj/%.o,$(patsubst build/gen/%,gen/%,$(2)))
+# Archives of flavour $(1) in link order (each after those that use it).
+MIGRD_LIBS := spec common
+ALL_LIBS   := ml media spec common
+libs = $(patsubst %,build/$(1)/libmigr-%.a,$(2))
 
 .PHONY: all deps test unit integration demo bench bench-quality clean san fuzz fuzz-replay
 all: build/bin/migr build/bin/migrd build/bin/migr-worker
@@ -70,23 +85,27 @@ build/$(1)/obj/gen/%.o: build/gen/%.c | $(DEPS_OK)
 build/$(1)/obj/%.o: %.c build/gen/migr.pb-c.h | $(DEPS_OK)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CFLAGS_BASE) $$(OPT_$(1)) -MMD -MP -c $$< -o $$@
-build/$(1)/libmigr.a: $(call obj,$(1),$(LIB_SRC))
-	@rm -f $$@
-	ar rcs $$@ $$^
 endef
 $(eval $(call flavour,release))
 $(eval $(call flavour,san))
 
+define archive
+build/$(1)/libmigr-$(2).a: $(call obj,$(1),$(SRC_$(2)))
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach f,release san,$(foreach a,$(ALL_LIBS),$(eval $(call archive,$(f),$(a)))))
+
 BIN_release := build/bin
 BIN_san     := build/san/bin
 define binaries
-$(BIN_$(1))/migrd: $(call obj,$(1),$(MIGRD_SRC)) build/$(1)/libmigr.a
+$(BIN_$(1))/migrd: $(call obj,$(1),$(MIGRD_SRC)) $(call libs,$(1),$(MIGRD_LIBS))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(OPT_$(1)) -o $$@ $$^ $$(LDLIBS_MIGRD)
+$(BIN_$(1))/migr-worker: $(call obj,$(1),$(WORKER_SRC)) $(call libs,$(1),$(ALL_LIBS))
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(OPT_$(1)) -o $$@ $$^ $$(LDLIBS_BASE)
-$(BIN_$(1))/migr-worker: $(call obj,$(1),$(WORKER_SRC)) build/$(1)/libmigr.a
-	@mkdir -p $$(dir $$@)
-	$$(CC) $$(OPT_$(1)) -o $$@ $$^ $$(LDLIBS_BASE)
-$(BIN_$(1))/migr: $(call obj,$(1),$(CLI_SRC)) build/$(1)/libmigr.a
+$(BIN_$(1))/migr: $(call obj,$(1),$(CLI_SRC)) $(call libs,$(1),$(ALL_LIBS))
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(OPT_$(1)) -o $$@ $$^ $$(LDLIBS_BASE)
 endef
@@ -94,11 +113,11 @@ $(eval $(call binaries,release))
 $(eval $(call binaries,san))
 
 UNIT_LINK := $(UNIT_SRC) $(filter-out %/main.c,$(MIGRD_SRC) $(WORKER_SRC) $(CLI_SRC))
-build/san/bin/unit-tests: $(call obj,san,$(UNIT_LINK)) build/san/libmigr.a
+build/san/bin/unit-tests: $(call obj,san,$(UNIT_LINK)) $(call libs,san,$(ALL_LIBS))
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT_san) -o $@ $^ $(LDLIBS_BASE)
 
-build/san/bin/poke: $(call obj,san,tests/tools/poke.c) build/san/libmigr.a
+build/san/bin/poke: $(call obj,san,tests/tools/poke.c) $(call libs,san,$(ALL_LIBS))
 	@mkdir -p $(dir $@)
 	$(CC) $(OPT_san) -o $@ $^ $(LDLIBS_BASE)
 

@@ -43,8 +43,8 @@
 #           --json (--sim-workers N: N simulated workers in one process).  It
 #           starts a migrd of its own (temporary MIGR_HOME, loopback TCP,
 #           SQLite as in real runs), queues all T no-op tasks, starts the
-#           workers and runs until every task is done (how many tasks a
-#           worker holds at once is that command's choice).  Its latency, as its
+#           workers and runs until every task is done (each worker holds one
+#           task plus --prefetch queued, migrd's default 1).  Its latency, as its
 #           --help says, spans migrd reading the message that freed a worker's
 #           slot to that worker's next task leaving migrd with its lease
 #           committed: the coordinator's decision time, without the trip to
@@ -56,8 +56,11 @@
 # Tables (each printed as soon as it is measured):
 #   1. zeromq, celery and migr at WORKERS (default 1 4 16) real workers;
 #      zeromq and migr run TASKS tasks, celery CELERY_TASKS (fewer: it is
-#      some 50x slower than zeromq).  On the migr row: x zeromq, x celery =
+#      some 50x slower than zeromq).  On the migr rows: x zeromq, x celery =
 #      migr tasks/s divided by zeromq's, celery's (above 1: migr is faster).
+#      migr runs with migrd's default --prefetch 1 (each worker holds one task
+#      queued beyond the one it runs, as in real runs), and again as migr/p0
+#      with --prefetch 0: one task per worker at a time, zeromq's discipline.
 #   2. migr with --sim-workers SIM_WORKERS (default 10 100 1000), SIM_TASKS
 #      tasks; tps/first, p50/first = tasks/s and p50 divided by the first
 #      row's (flat dispatch cost: both near 1).
@@ -320,6 +323,7 @@ table1_round() {
         skipped zeromq || run_zeromq "$out/zeromq-$n.r$r.json" "$n" "$tasks" || :
         skipped celery || run_celery "$out/celery-$n.r$r.json" "$n" "$celery_tasks" || :
         run_migr "$out/migr-$n.r$r.json" --workers "$n" --tasks "$tasks" || :
+        run_migr "$out/migr0-$n.r$r.json" --workers "$n" --tasks "$tasks" --prefetch 0 || :
     done
 }
 
@@ -332,20 +336,21 @@ table1() {
         p50_ms p99_ms max_ms "x zeromq" "x celery"
     for n in $workers_list; do
         z=$(pick "zeromq-$n" || :) c=$(pick "celery-$n" || :) m=$(pick "migr-$n" || :)
-        for impl in zeromq celery migr; do
-            skipped "$impl" && continue
-            case $impl in zeromq) j=$z ;; celery) j=$c ;; migr) j=$m ;; esac
+        m0=$(pick "migr0-$n" || :)
+        for impl in zeromq celery migr migr/p0; do
+            skipped "${impl%/p0}" && continue
+            case $impl in zeromq) j=$z ;; celery) j=$c ;; migr) j=$m ;; migr/p0) j=$m0 ;; esac
             if [ -z "$j" ]; then
-                [ "$impl" = migr ] && why=$(unavailable) || why=failed
+                case $impl in migr*) why=$(unavailable) ;; *) why=failed ;; esac
                 printf '%7s %-7s %s\n' "$n" "$impl" "($why)"
                 continue
             fi
             printf '%7s %-7s %s' "$n" "$impl" "$(stats "$j")"
-            if [ "$impl" = migr ]; then
+            if [ "${impl%/p0}" = migr ]; then
                 zt='' ct=''
                 [ -z "$z" ] || zt=$(field "$z" tasks_per_s)
                 [ -z "$c" ] || ct=$(field "$c" tasks_per_s)
-                mt=$(field "$m" tasks_per_s)
+                mt=$(field "$j" tasks_per_s)
                 printf ' %9s %9s' "$(ratio "$mt" "$zt")" "$(ratio "$mt" "$ct")"
             fi
             echo

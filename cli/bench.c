@@ -274,7 +274,7 @@ static void remove_tree(const char *dir)
 
 int cmd_bench_dispatch(const migr_home *home_in, const cli_args *a)
 {
-    bench_opts o = {.tasks = 100000, .workers = 4, .payload = 64, .json = cli_flag(a, "--json")};
+    bench_opts o = {.tasks = 100000, .workers = 4, .payload = 64, .prefetch = 1, .json = cli_flag(a, "--json")};
     char dir[PATH_MAX], endpoint[64];
     const char *tmp = getenv("TMPDIR");
     migr_home home;

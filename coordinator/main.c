@@ -47,10 +47,10 @@ static void usage(FILE *out)
             "out, even if its worker lives on; the task is retried elsewhere and the late\n"
             "result refused.\n"
             "\n"
-            "--prefetch N (default 0, at most 3 x a worker's --concurrency) hands each worker\n"
+            "--prefetch N (default 1, at most 3 x a worker's --concurrency) hands each worker\n"
             "N tasks beyond its free slots, queued at the worker: its next task is there when\n"
-            "one ends, hiding the dispatch round trip on short tasks, at the price of a task\n"
-            "waiting behind another while a worker elsewhere may be idle.\n"
+            "one ends, hiding the dispatch round trip, at the price of a task waiting behind\n"
+            "another while a worker elsewhere may be idle (0 for long, uneven tasks).\n"
             "\n"
             "Stops cleanly on SIGTERM or SIGINT; restarted, it resumes from the database.\n"
             "Usually started by `migr up`.\n");
