@@ -951,12 +951,18 @@ static void drain(coord *c)
                 wire_refuse(c->router, &peer, err.msg);
             continue;
         }
-        if (env->body_case == MIGR__ENVELOPE__BODY_REQUEST && !c->durable) {
-            dispatch(c);
-            batch_end(c);
-            batch_begin(c, 1);
+        if (env->body_case != MIGR__ENVELOPE__BODY_REQUEST) {
+            handle_message(c, &peer, env);
+            continue;
         }
+        /* A request commits on its own, durably, so the worker messages
+         * around it do not wait for its fsync. */
+        dispatch(c);
+        batch_end(c);
+        batch_begin(c, 1);
         handle_message(c, &peer, env);
+        batch_end(c);
+        batch_begin(c, 0);
     }
 }
 
@@ -969,9 +975,9 @@ int coord_serve(coord *c, volatile int *stop, migr_err *err)
     c->next_heartbeat_ms = clock_mono_ms();
     while (!*stop) {
         int64_t now = clock_mono_ms();
-        int tick = now >= c->next_heartbeat_ms;
-        batch_begin(c, tick);
-        if (tick) {
+        if (now >= c->next_heartbeat_ms) {
+            /* The tick commits on its own, durably (batch_begin). */
+            batch_begin(c, 1);
             if (c->auth.on)
                 reload_allowlist(c);
             send_heartbeats(c);
@@ -980,7 +986,9 @@ int coord_serve(coord *c, volatile int *stop, migr_err *err)
             deadlines_prune(c);
             schedules_tick(c, clock_wall_ms());
             c->next_heartbeat_ms = now + c->cfg.heartbeat_ms;
+            batch_end(c);
         }
+        batch_begin(c, 0);
         deadlines_due(c);
         drain(c);
         dispatch(c);
