@@ -34,8 +34,8 @@ vocab=${3:-2000}
 # shellcheck disable=SC2046 # pkg-config's flags are meant to split
 cc -std=c11 -D_GNU_SOURCE -O2 -ffp-contract=fast -Wall -Wextra -Werror -Wno-psabi -I"$here" \
     $(pkg-config --cflags openblas) -o "$out/generate" \
-    "$here/bench/generate.c" "$here/ml/model.c" "$here/ml/layers.c" "$here/ml/sample.c" \
-    "$here/common/error.c" $(pkg-config --libs openblas) -lm
+    "$here/bench/generate.c" "$here/ml/model.c" "$here/ml/layers.c" "$here/ml/pool.c" "$here/ml/sample.c" "$here/ml/blas.c" \
+    "$here/common/error.c" $(pkg-config --libs openblas) -lm -lpthread
 
 field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }'; }
