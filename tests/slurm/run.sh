@@ -433,5 +433,6 @@ wait_job "$serve"
 t1=$(ms)
 say "job $serve stopped $(secs "$t0" "$t1")s after scancel --batch --signal=TERM ($(job_state "$serve"))"
 stopped_in_order "$serve"
+[ "$(job_state "$serve")" = COMPLETED ] || fail "job $serve, stopped in order, ended $(job_state "$serve"), not COMPLETED"
 
 echo "PASS: $version, job $jobid on ${alloc[*]} (migrd on $first): ${wall}s wall; final checkpoint (step $step) sha256 $sha, the same as the local run's (${ref_time}s); job $serve resumed it and stopped in order"
