@@ -5,6 +5,8 @@
 #   make fuzz       every libFuzzer harness for FUZZ_SECONDS (tests/fuzz/)
 #   make demo       run the main job on synthetic data
 #   make bench      benchmarks in bench/
+#   make deploy-test the Slurm recipe under a real single-host Slurm, the k8s
+#                   manifests against the API schemas (each installs what it needs)
 
 CC      ?= cc
 # migrd links common/, spec/ and its own libraries only; the worker and the CLI
@@ -52,7 +54,7 @@ MIGRD_LIBS := spec common
 ALL_LIBS   := ml media spec common
 libs = $(patsubst %,build/$(1)/libmigr-%.a,$(2))
 
-.PHONY: all deps test unit integration demo bench bench-quality clean san fuzz fuzz-replay
+.PHONY: all deps test unit integration demo bench bench-quality clean san fuzz fuzz-replay deploy-test
 all: build/bin/migr build/bin/migrd build/bin/migr-worker
 
 deps: $(DEPS_OK)
@@ -137,6 +139,10 @@ demo: all
 
 bench: all
 	sh bench/featurize.sh
+
+deploy-test: all
+	bash tests/slurm/run.sh
+	sh tests/k8s/validate.sh
 
 bench-quality: all
 	sh bench/sft_quality.sh
