@@ -44,7 +44,7 @@
 #           starts a migrd of its own (temporary MIGR_HOME, loopback TCP,
 #           SQLite as in real runs), queues all T no-op tasks, starts the
 #           workers and runs until every task is done (each worker holds one
-#           task plus --prefetch queued, migrd's default 1).  Its latency, as its
+#           task plus --prefetch queued: the bench's default 1, migrd's 0).  Its latency, as its
 #           --help says, spans migrd reading the message that freed a worker's
 #           slot to that worker's next task leaving migrd with its lease
 #           committed: the coordinator's decision time, without the trip to
@@ -58,9 +58,10 @@
 #      zeromq and migr run TASKS tasks, celery CELERY_TASKS (fewer: it is
 #      some 50x slower than zeromq).  On the migr rows: x zeromq, x celery =
 #      migr tasks/s divided by zeromq's, celery's (above 1: migr is faster).
-#      migr runs with migrd's default --prefetch 1 (each worker holds one task
-#      queued beyond the one it runs, as in real runs), and again as migr/p0
-#      with --prefetch 0: one task per worker at a time, zeromq's discipline.
+#      migr runs with the bench's default --prefetch 1 (each worker holds one
+#      task queued beyond the one it runs: the setting for short tasks), and
+#      again as migr/p0 with migrd's default --prefetch 0: one task per worker
+#      at a time, zeromq's discipline.
 #   2. migr with --sim-workers SIM_WORKERS (default 10 100 1000), SIM_TASKS
 #      tasks; tps/first, p50/first = tasks/s and p50 divided by the first
 #      row's (flat dispatch cost: both near 1).

@@ -78,7 +78,7 @@ static const cli_option bench_dispatch_opts[] = {
     {"--sim-workers", "N", 0, 0, "simulated workers in this process instead, 1..10000"},
     {"--payload", "BYTES", 0, 0, "each task's payload, 0..1048576 (default 64)"},
     {"--prefetch", "N", 0, 0, "migrd --prefetch: tasks queued at each worker beyond its free slot, 0..64 "
-                              "(default 1, as migrd's)"},
+                              "(default 1, for short tasks; migrd's own default is 0)"},
     JSON_OPT, END_OPT};
 static const cli_option demo_opts[] = {
     {"--quick", NULL, 0, 0, "a smaller experiment that finishes in a few minutes"},

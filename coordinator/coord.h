@@ -33,7 +33,7 @@ typedef struct coord_config {
     int insecure;          /* allow a non-local endpoint without CURVE */
     int task_timeout_s;    /* a lease ends this long after it began, even if
                             * its worker lives on (3600) */
-    int prefetch;          /* tasks queued at a worker beyond its free slots (1) */
+    int prefetch;          /* tasks queued at a worker beyond its free slots (0) */
 } coord_config;
 
 /* A message that leaves migrd only once the batch that decided it has

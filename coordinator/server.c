@@ -158,7 +158,7 @@ void coord_config_default(coord_config *cfg)
     cfg->backoff_ms = 1000;
     cfg->insecure = 0;
     cfg->task_timeout_s = 3600;
-    cfg->prefetch = 1;
+    cfg->prefetch = 0;
 }
 
 static int lease_deadline(coord *c, int64_t task_id, uint64_t lease)

@@ -26,7 +26,7 @@ wait_for "the long run to take steps" 60 sh -c "[ \$(migr run show $long --json 
 # given the run's next task if it stopped between two).
 kill -STOP "$(pid_of worker-0)" || fail "could not stop the worker"
 soon_for "the stopped worker to hold a lease" 2 sh -c "[ \$(sqlite3 $db \"SELECT COUNT(*) FROM tasks WHERE state = 'leased'\") -ge 1 ]"
-# It holds its running task and, with migrd's --prefetch 1, maybe one more
+# It holds its running task and, with migrd --prefetch N, maybe more
 # queued: nothing new can be leased while it is stopped (the run waits for
 # its results), so this is what its death takes back.
 sleep 0.5
