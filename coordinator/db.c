@@ -116,19 +116,33 @@ sqlite3_stmt *db_prepare(sqlite3 *db, migr_err *err, const char *sql, const char
     return st;
 }
 
+/* Step st once and release it (finalize, or reset for a kept statement);
+ * with out, its first column is the result (fallback when no row or NULL). */
+static int step_once(sqlite3 *db, sqlite3_stmt *st, int kept, int64_t *out, int64_t fallback, const char *sql,
+                     migr_err *err)
+{
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    if (out)
+        *out = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0)
+                                                                              : fallback;
+    if (kept)
+        db_cache_release(st);
+    else
+        sqlite3_finalize(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+        return migr_errf(err, "running \"%s\": %s", sql, sqlite3_errmsg(db));
+    return 0;
+}
+
 int db_run(sqlite3 *db, migr_err *err, const char *sql, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     sqlite3_stmt *st = prepare_va(db, err, sql, fmt, ap);
     va_end(ap);
-    if (!st)
-        return -1;
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return migr_errf(err, "running \"%s\": %s", sql, sqlite3_errmsg(db));
-    return 0;
+    return step_once(db, st, 0, NULL, 0, sql, err);
 }
 
 int db_int(sqlite3 *db, migr_err *err, int64_t *out, int64_t fallback, const char *sql,
@@ -138,17 +152,7 @@ int db_int(sqlite3 *db, migr_err *err, int64_t *out, int64_t fallback, const cha
     va_start(ap, fmt);
     sqlite3_stmt *st = prepare_va(db, err, sql, fmt, ap);
     va_end(ap);
-    if (!st)
-        return -1;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
-        *out = sqlite3_column_int64(st, 0);
-    else
-        *out = fallback;
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return migr_errf(err, "running \"%s\": %s", sql, sqlite3_errmsg(db));
-    return 0;
+    return step_once(db, st, 0, out, fallback, sql, err);
 }
 
 /* Transactions are savepoints: outside a transaction one begins a (deferred)
@@ -248,14 +252,7 @@ int db_cache_int(db_cache *dc, migr_err *err, int64_t *out, int64_t fallback, co
     va_start(ap, fmt);
     sqlite3_stmt *st = cache_prepare_va(dc, err, sql, fmt, ap);
     va_end(ap);
-    if (!st)
-        return -1;
-    int rc = sqlite3_step(st);
-    *out = rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL ? sqlite3_column_int64(st, 0) : fallback;
-    db_cache_release(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return migr_errf(err, "running \"%s\": %s", sql, sqlite3_errmsg(dc->db));
-    return 0;
+    return step_once(dc->db, st, 1, out, fallback, sql, err);
 }
 
 void db_cache_release(sqlite3_stmt *st)
@@ -270,13 +267,7 @@ int db_cache_run(db_cache *dc, migr_err *err, const char *sql, const char *fmt, 
     va_start(ap, fmt);
     sqlite3_stmt *st = cache_prepare_va(dc, err, sql, fmt, ap);
     va_end(ap);
-    if (!st)
-        return -1;
-    int rc = sqlite3_step(st);
-    db_cache_release(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return migr_errf(err, "running \"%s\": %s", sql, sqlite3_errmsg(dc->db));
-    return 0;
+    return step_once(dc->db, st, 1, NULL, 0, sql, err);
 }
 
 const char *db_text(sqlite3_stmt *st, int col)
