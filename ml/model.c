@@ -435,32 +435,35 @@ static int lm_rows_pick(model_acts *a, size_t BT, int all)
 /* Per-layer slices of the parameters and activations. */
 #define PL(ptr, l, n) ((ptr) + (size_t)(l) * (n))
 
-/* Block l past its attention, on N rows: x (N, C) is the block's input
- * residual and atty (N, C) its attention output; fills the first N rows of
- * the layer's residual2, ln2, fch, fch_gelu, fch_sig and residual3 slices
- * (which step by BT rows). */
-static void block_tail_forward(model *m, int l, size_t BT, size_t N, const float *x,
+/* Block l past its attention, on rows r0 .. r0 + N - 1: x (r0 + N, C) is
+ * the block's input residual and atty (r0 + N, C) its attention output;
+ * fills those rows of the layer's residual2, ln2, fch, fch_gelu, fch_sig and
+ * residual3 slices (which step by BT rows).  A row's bits depend on the rows
+ * the matmuls take it with (OpenBLAS picks kernels by shape), so callers
+ * that want a row's value independent of others pass the same spans. */
+static void block_tail_forward(model *m, int l, size_t BT, size_t r0, size_t N, const float *x,
                                const float *atty)
 {
     const model_config *c = &m->cfg;
     const model_params *p = &m->params;
     model_acts *a = &m->acts;
     int C = c->channels, RC = c->mlp_ratio * c->channels;
-    size_t BTC = BT * C, NC = N * C;
-    float *res2 = PL(a->residual2, l, BTC), *ln2 = PL(a->ln2, l, BTC);
-    float *fch = PL(a->fch, l, BT * RC), *fchg = PL(a->fch_gelu, l, BT * RC);
+    size_t BTC = BT * C, NC = N * C, rc0 = r0 * C, rr0 = r0 * (size_t)RC;
+    float *res2 = PL(a->residual2, l, BTC) + rc0, *ln2 = PL(a->ln2, l, BTC) + rc0;
+    float *fch = PL(a->fch, l, BT * RC) + rr0, *fchg = PL(a->fch_gelu, l, BT * RC) + rr0;
+    float *proj = a->proj + rc0;
     pool *tp = m->tp;
 
-    matmul_forward(a->proj, atty, PL(p->attprojw, l, (size_t)C * C), PL(p->attprojb, l, C), N,
+    matmul_forward(proj, atty + rc0, PL(p->attprojw, l, (size_t)C * C), PL(p->attprojb, l, C), N,
                    C, C, tp);
-    residual_forward(res2, x, a->proj, NC, tp);
-    layernorm_forward(ln2, PL(a->ln2_mean, l, BT), PL(a->ln2_rstd, l, BT), res2,
+    residual_forward(res2, x + rc0, proj, NC, tp);
+    layernorm_forward(ln2, PL(a->ln2_mean, l, BT) + r0, PL(a->ln2_rstd, l, BT) + r0, res2,
                       PL(p->ln2w, l, C), PL(p->ln2b, l, C), N, C, tp);
     matmul_forward(fch, ln2, PL(p->fcw, l, (size_t)RC * C), PL(p->fcb, l, RC), N, C, RC, tp);
-    gelu_forward(fchg, PL(a->fch_sig, l, BT * RC), fch, N * RC, tp);
-    matmul_forward(a->proj, fchg, PL(p->fcprojw, l, (size_t)C * RC), PL(p->fcprojb, l, C), N,
+    gelu_forward(fchg, PL(a->fch_sig, l, BT * RC) + rr0, fch, N * RC, tp);
+    matmul_forward(proj, fchg, PL(p->fcprojw, l, (size_t)C * RC), PL(p->fcprojb, l, C), N,
                    RC, C, tp);
-    residual_forward(PL(a->residual3, l, BTC), res2, a->proj, NC, tp);
+    residual_forward(PL(a->residual3, l, BTC) + rc0, res2, proj, NC, tp);
 }
 
 /* The backward of block_tail_forward on its N rows.  dres (N, C) comes in
@@ -642,7 +645,7 @@ static int forward(model *m, const model_batch *batch, int fused, double *loss, 
         attention_forward(atty, PL(a->att, l, BT * NH * (T + 1) / 2), a->att_scratch, qkv, B, T,
                           C, NH, l == L - 1 ? m->q0_last : 0, m->tp);
         if (l < L - 1) {
-            block_tail_forward(m, l, BT, BT, residual, atty);
+            block_tail_forward(m, l, BT, 0, BT, residual, atty);
             continue;
         }
         for (int r = 0; r < n_lm; r++) { /* the last block: the LM-head rows only */
@@ -650,7 +653,11 @@ static int forward(model *m, const model_batch *batch, int fused, double *loss, 
             memcpy(a->lm_x + (size_t)r * C, residual + pos * C, (size_t)C * sizeof(float));
             memcpy(a->lm_atty + (size_t)r * C, atty + pos * C, (size_t)C * sizeof(float));
         }
-        block_tail_forward(m, l, BT, (size_t)n_lm, a->lm_x, a->lm_atty);
+        /* The rows with a target apart from the others, so that asking for
+         * every row's logits changes none of their bits. */
+        block_tail_forward(m, l, BT, 0, (size_t)n_target, a->lm_x, a->lm_atty);
+        if (n_lm > n_target)
+            block_tail_forward(m, l, BT, (size_t)n_target, (size_t)(n_lm - n_target), a->lm_x, a->lm_atty);
     }
     layernorm_forward(a->lm_in, a->lnf_mean, a->lnf_rstd, PL(a->residual3, L - 1, BTC), p->lnfw,
                       p->lnfb, (size_t)n_lm, C, m->tp);
