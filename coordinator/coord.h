@@ -34,6 +34,8 @@ typedef struct coord_config {
     int task_timeout_s;    /* a lease ends this long after it began, even if
                             * its worker lives on (3600) */
     int prefetch;          /* tasks queued at a worker beyond its free slots (0) */
+    int keep_events_days;  /* task events older than this are deleted; 0 keeps
+                            * them all (14) */
 } coord_config;
 
 /* A message that leaves migrd only once the batch that decided it has

@@ -325,11 +325,13 @@ int evals_shard_done(coord *c, const task_row *t, json_t *output, migr_err *err)
 {
     int64_t run = t->owner_id, done, shards;
     (void)output;
-    if (db_int(c->db, err, &done, 0, "SELECT COUNT(*) FROM tasks WHERE owner = 'run' AND owner_id = ? AND "
-               "kind = 'evaluate' AND state = 'done'", "i", run) < 0 ||
+    /* The run's step counts its done shards: one more per completion (a
+     * task completes once), not a count of them all each time. */
+    if (db_run(c->db, err, "UPDATE runs SET step = step + 1 WHERE id = ?", "i", run) < 0 ||
+        db_int(c->db, err, &done, 0, "SELECT step FROM runs WHERE id = ?", "i", run) < 0 ||
         db_int(c->db, err, &shards, 0, "SELECT steps FROM runs WHERE id = ?", "i", run) < 0)
         return -1;
-    if (db_run(c->db, err, "UPDATE runs SET step = ? WHERE id = ?", "ii", done, run) < 0 || done < shards)
+    if (done < shards)
         return 0;
     /* Every shard is in: the metrics over all their records, in shard order. */
     sqlite3_stmt *st = db_prepare(c->db, err, "SELECT output FROM tasks WHERE owner = 'run' AND owner_id = ? "

@@ -20,7 +20,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: migrd [--log-level LEVEL] [--heartbeat-ms N] [--liveness N] [--max-attempts N]\n"
-            "             [--task-timeout SECONDS] [--prefetch N] [--insecure]\n"
+            "             [--task-timeout SECONDS] [--prefetch N] [--keep-events DAYS] [--insecure]\n"
             "       migrd --version\n"
             "\n"
             "The migr coordinator: owns the SQLite database, hands tasks to workers\n"
@@ -52,6 +52,11 @@ static void usage(FILE *out)
             "one ends, hiding the dispatch round trip of short tasks, at the price of a task\n"
             "waiting behind another while a worker elsewhere may be idle (as training steps'\n"
             "shards would: hence 0 by default).\n"
+            "\n"
+            "--keep-events DAYS (default 14; 0 keeps all) deletes task events (task.done,\n"
+            "task.retry, task.failed, task.stale) once they are that old, a few thousand a\n"
+            "second; run, schedule and worker events stay, and so do the counters /metrics\n"
+            "shows.\n"
             "\n"
             "Stops cleanly on SIGTERM or SIGINT; restarted, it resumes from the database.\n"
             "Usually started by `migr up`.\n");
@@ -131,6 +136,12 @@ int main(int argc, char **argv)
             if (v && !strcmp(v, "0"))
                 cfg.prefetch = 0;
             else if (parse_int_arg(a, v, &cfg.prefetch) < 0)
+                return 2;
+            i++;
+        } else if (!strcmp(a, "--keep-events")) {
+            if (v && !strcmp(v, "0"))
+                cfg.keep_events_days = 0;
+            else if (parse_int_arg(a, v, &cfg.keep_events_days) < 0)
                 return 2;
             i++;
         } else if (!strcmp(a, "--insecure")) {

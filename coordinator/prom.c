@@ -16,9 +16,8 @@ static const char *const run_kinds[] = {"sft", "grpo", "eval", NULL};
 static const char *const dataset_states[] = {"synthesizing", "featurizing", "ready", "failed", NULL};
 static const char *const worker_states[] = {"alive", "dead", "gone", NULL};
 
-/* Upper bounds of the task-duration buckets, in seconds. */
-static const double duration_le[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
-enum { DURATION_BUCKETS = sizeof duration_le / sizeof duration_le[0] };
+/* At most this many task-duration buckets (schema table duration_buckets). */
+enum { DURATION_BUCKETS_MAX = 32 };
 
 /* A growing text buffer; after an allocation failure it stops growing and
  * sets oom, which the caller checks once at the end. */
@@ -93,9 +92,10 @@ static int gauge_dataset_clips(sqlite3 *db, text_buf *b, migr_err *err)
     sqlite3_stmt *st = db_prepare(
         db, err,
         "SELECT d.name, "
-        "COALESCE(SUM(c.state = 'featurized'), 0), COALESCE(SUM(c.state = 'failed'), 0), "
-        "COALESCE(SUM(c.state = 'pending'), 0) "
-        "FROM datasets d LEFT JOIN clips c ON c.dataset_id = d.id GROUP BY d.id ORDER BY d.id",
+        "IFNULL(SUM(CASE c.state WHEN 'featurized' THEN c.n END), 0), "
+        "IFNULL(SUM(CASE c.state WHEN 'failed' THEN c.n END), 0), "
+        "IFNULL(SUM(CASE c.state WHEN 'pending' THEN c.n END), 0) "
+        "FROM datasets d LEFT JOIN clip_counts c ON c.dataset_id = d.id GROUP BY d.id ORDER BY d.id",
         NULL);
     int rc;
 
@@ -224,8 +224,9 @@ static int gauge_runs(sqlite3 *db, text_buf *b, migr_err *err)
 static int gauge_tasks(sqlite3 *db, text_buf *b, migr_err *err)
 {
     sqlite3_stmt *st = db_prepare(db, err,
-        "SELECT kind, SUM(state IN ('queued', 'waiting')), SUM(state = 'leased'), SUM(state = 'done'), SUM(state = 'failed') "
-        "FROM tasks GROUP BY kind ORDER BY kind", NULL);
+        "SELECT kind, SUM(CASE WHEN state IN ('queued', 'waiting') THEN n ELSE 0 END), "
+        "SUM(CASE state WHEN 'leased' THEN n ELSE 0 END), SUM(CASE state WHEN 'done' THEN n ELSE 0 END), "
+        "SUM(CASE state WHEN 'failed' THEN n ELSE 0 END) FROM task_counts GROUP BY kind ORDER BY kind", NULL);
     int rc;
     if (!st)
         return -1;
@@ -240,54 +241,75 @@ static int gauge_tasks(sqlite3 *db, text_buf *b, migr_err *err)
     return step_error(db, rc, "tasks", err);
 }
 
-/* migr_task_duration_seconds{kind}: done tasks, from their lease to their result. */
+/* The task-duration bucket bounds, ascending, into le; their number, or -1
+ * with err. */
+static int duration_bounds(sqlite3 *db, double *le, migr_err *err)
+{
+    sqlite3_stmt *st = db_prepare(db, err, "SELECT le FROM duration_buckets ORDER BY i", NULL);
+    int n = 0, rc;
+    if (!st)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < DURATION_BUCKETS_MAX)
+        le[n++] = sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW)
+        return migr_errf(err, "duration_buckets holds more than %d bounds", DURATION_BUCKETS_MAX);
+    return step_error(db, rc, "task duration buckets", err) < 0 ? -1 : n;
+}
+
+/* One kind's histogram from its per-bucket counts (count[nb]: above every
+ * bound). */
+static void histogram_kind(text_buf *b, const char *kind, const double *le, int nb, const int64_t *count,
+                           double sum)
+{
+    int64_t cum = 0;
+    for (int i = 0; i <= nb; i++) {
+        cum += count[i];
+        buf_printf(b, "migr_task_duration_seconds_bucket{kind=");
+        buf_label(b, kind);
+        if (i < nb)
+            buf_printf(b, ",le=\"%g\"} %" PRId64 "\n", le[i], cum);
+        else
+            buf_printf(b, ",le=\"+Inf\"} %" PRId64 "\n", cum);
+    }
+    buf_printf(b, "migr_task_duration_seconds_sum{kind=");
+    buf_label(b, kind);
+    buf_printf(b, "} %.6f\nmigr_task_duration_seconds_count{kind=", sum);
+    buf_label(b, kind);
+    buf_printf(b, "} %" PRId64 "\n", cum);
+}
+
+/* migr_task_duration_seconds{kind}: done tasks, from their lease to their
+ * result, as the task_durations trigger counted them. */
 static int histogram_durations(sqlite3 *db, text_buf *b, migr_err *err)
 {
-    sqlite3_stmt *st = db_prepare(db, err,
-        "SELECT kind, (finished_ms - leased_ms) / 1000.0 FROM tasks WHERE state = 'done' AND leased_ms IS NOT NULL "
-        "AND finished_ms IS NOT NULL ORDER BY kind", NULL);
+    double le[DURATION_BUCKETS_MAX];
+    int nb = duration_bounds(db, le, err);
+    if (nb < 0)
+        return -1;
+    sqlite3_stmt *st = db_prepare(db, err, "SELECT kind, bucket, n, sum FROM task_durations ORDER BY kind, bucket",
+                                  NULL);
     int rc;
     char kind[64] = "";
-    int64_t count[DURATION_BUCKETS + 1] = {0};
+    int64_t count[DURATION_BUCKETS_MAX + 1] = {0};
     double sum = 0;
-    int any = 0;
     if (!st)
         return -1;
     header(b, "migr_task_duration_seconds", "histogram", "Seconds from a task's lease to its result, done tasks.");
     for (;;) {
         rc = sqlite3_step(st);
         const char *k = rc == SQLITE_ROW ? db_text(st, 0) : NULL;
-        if (any && (!k || strcmp(k, kind) != 0)) {
-            int64_t cum = 0;
-            for (int i = 0; i <= DURATION_BUCKETS; i++) {
-                cum += count[i];
-                buf_printf(b, "migr_task_duration_seconds_bucket{kind=");
-                buf_label(b, kind);
-                if (i < DURATION_BUCKETS)
-                    buf_printf(b, ",le=\"%g\"} %" PRId64 "\n", duration_le[i], cum);
-                else
-                    buf_printf(b, ",le=\"+Inf\"} %" PRId64 "\n", cum);
-            }
-            buf_printf(b, "migr_task_duration_seconds_sum{kind=");
-            buf_label(b, kind);
-            buf_printf(b, "} %.6f\nmigr_task_duration_seconds_count{kind=", sum);
-            buf_label(b, kind);
-            buf_printf(b, "} %" PRId64 "\n", cum);
+        if (kind[0] && (!k || strcmp(k, kind) != 0)) {
+            histogram_kind(b, kind, le, nb, count, sum);
             memset(count, 0, sizeof count);
             sum = 0;
         }
         if (!k)
             break;
         snprintf(kind, sizeof kind, "%s", k);
-        any = 1;
-        double secs = sqlite3_column_double(st, 1);
-        if (secs < 0)
-            secs = 0;
-        int i = 0;
-        while (i < DURATION_BUCKETS && secs > duration_le[i])
-            i++;
-        count[i]++;
-        sum += secs;
+        int64_t bucket = sqlite3_column_int64(st, 1);
+        count[bucket >= 0 && bucket < nb ? bucket : nb] += sqlite3_column_int64(st, 2);
+        sum += sqlite3_column_double(st, 3);
     }
     sqlite3_finalize(st);
     return step_error(db, rc, "task durations", err);
@@ -298,9 +320,8 @@ static int counter_task_events(sqlite3 *db, text_buf *b, migr_err *err, const ch
                                const char *event_kind)
 {
     sqlite3_stmt *st = db_prepare(db, err,
-        "SELECT t.kind, IFNULL(c.n, 0) FROM (SELECT DISTINCT kind FROM tasks) t LEFT JOIN "
-        "(SELECT k.kind AS kind, COUNT(*) AS n FROM events e JOIN tasks k ON k.id = e.task_id WHERE e.kind = ? "
-        "GROUP BY k.kind) c ON c.kind = t.kind ORDER BY t.kind", "s", event_kind);
+        "SELECT t.kind, IFNULL(c.n, 0) FROM (SELECT DISTINCT kind FROM task_counts) t "
+        "LEFT JOIN event_counts c ON c.counter = ? AND c.kind = t.kind ORDER BY t.kind", "s", event_kind);
     int rc;
     if (!st)
         return -1;
@@ -314,11 +335,13 @@ static int counter_task_events(sqlite3 *db, text_buf *b, migr_err *err, const ch
     return step_error(db, rc, name, err);
 }
 
-/* A counter without labels from a COUNT(*) query. */
-static int counter(sqlite3 *db, text_buf *b, migr_err *err, const char *name, const char *help, const char *sql)
+/* A counter without labels: event_counts' counter of that name. */
+static int counter(sqlite3 *db, text_buf *b, migr_err *err, const char *name, const char *help,
+                   const char *counter_name)
 {
     int64_t n;
-    if (db_int(db, err, &n, 0, sql, NULL) < 0)
+    if (db_int(db, err, &n, 0, "SELECT IFNULL(SUM(n), 0) FROM event_counts WHERE counter = ?", "s",
+               counter_name) < 0)
         return -1;
     header(b, name, "counter", help);
     buf_printf(b, "%s %" PRId64 "\n", name, n);
@@ -365,7 +388,7 @@ int prom_page(sqlite3 *db, char **text, size_t *len, migr_err *err)
     *text = NULL;
     *len = 0;
     if (db_int(db, err, &alive, 0, "SELECT COUNT(*) FROM workers WHERE state = 'alive'", NULL) < 0 ||
-        db_int(db, err, &depth, 0, "SELECT COUNT(*) FROM tasks WHERE state = 'queued'", NULL) < 0)
+        db_int(db, err, &depth, 0, "SELECT IFNULL(SUM(n), 0) FROM task_counts WHERE state = 'queued'", NULL) < 0)
         return -1;
     header(&b, "migr_workers_alive", "gauge", "Workers whose heartbeats are current.");
     buf_printf(&b, "migr_workers_alive %" PRId64 "\n", alive);
@@ -378,15 +401,13 @@ int prom_page(sqlite3 *db, char **text, size_t *len, migr_err *err)
                             "task.retry") < 0 ||
         counter_task_events(db, &b, err, "migr_task_failures_total", "Tasks that used up their attempts.",
                             "task.failed") < 0 ||
-        /* Leases taken back by migrd (worker_lost, sweep_orphans, the
-         * heartbeat check) give reasons that begin "worker ". */
         counter(db, &b, err, "migr_leases_lost_total",
                 "Leases taken back from a worker that died, did not come back after a restart, or no longer held them.",
-                "SELECT COUNT(*) FROM events WHERE kind IN ('task.retry', 'task.failed') AND detail LIKE 'worker %'") < 0 ||
+                "lease.lost") < 0 ||
         counter(db, &b, err, "migr_stale_results_total", "Results refused because their lease had been taken back.",
-                "SELECT COUNT(*) FROM events WHERE kind = 'task.stale'") < 0 ||
+                "task.stale") < 0 ||
         counter(db, &b, err, "migr_worker_deaths_total", "Workers declared dead after missed heartbeats.",
-                "SELECT COUNT(*) FROM events WHERE kind = 'worker.dead'") < 0 ||
+                "worker.dead") < 0 ||
         schedules(db, &b, err) < 0 ||
         gauge_by_state(db, &b, err, "migr_datasets", "Datasets by state.",
                        "SELECT state, COUNT(*) FROM datasets GROUP BY state", dataset_states) < 0 ||

@@ -208,6 +208,14 @@ int queue_waiting(sqlite3 *db, task_row **out, size_t *n, migr_err *err)
                      n, err);
 }
 
+int queue_trim_events(db_cache *dc, int64_t before_ms, int limit, migr_err *err)
+{
+    if (db_cache_run(dc, err, "DELETE FROM events WHERE id IN (SELECT id " TASK_EVENTS_BEFORE " ORDER BY at_ms LIMIT ?)",
+                     "ii", before_ms, (int64_t)limit) < 0)
+        return -1;
+    return sqlite3_changes(dc->db);
+}
+
 int queue_event(sqlite3 *db, const char *kind, const char *owner, int64_t owner_id,
                 int64_t task_id, const char *detail, migr_err *err)
 {

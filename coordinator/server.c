@@ -159,6 +159,7 @@ void coord_config_default(coord_config *cfg)
     cfg->insecure = 0;
     cfg->task_timeout_s = 3600;
     cfg->prefetch = 0;
+    cfg->keep_events_days = 14;
 }
 
 static int lease_deadline(coord *c, int64_t task_id, uint64_t lease)
@@ -369,6 +370,21 @@ static void worker_lost(coord *c, coord_worker *w, const char *why)
         queue_event(c->db, "worker.dead", NULL, 0, 0, reason, &err) < 0)
         log_error("%s", err.msg);
     fleet_remove(&c->fleet, w);
+}
+
+/* Task events older than --keep-events days, at most EVENTS_TRIMMED_PER_TICK
+ * a tick: a backlog (the first start with the option, or a change to it)
+ * goes over many ticks instead of stalling the loop. */
+enum { EVENTS_TRIMMED_PER_TICK = 2000 };
+
+static void trim_events(coord *c)
+{
+    migr_err err;
+    if (c->cfg.keep_events_days == 0)
+        return;
+    if (queue_trim_events(&c->sql, clock_wall_ms() - (int64_t)c->cfg.keep_events_days * 86400000, EVENTS_TRIMMED_PER_TICK,
+                          &err) < 0)
+        log_error("deleting old task events: %s", err.msg);
 }
 
 /* Tasks leased to workers that never came back after a coordinator restart:
@@ -986,6 +1002,7 @@ int coord_serve(coord *c, volatile int *stop, migr_err *err)
             send_heartbeats(c);
             sweep_dead(c);
             sweep_orphans(c);
+            trim_events(c);
             deadlines_prune(c);
             schedules_tick(c, clock_wall_ms());
             c->next_heartbeat_ms = now + c->cfg.heartbeat_ms;

@@ -60,12 +60,14 @@ json_t *view_workers(sqlite3 *db, migr_err *err)
     return rows(db, err, VIEW_WORKERS, NULL, NULL, 0);
 }
 
+/* A dataset's clips in one state, from the counts schema/009 keeps. */
+#define DATASET_CLIPS_IN(state) \
+    "IFNULL((SELECT n FROM clip_counts c WHERE c.dataset_id = d.id AND c.state = '" state "'), 0) AS " state
+
 #define DATASET_COLUMNS                                                                        \
     "SELECT d.name, d.source, d.state, "                                                       \
-    "(SELECT COUNT(*) FROM clips c WHERE c.dataset_id = d.id) AS clips, "                      \
-    "(SELECT COUNT(*) FROM clips c WHERE c.dataset_id = d.id AND c.state = 'featurized') AS featurized, " \
-    "(SELECT COUNT(*) FROM clips c WHERE c.dataset_id = d.id AND c.state = 'failed') AS failed, " \
-    "(SELECT COUNT(*) FROM clips c WHERE c.dataset_id = d.id AND c.state = 'pending') AS pending, " \
+    "(SELECT IFNULL(SUM(n), 0) FROM clip_counts c WHERE c.dataset_id = d.id) AS clips, "       \
+    DATASET_CLIPS_IN("featurized") ", " DATASET_CLIPS_IN("failed") ", " DATASET_CLIPS_IN("pending") ", " \
     "d.manifest, d.synth_seed AS seed, d.created_ms, d.finished_ms FROM datasets d "
 
 json_t *view_datasets(sqlite3 *db, migr_err *err)

@@ -9,6 +9,8 @@
 
 #include "coordinator/coord.h"
 #include "coordinator/db.h"
+#include "coordinator/evals.h"
+#include "coordinator/queue.h"
 #include "coordinator/runs.h"
 #include "tests/unit/coord_fixture.h"
 
@@ -131,4 +133,58 @@ TEST(store_objects_are_removed_only_after_a_durable_commit)
     CHECK_INT(2, sync);
     CHECK_MSG(after_fast_commit, "%s was removed after a commit that was not durable", obj);
     CHECK_MSG(!after_durable, "%s is still in the store after a durable commit", obj);
+}
+
+static int count_vm_steps(unsigned type, void *ctx, void *p, void *x)
+{
+    (void)type;
+    (void)x;
+    *(int64_t *)ctx += sqlite3_stmt_status(p, SQLITE_STMTSTATUS_VM_STEP, 0);
+    return 0;
+}
+
+/* An evaluation's shard completion costs the same whichever shard it is:
+ * each used to count the run's done shards, so an evaluation in S shards
+ * read O(S^2) rows (shard 299 of 300 took 27 times the steps of shard 2).
+ * The last completion computes the metrics over every shard's records. */
+TEST(evals_shard_done_costs_the_same_for_every_shard)
+{
+    enum { SHARDS = 300 };
+    coord c;
+    migr_err err = {0};
+    int64_t steps[SHARDS] = {0}, done = -1;
+    char state[32] = "";
+    CHECK_MSG(open_test_coord(&c, &err) == 0, "coord_open: %s", err.msg);
+    int ok = db_run(c.db, &err, "INSERT INTO datasets (id, name, source, manifest, state, created_ms) "
+                    "VALUES (1, 'd', 'manifest', '/m.csv', 'ready', 0)", "") == 0 &&
+             db_run(c.db, &err, "INSERT INTO runs (id, name, kind, state, step, steps, config, created_ms) "
+                    "VALUES (1, 'e', 'eval', 'running', 0, ?, '{}', 0)", "i", (int64_t)SHARDS) == 0 &&
+             db_run(c.db, &err, "INSERT INTO evals (run_id, ckpt_path, dataset_id, clips, created_ms) "
+                    "VALUES (1, 'runs/9/ckpt/000001.ckpt', 1, ?, 0)", "i", (int64_t)SHARDS) == 0;
+    for (int k = 0; ok && k < SHARDS; k++)
+        ok = queue_add(c.db, "run", 1, "evaluate", k, "{}", 3, &err) == 0;
+    for (int k = 0; ok && k < SHARDS; k++) {
+        task_row t = {.id = k + 1, .owner = "run", .owner_id = 1, .kind = "evaluate", .subject = k};
+        ok = db_run(c.db, &err, "UPDATE tasks SET state = 'done', output = ? WHERE id = ?", "si",
+                    k % 2 ? "{\"records\": [[1, 1, 1, 1, 0, 0, 1, 1]]}" : "{\"records\": [[2, 1, 1, 2, 1, 1, 0, 1]]}",
+                    (int64_t)k + 1) == 0 &&
+             sqlite3_trace_v2(c.db, SQLITE_TRACE_PROFILE, count_vm_steps, &steps[k]) == SQLITE_OK &&
+             evals_shard_done(&c, &t, NULL, &err) == 0;
+        sqlite3_trace_v2(c.db, 0, NULL, NULL);
+    }
+    if (ok) {
+        sqlite3_stmt *st = db_prepare(c.db, &err, "SELECT step, state FROM runs WHERE id = 1", "");
+        if (st && sqlite3_step(st) == SQLITE_ROW) {
+            done = sqlite3_column_int64(st, 0);
+            snprintf(state, sizeof state, "%s", (const char *)sqlite3_column_text(st, 1));
+        }
+        sqlite3_finalize(st);
+    }
+    coord_close(&c);
+    CHECK_MSG(ok, "%s", err.msg);
+    CHECK_INT(SHARDS, done);
+    CHECK_STR("succeeded", state);
+    CHECK_MSG(steps[1] > 0 && steps[SHARDS - 2] == steps[1],
+              "shard 2 took %lld steps, shard %d %lld", (long long)steps[1], SHARDS - 1,
+              (long long)steps[SHARDS - 2]);
 }
