@@ -94,6 +94,10 @@ static void print_dataset(json_t *d)
            (long long)json_integer_value(json_object_get(d, "featurized")),
            (long long)json_integer_value(json_object_get(d, "failed")),
            (long long)json_integer_value(json_object_get(d, "pending")));
+    if (json_is_integer(json_object_get(d, "planned")))
+        printf("planning: %lld of %lld clips planned (the manifest is written last)\n",
+               (long long)json_integer_value(json_object_get(d, "planned")),
+               (long long)json_integer_value(json_object_get(d, "planned_of")));
     printf("manifest: %s\n", json_string_value(json_object_get(d, "manifest")));
     print_counts("labels", json_object_get(d, "labels"));
     print_counts("dominant modality (generator)", json_object_get(d, "generator_dominant"));
@@ -140,7 +144,11 @@ static int wait_dataset(const migr_home *home, const char *name)
         const char *state = json_string_value(json_object_get(d, "state"));
         long total = (long)json_integer_value(json_object_get(d, "clips"));
         long done = total - (long)json_integer_value(json_object_get(d, "pending"));
-        cli_progress(state, done, total);
+        if (json_is_integer(json_object_get(d, "planned"))) /* migrd is still planning its clips */
+            cli_progress("planning", (long)json_integer_value(json_object_get(d, "planned")),
+                         (long)json_integer_value(json_object_get(d, "planned_of")));
+        else
+            cli_progress(state, done, total);
         if (!strcmp(state, "ready") || !strcmp(state, "failed")) {
             cli_progress_end();
             print_dataset(d);

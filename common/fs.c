@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
@@ -83,6 +84,22 @@ int fs_temp_beside(const char *path, char *tmp, size_t cap, migr_err *err)
         return -1;
     }
     return fd;
+}
+
+int fs_remove_temps(const char *path, migr_err *err)
+{
+    char pattern[PATH_MAX + 16];
+    glob_t g;
+    int rc = 0;
+    if (snprintf(pattern, sizeof pattern, "%s.tmp.??????", path) >= (int)sizeof pattern)
+        return migr_errf(err, "path too long: %s", path);
+    if (glob(pattern, GLOB_NOSORT, NULL, &g) != 0)
+        return 0; /* none */
+    for (size_t i = 0; i < g.gl_pathc; i++)
+        if (unlink(g.gl_pathv[i]) < 0 && errno != ENOENT && rc == 0)
+            rc = migr_errf(err, "cannot remove %s: %s", g.gl_pathv[i], strerror(errno));
+    globfree(&g);
+    return rc;
 }
 
 int fs_publish(const char *tmp, const char *path, migr_err *err)

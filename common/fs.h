@@ -18,6 +18,11 @@ int fs_mkdirs(const char *path, migr_err *err);
  * (close-on-exec), or -1 with err. */
 int fs_temp_beside(const char *path, char *tmp, size_t cap, migr_err *err);
 
+/* Remove the temp files fs_temp_beside made beside path that a crash left
+ * (their writer gone: only for files one process writes).  0, or -1 with
+ * err naming one that could not be removed. */
+int fs_remove_temps(const char *path, migr_err *err);
+
 /* Durably put the written file tmp in place of path: fsync it, rename it
  * over path, fsync the directory (so that the rename survives a crash). */
 int fs_publish(const char *tmp, const char *path, migr_err *err);

@@ -86,6 +86,69 @@ int store_put(const store *st, const char *relpath, const void *data, size_t len
     return 0;
 }
 
+int store_writer_open(const store *st, const char *relpath, store_writer *w, migr_err *err)
+{
+    char dir[PATH_MAX];
+    static const unsigned char blank[OBJ_HEADER];
+
+    w->f = NULL;
+    if (store_path(st, relpath, w->path, sizeof w->path, err) < 0)
+        return -1;
+    snprintf(dir, sizeof dir, "%s", w->path);
+    if (fs_mkdirs(dirname(dir), err) < 0 || fs_remove_temps(w->path, err) < 0)
+        return -1;
+    int fd = fs_temp_beside(w->path, w->tmp, sizeof w->tmp, err);
+    if (fd < 0)
+        return -1;
+    if (!(w->f = fdopen(fd, "w"))) {
+        migr_errf(err, "cannot open %s: %s", w->tmp, strerror(errno));
+        close(fd);
+        unlink(w->tmp);
+        return -1;
+    }
+    crypto_hash_sha256_init(&w->sha);
+    w->len = 0;
+    fwrite(blank, 1, sizeof blank, w->f); /* the header, once the payload is known */
+    return 0;
+}
+
+int store_writer_add(store_writer *w, const void *data, size_t len)
+{
+    crypto_hash_sha256_update(&w->sha, data, len);
+    w->len += len;
+    return fwrite(data, 1, len, w->f) == len ? 0 : -1;
+}
+
+int store_writer_commit(store_writer *w, char sha_hex[STORE_SHA_HEX], migr_err *err)
+{
+    unsigned char header[OBJ_HEADER];
+    memcpy(header, OBJ_MAGIC, 8);
+    le_put_u64(header + 8, w->len);
+    crypto_hash_sha256_final(&w->sha, header + 16);
+    int bad = ferror(w->f) || fflush(w->f) != 0 || pwrite(fileno(w->f), header, sizeof header, 0) != (ssize_t)sizeof header;
+    int saved = errno;
+    bad = fclose(w->f) != 0 || bad;
+    w->f = NULL;
+    if (bad) {
+        unlink(w->tmp);
+        return migr_errf(err, "cannot write %s: %s (is the disk full?)", w->tmp, strerror(saved ? saved : errno));
+    }
+    if (fs_publish(w->tmp, w->path, err) < 0)
+        return -1;
+    if (sha_hex)
+        hex_encode(header + 16, crypto_hash_sha256_BYTES, sha_hex);
+    return 0;
+}
+
+void store_writer_abort(store_writer *w)
+{
+    if (!w->f)
+        return;
+    fclose(w->f);
+    w->f = NULL;
+    unlink(w->tmp);
+}
+
 int store_get(const store *st, const char *relpath, uint8_t **data, size_t *len,
               char sha_hex[STORE_SHA_HEX], migr_err *err)
 {

@@ -9,8 +9,10 @@
 #define MIGR_STORE_H
 
 #include <limits.h>
+#include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "common/error.h"
 
@@ -30,6 +32,24 @@ int store_path(const store *st, const char *relpath, char *out, size_t cap, migr
  * receives the payload's SHA-256. */
 int store_put(const store *st, const char *relpath, const void *data, size_t len,
               char sha_hex[STORE_SHA_HEX], migr_err *err);
+
+/* An object too large to build in memory, written a piece at a time:
+ * store_writer_open, store_writer_add as often as needed, then
+ * store_writer_commit (its header, fsync, rename: readers see the old object
+ * or the whole new one) or store_writer_abort.  Temp files a crash left
+ * beside the object are removed at the open. */
+typedef struct store_writer {
+    FILE *f;                        /* the temp file, NULL when not open */
+    crypto_hash_sha256_state sha;   /* of the payload so far */
+    uint64_t len;
+    char tmp[PATH_MAX], path[PATH_MAX];
+} store_writer;
+
+int store_writer_open(const store *st, const char *relpath, store_writer *w, migr_err *err);
+/* 0; a write error shows at the commit. */
+int store_writer_add(store_writer *w, const void *data, size_t len);
+int store_writer_commit(store_writer *w, char sha_hex[STORE_SHA_HEX], migr_err *err);
+void store_writer_abort(store_writer *w);
 
 /* Read and verify an object into a malloc'd buffer the caller owns.
  * sha_hex (may be NULL) receives its checksum. */

@@ -23,6 +23,8 @@
 #include "coordinator/deadlines.h"
 #include "coordinator/fleet.h"
 #include "coordinator/queue.h"
+#include "coordinator/runprep.h"
+#include "coordinator/synthplan.h"
 #include "coordinator/zap.h"
 
 typedef struct coord_config {
@@ -84,6 +86,8 @@ typedef struct coord {
     int orphans_swept;     /* leases of workers that never came back after a
                             * restart have been requeued */
     coord_bench bench;
+    synth_job synth;       /* the synthetic dataset being planned (synthplan.h) */
+    run_job prep;          /* the run whose clips are being prepared (runprep.h) */
     deadlines deadlines;   /* when each lease ends and each retry may run (deadlines.h) */
     size_t nwaiting;       /* retry entries in it */
     int64_t started_ms;    /* monotonic; leases held at start get one liveness period */

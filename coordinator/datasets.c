@@ -1,9 +1,10 @@
 /* datasets.c -- dataset ingestion.
  *
  * A manifest becomes one clip row and one featurize task per line, in one
- * transaction.  A synthetic dataset first gets its manifest, annotations and
- * one synth task per clip; each rendered clip then gets its featurize task.
- * A dataset is ready once no clip is pending. */
+ * transaction.  A synthetic dataset's clips, each with a synth task, and its
+ * manifest and annotations are planned by the loop (synthplan.h); each
+ * rendered clip then gets its featurize task.  A dataset is ready once its
+ * plan is complete and no clip is pending. */
 #include "coordinator/datasets.h"
 
 #include <ctype.h>
@@ -258,116 +259,6 @@ json_t *datasets_add(coord *c, json_t *args, int *status, migr_err *err)
 
 /* ---- synthetic datasets ---- */
 
-/* A synthetic clip's annotation line.  "think_first" holds, by block tag,
- * the reasoning of a describer who starts from a misleading block and
- * drifts with it (synth_clip.think_first); the trainer uses it when that
- * block comes first, "think" otherwise. */
-static char *synth_annotation(const synth_clip *p)
-{
-    static const char *const tag[MODALITY_COUNT] = {"vis", "aud", "txt"};
-    json_t *cues = json_object(), *drifted = json_object();
-    for (int m = 0; m < MODALITY_COUNT; m++) {
-        json_object_set_new(cues, modality_name(m),
-                            json_pack("{s:s, s:f}", "emotion", emotion_name(p->cue[m].emotion),
-                                      "strength", p->cue[m].strength));
-        if (p->drifted & (1u << m))
-            json_object_set_new(drifted, tag[m], json_string(p->think_first[m]));
-    }
-    json_t *a = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "clip", p->file,
-                          "vis", p->clue[MOD_VISUAL], "aud", p->clue[MOD_AUDIO],
-                          "txt", p->clue[MOD_TEXT], "think", p->think,
-                          "dominant", modality_name(p->dominant), "cues", cues,
-                          "think_first", drifted);
-    char *s = a ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    json_decref(a);
-    return s;
-}
-
-/* Write manifest.csv and annotations.jsonl for the plans, atomically. */
-static int write_synth_manifest(const char *dir, const synth_clip *plans, int n, migr_err *err)
-{
-    char path[PATH_MAX];
-    char *csv = NULL, *jsonl = NULL;
-    size_t csv_len = 0, jsonl_len = 0;
-    FILE *fc = open_memstream(&csv, &csv_len), *fj = open_memstream(&jsonl, &jsonl_len);
-    int rc = 0;
-
-    if (!fc || !fj) {
-        if (fc)
-            fclose(fc);
-        if (fj)
-            fclose(fj);
-        free(csv);
-        free(jsonl);
-        return migr_errf(err, "out of memory");
-    }
-    fputs("path,label,subtitle\n", fc);
-    for (int i = 0; i < n && rc == 0; i++) {
-        char rel[128], *ann = synth_annotation(&plans[i]);
-        snprintf(rel, sizeof rel, "media/%s", plans[i].file);
-        csv_write_field(fc, rel);
-        fprintf(fc, ",%s,", emotion_name(plans[i].label));
-        csv_write_field(fc, plans[i].subtitle);
-        fputc('\n', fc);
-        if (!ann) {
-            rc = migr_errf(err, "out of memory");
-            break;
-        }
-        /* Annotations are keyed by the manifest's clip path. */
-        json_t *a = json_loads(ann, 0, NULL);
-        json_object_set_new(a, "clip", json_string(rel));
-        json_dumpf(a, fj, JSON_COMPACT | JSON_SORT_KEYS);
-        fputc('\n', fj);
-        json_decref(a);
-        free(ann);
-    }
-    fclose(fc);
-    fclose(fj);
-    const void *b1[1] = {csv}, *b2[1] = {jsonl};
-    size_t l1[1] = {csv_len}, l2[1] = {jsonl_len};
-    if (rc == 0 && (fs_join(path, sizeof path, dir, "manifest.csv") < 0 ||
-                    fs_write_atomic(path, b1, l1, 1, err) < 0 ||
-                    fs_join(path, sizeof path, dir, "annotations.jsonl") < 0 ||
-                    fs_write_atomic(path, b2, l2, 1, err) < 0))
-        rc = -1;
-    free(csv);
-    free(jsonl);
-    return rc;
-}
-
-/* Insert the synthetic dataset's clips (pending) and synth tasks. */
-static int add_synth_rows(coord *c, int64_t dataset_id, const char *dir, const synth_clip *plans,
-                          int n, uint64_t seed, const char *config, migr_err *err)
-{
-    for (int i = 0; i < n; i++) {
-        char path[PATH_MAX], rel[128], *ann;
-        snprintf(rel, sizeof rel, "media/%s", plans[i].file);
-        if (fs_join(path, sizeof path, dir, rel) < 0)
-            return migr_errf(err, "path too long under %s", dir);
-        ann = synth_annotation(&plans[i]);
-        int rc = db_run(c->db, err,
-                        "INSERT INTO clips (dataset_id, idx, path, label, subtitle, annotation, state) "
-                        "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
-                        "iissss", dataset_id, (int64_t)i, path, emotion_name(plans[i].label),
-                        plans[i].subtitle, ann);
-        free(ann);
-        if (rc < 0)
-            return -1;
-        int64_t clip_id = sqlite3_last_insert_rowid(c->db);
-        json_t *p = json_pack("{s:i, s:I, s:s, s:s*}", "index", i, "seed", (json_int_t)seed,
-                              "path", path, "config", config);
-        char *params = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-        json_decref(p);
-        if (!params)
-            return migr_errf(err, "out of memory");
-        rc = queue_add(c->db, "dataset", dataset_id, "synth", clip_id, params, c->cfg.max_attempts, err);
-        free(params);
-        if (rc < 0)
-            return -1;
-    }
-    return 0;
-}
-
 json_t *datasets_synth(coord *c, json_t *args, int *status, migr_err *err)
 {
     const char *name = json_string_value(json_object_get(args, "name"));
@@ -376,7 +267,6 @@ json_t *datasets_synth(coord *c, json_t *args, int *status, migr_err *err)
     json_int_t seed = json_integer_value(json_object_get(args, "seed"));
     char dir[PATH_MAX], media[PATH_MAX], config_copy[PATH_MAX] = "";
     synth_config cfg;
-    synth_clip *plans;
 
     if (!name || clips < 1 || clips > 1000000 || seed < 0) {
         usage(status, err, "dataset.synth needs a name, 1..1000000 clips and a seed >= 0");
@@ -398,32 +288,19 @@ json_t *datasets_synth(coord *c, json_t *args, int *status, migr_err *err)
     if (config_path && (fs_join(config_copy, sizeof config_copy, dir, "synth.yaml") < 0 ||
                         fs_copy(config_path, config_copy, err) < 0))
         return NULL;
-    if (!(plans = calloc((size_t)clips, sizeof *plans))) {
-        migr_errf(err, "out of memory planning %lld clips", (long long)clips);
-        return NULL;
-    }
-    for (int i = 0; i < clips; i++)
-        synth_plan(&cfg, (uint64_t)seed, i, &plans[i]);
     char manifest[PATH_MAX];
-    fs_join(manifest, sizeof manifest, dir, "manifest.csv");
-    if (write_synth_manifest(dir, plans, (int)clips, err) < 0 || db_begin(c->db, err) < 0) {
-        free(plans);
+    if (fs_join(manifest, sizeof manifest, dir, "manifest.csv") < 0) {
+        migr_errf(err, "the store path %s is too long", c->st.root);
         return NULL;
     }
+    /* The clips are planned by the loop (synthplan.h). */
     if (db_run(c->db, err,
-               "INSERT INTO datasets (name, source, manifest, annotations, state, synth_seed, created_ms) "
-               "VALUES (?, 'synth', ?, ?, 'synthesizing', ?, ?)",
-               "sssii", name, manifest, NULL, (int64_t)seed, clock_wall_ms()) < 0 ||
-        add_synth_rows(c, sqlite3_last_insert_rowid(c->db), dir, plans, (int)clips, (uint64_t)seed,
-                       config_path ? config_copy : NULL, err) < 0 ||
-        db_run(c->db, err, "UPDATE datasets SET annotations = ? || '/annotations.jsonl' WHERE name = ?",
-               "ss", dir, name) < 0 ||
-        db_commit(c->db, err) < 0) {
-        db_rollback(c->db);
-        free(plans);
+               "INSERT INTO datasets (name, source, manifest, state, synth_seed, synth_clips, synth_config, planned, "
+               "created_ms) VALUES (?, 'synth', ?, 'synthesizing', ?, ?, ?, 0, ?)",
+               "ssiisi", name, manifest, (int64_t)seed, (int64_t)clips, config_path ? config_copy : NULL,
+               clock_wall_ms()) < 0)
         return NULL;
-    }
-    free(plans);
+    synthplan_wake(c);
     *status = 0;
     log_info("dataset %s: synthesizing %lld clips with seed %lld", name, (long long)clips,
              (long long)seed);
@@ -432,12 +309,18 @@ json_t *datasets_synth(coord *c, json_t *args, int *status, migr_err *err)
 
 /* ---- task outcomes ---- */
 
-/* Mark the dataset ready once no clip is pending.  Runs at every clip's
- * completion, so it asks whether one clip is still pending (stopping at the
- * first) rather than counting them: an ingest stays linear in its clips. */
+/* Mark the dataset ready once its plan is complete and no clip is pending.
+ * Runs at every clip's completion, so it asks whether one clip is still
+ * pending (stopping at the first) rather than counting them: an ingest stays
+ * linear in its clips. */
 static int maybe_finish(coord *c, int64_t dataset_id, migr_err *err)
 {
-    int64_t pending, synthesizing;
+    int64_t planning, pending, synthesizing;
+    if (db_cache_int(&c->sql, err, &planning, 0, "SELECT planned IS NOT NULL FROM datasets WHERE id = ?", "i",
+                     dataset_id) < 0)
+        return -1;
+    if (planning)
+        return 0;
     if (db_cache_int(&c->sql, err, &pending, 0, DATASET_ANY_PENDING_CLIP, "i", dataset_id) < 0 ||
         db_cache_int(&c->sql, err, &synthesizing, 0, DATASET_ANY_SYNTH_TASK, "i", dataset_id) < 0)
         return -1;
@@ -451,6 +334,11 @@ static int maybe_finish(coord *c, int64_t dataset_id, migr_err *err)
     return db_run(c->db, err,
                   "UPDATE datasets SET state = 'ready', finished_ms = ? WHERE id = ? AND state != 'ready'",
                   "ii", clock_wall_ms(), dataset_id);
+}
+
+int datasets_planned(coord *c, int64_t dataset_id, migr_err *err)
+{
+    return maybe_finish(c, dataset_id, err);
 }
 
 int datasets_synth_done(coord *c, const task_row *t, json_t *output, migr_err *err)

@@ -14,6 +14,10 @@ json_t *datasets_synth(coord *c, json_t *args, int *status, migr_err *err);
  * cross-fitted probes and scores each clip (args: name, tau, folds, seed). */
 json_t *datasets_mi(coord *c, json_t *args, int *status, migr_err *err);
 
+/* A synthetic dataset's plan is complete (synthplan.h): it moves on as its
+ * tasks allow. */
+int datasets_planned(coord *c, int64_t dataset_id, migr_err *err);
+
 /* Task kinds "synth" and "featurize" (see kinds.c). */
 int datasets_synth_done(coord *c, const task_row *t, json_t *output, migr_err *err);
 int datasets_featurize_done(coord *c, const task_row *t, json_t *output, migr_err *err);

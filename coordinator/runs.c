@@ -81,88 +81,30 @@ static void shuffle(int64_t *idx, int64_t n, uint64_t seed, int index, int purpo
     }
 }
 
-/* The dataset's usable clips as JSON records, in manifest order: featurized,
- * and annotated when SFT needs the clue texts (GRPO needs only labels). */
-static json_t *usable_clips(coord *c, int64_t dataset_id, int annotated, migr_err *err)
+json_t *runs_clip_record(sqlite3_stmt *st)
 {
-    sqlite3_stmt *st = db_prepare(c->db, err, annotated
-        ? "SELECT id, features, label, subtitle, annotation, mi_visual, mi_audio, mi_text, "
-          "COALESCE(mi_dominant, json_extract(annotation, '$.dominant')) FROM clips "
-          "WHERE dataset_id = ? AND state = 'featurized' AND annotation IS NOT NULL ORDER BY idx"
-        : "SELECT id, features, label, subtitle, annotation, mi_visual, mi_audio, mi_text, "
-          "COALESCE(mi_dominant, json_extract(annotation, '$.dominant')) FROM clips "
-          "WHERE dataset_id = ? AND state = 'featurized' ORDER BY idx", "i", dataset_id);
-    json_t *list = json_array();
-    int rc;
-
-    if (!st) {
-        json_decref(list);
+    json_t *ann = json_loads(db_text(st, 4), 0, NULL);
+    json_t *clip = json_pack("{s:I, s:s, s:s, s:s, s:o}",
+        "clip", (json_int_t)sqlite3_column_int64(st, 0), "features", db_text(st, 1),
+        "label", db_text(st, 2), "subtitle", db_text(st, 3), "annotation",
+        ann ? ann : json_object());
+    if (!clip)
         return NULL;
-    }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *ann = json_loads(db_text(st, 4), 0, NULL);
-        json_t *clip = json_pack("{s:I, s:s, s:s, s:s, s:o}",
-            "clip", (json_int_t)sqlite3_column_int64(st, 0), "features", db_text(st, 1),
-            "label", db_text(st, 2), "subtitle", db_text(st, 3), "annotation",
-            ann ? ann : json_object());
-        /* Modality importance, [visual, audio, text], when the dataset has it. */
-        if (sqlite3_column_type(st, 5) != SQLITE_NULL)
-            json_object_set_new(clip, "mi", json_pack("[f, f, f]", sqlite3_column_double(st, 5),
-                                sqlite3_column_double(st, 6), sqlite3_column_double(st, 7)));
-        /* The dominant modality for the mi_order reward and the evaluation. */
-        if (sqlite3_column_type(st, 8) != SQLITE_NULL)
-            json_object_set_new(clip, "dominant", json_string(db_text(st, 8)));
-        json_array_append_new(list, clip);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(list);
-        migr_errf(err, "reading clips: %s", sqlite3_errmsg(c->db));
-        return NULL;
-    }
-    return list;
+    /* Modality importance, [visual, audio, text], when the dataset has it. */
+    if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+        json_object_set_new(clip, "mi", json_pack("[f, f, f]", sqlite3_column_double(st, 5),
+                            sqlite3_column_double(st, 6), sqlite3_column_double(st, 7)));
+    /* The dominant modality for the mi_order reward and the evaluation. */
+    if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+        json_object_set_new(clip, "dominant", json_string(db_text(st, 8)));
+    return clip;
 }
 
-/* Split clips into holdout (the first `holdout` share of a seeded
- * permutation) and train; write runs/ID/clips.json and run_clips. */
-static int write_split(coord *c, int64_t run, json_t *clips, uint64_t seed, double holdout,
-                       json_t *extra, int64_t *ntrain, migr_err *err)
+void runs_split_order(int64_t *perm, int64_t n, uint64_t seed)
 {
-    int64_t n = (int64_t)json_array_size(clips);
-    int64_t nhold = (int64_t)(holdout * (double)n + 0.5);
-    int64_t *perm = malloc((size_t)n * sizeof *perm);
-    json_t *train = json_array(), *hold = json_array();
-    char rel[128];
-    int rc = 0;
-
-    if (!perm) {
-        json_decref(train);
-        json_decref(hold);
-        return migr_errf(err, "out of memory");
-    }
     for (int64_t i = 0; i < n; i++)
         perm[i] = i;
     shuffle(perm, n, seed, 0, RNG_SPLIT);
-    for (int64_t i = 0; i < n && rc == 0; i++) {
-        json_t *clip = json_array_get(clips, (size_t)perm[i]);
-        int is_hold = i < nhold;
-        json_t *dst = is_hold ? hold : train;
-        rc = db_run(c->db, err, "INSERT INTO run_clips (run_id, clip_id, split, ord) VALUES (?, ?, ?, ?)",
-                    "iisi", run, (int64_t)json_integer_value(json_object_get(clip, "clip")),
-                    is_hold ? "holdout" : "train", (int64_t)json_array_size(dst));
-        json_array_append(dst, clip);
-    }
-    free(perm);
-    *ntrain = (int64_t)json_array_size(train);
-    json_t *doc = json_pack("{s:o, s:o}", "train", train, "holdout", hold);
-    json_object_update(doc, extra);
-    char *text = dumps(doc);
-    json_decref(doc);
-    snprintf(rel, sizeof rel, "runs/%lld/clips.json", (long long)run);
-    if (rc == 0 && (!text || store_put(&c->st, rel, text, strlen(text), NULL, err) < 0))
-        rc = text ? -1 : migr_errf(err, "out of memory");
-    free(text);
-    return rc;
 }
 
 /* Validate the config with the same rules as the CLI and workers. */
@@ -253,12 +195,16 @@ static int grpo_prepare(coord *c, json_t *cfg, json_t *extra, migr_err *err)
     return 0;
 }
 
+static int is_grpo(json_t *cfg)
+{
+    return strcmp(json_string_value(json_object_get(cfg, "kind")), "grpo") == 0;
+}
+
 json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
 {
-    json_t *cfg = json_object_get(args, "config"), *clips = NULL;
+    json_t *cfg = json_object_get(args, "config");
     const char *dataset, *name, *kind;
-    int64_t dataset_id, run, ntrain = 0;
-    char rel[128];
+    int64_t dataset_id, run;
 
     if (!json_is_object(cfg) || runs_check_config(cfg, status, err) < 0) {
         if (!json_is_object(cfg)) {
@@ -285,61 +231,91 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
         return NULL;
     }
     if (db_int(c->db, err, &dataset_id, -1, "SELECT id FROM datasets WHERE name = ? AND state = 'ready'",
-               "s", dataset) < 0)
+               "s", dataset) < 0) {
+        json_decref(extra);
         return NULL;
+    }
     if (dataset_id < 0) {
         migr_errf(err, "no ready dataset named %s (see `migr dataset list`; wait for it to be ready)", dataset);
         json_decref(extra);
         return NULL;
     }
-    if (!(clips = usable_clips(c, dataset_id, !grpo, err))) {
+    /* Enough usable clips for the split, counted no further than needed (the
+     * loop makes the split, runprep.h). */
+    int64_t n, need = 2, shards = cfg_int(cfg, "train", "shards");
+    double holdout = cfg_real(cfg, "train", "holdout");
+    while (need - (int64_t)(holdout * (double)need + 0.5) < shards)
+        need++;
+    if (db_int(c->db, err, &n, 0, "SELECT COUNT(*) FROM (SELECT 1 FROM clips c WHERE " RUN_USABLE_CLIPS " LIMIT ?3)",
+               "iii", dataset_id, (int64_t)!grpo, need) < 0) {
         json_decref(extra);
         return NULL;
     }
-    const char *order = json_string_value(json_object_get(json_object_get(cfg, "reasoning"), "order"));
-    size_t i;
-    json_t *clip;
-    json_array_foreach(clips, i, clip) {
-        if (!grpo && order && strcmp(order, "mi") == 0 && !json_object_get(clip, "mi")) {
-            json_decref(clips);
-            json_decref(extra);
-            migr_errf(err, "reasoning.order is mi but dataset %s has no modality importance for every "
-                      "clip; run `migr dataset mi %s --wait` first", dataset, dataset);
-            return NULL;
-        }
+    int64_t ntrain = n - (int64_t)(holdout * (double)n + 0.5);
+    if (n < 2)
+        migr_errf(err, "dataset %s has %lld usable clips%s; a run needs at least 2", dataset, (long long)n,
+                  grpo ? "" : " with clue annotations");
+    else if (ntrain < shards)
+        migr_errf(err, "only %lld training clips for %lld shards; lower train.shards or train.holdout",
+                  (long long)ntrain, (long long)shards);
+    json_t *resume = json_object_get(args, "resume");
+    char *config_text = NULL, *extra_text = NULL, *resume_text = NULL;
+    int ok = n >= 2 && ntrain >= shards;
+    if (ok && (!(config_text = dumps(cfg)) || !(extra_text = dumps(extra)) ||
+               (json_is_object(resume) && !(resume_text = dumps(resume))))) {
+        migr_errf(err, "out of memory");
+        ok = 0;
     }
-    if (json_array_size(clips) < 2) {
-        json_decref(clips);
-        json_decref(extra);
-        migr_errf(err, "dataset %s has %zu usable clips%s; a run needs at least 2", dataset,
-                  json_array_size(clips), grpo ? "" : " with clue annotations");
-        return NULL;
-    }
-    char *config_text = dumps(cfg);
-    uint64_t seed = (uint64_t)cfg_int(cfg, NULL, "seed");
-    if (!config_text || db_begin(c->db, err) < 0) {
-        free(config_text);
-        json_decref(clips);
-        json_decref(extra);
-        return NULL;
-    }
+    json_decref(extra);
+    if (!ok || db_begin(c->db, err) < 0)
+        goto fail_early;
     if (db_run(c->db, err,
                "INSERT INTO runs (name, kind, state, step, steps, config, created_ms, dataset_id, seed, "
-               "schedule_id, scheduled_ms, tags) VALUES (?, ?, 'queued', 0, ?, ?, ?, ?, ?, NULLIF(?, 0), "
-               "NULLIF(?, 0), ?)", "ssisiiiiis", name, kind, cfg_int(cfg, "train", "steps"), config_text,
-               clock_wall_ms(), dataset_id, (int64_t)seed, meta.schedule, meta.scheduled_ms, meta.tags) < 0)
+               "schedule_id, scheduled_ms, tags, prepared, prep_extra, prep_resume) VALUES (?, ?, 'queued', 0, ?, "
+               "?, ?, ?, ?, NULLIF(?, 0), NULLIF(?, 0), ?, 0, ?, ?)", "ssisiiiiisss", name, kind,
+               cfg_int(cfg, "train", "steps"), config_text, clock_wall_ms(), dataset_id,
+               cfg_int(cfg, NULL, "seed"), meta.schedule, meta.scheduled_ms, meta.tags, extra_text,
+               resume_text) < 0)
         goto fail;
     run = sqlite3_last_insert_rowid(c->db);
-    if (write_split(c, run, clips, seed, cfg_real(cfg, "train", "holdout"), extra, &ntrain, err) < 0)
+    if (queue_event(c->db, "run.submitted", "run", run, 0, name, err) < 0 || db_commit(c->db, err) < 0)
         goto fail;
-    if (ntrain < cfg_int(cfg, "train", "shards")) {
-        migr_errf(err, "only %lld training clips for %lld shards; lower train.shards or train.holdout",
-                  (long long)ntrain, (long long)cfg_int(cfg, "train", "shards"));
-        goto fail;
+    runprep_wake(c);
+    free(config_text);
+    free(extra_text);
+    free(resume_text);
+    *status = 0;
+    log_info("run %lld (%s, %s) submitted on dataset %s; preparing its clips", (long long)run, name, kind, dataset);
+    return json_pack("{s:I, s:s}", "id", (json_int_t)run, "name", name);
+fail:
+    db_rollback(c->db);
+fail_early:
+    free(config_text);
+    free(extra_text);
+    free(resume_text);
+    return NULL;
+}
+
+int runs_prepared(coord *c, int64_t run, int64_t ntrain, migr_err *err)
+{
+    sqlite3_stmt *st = db_prepare(c->db, err, "SELECT config, prep_extra, prep_resume FROM runs WHERE id = ?", "i",
+                                  run);
+    if (!st)
+        return -1;
+    json_t *cfg = NULL, *extra = NULL, *resume = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        cfg = json_loads(db_text(st, 0), 0, NULL);
+        extra = json_loads(db_text(st, 1), 0, NULL);
+        if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+            resume = json_loads(db_text(st, 2), 0, NULL);
     }
+    sqlite3_finalize(st);
+    int rc = -1;
+    char rel[64];
     snprintf(rel, sizeof rel, "runs/%lld", (long long)run);
-    json_t *resume = json_object_get(args, "resume");
-    if (json_is_object(resume)) {
+    if (!cfg || !extra) {
+        migr_errf(err, "run %lld: its config cannot be read back from the database", (long long)run);
+    } else if (resume) {
         /* Taken up from another run's checkpoint: no init, a resume task. */
         char from[64], why[128];
         snprintf(from, sizeof from, "runs/%lld", (long long)json_integer_value(json_object_get(resume, "run")));
@@ -347,28 +323,22 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
                  (long long)json_integer_value(json_object_get(resume, "step")));
         if (add_task(c, run, "resume", 0, json_pack("{s:I, s:s, s:O, s:s, s:O, s:O, s:O}", "run", (json_int_t)run,
                      "dir", rel, "config", cfg, "from_dir", from, "step", json_object_get(resume, "step"),
-                     "sha0", json_object_get(resume, "sha0"), "sha256", json_object_get(resume, "sha256")), err) < 0 ||
-            queue_event(c->db, "run.resumed", "run", run, 0, why, err) < 0)
-            goto fail;
-    } else if (add_task(c, run, grpo ? "grpo_init" : "init", 0, json_pack("{s:I, s:s, s:O, s:O?}", "run",
-                        (json_int_t)run, "dir", rel, "config", cfg, "init", json_object_get(extra, "init")), err) < 0) {
-        goto fail;
+                     "sha0", json_object_get(resume, "sha0"), "sha256", json_object_get(resume, "sha256")), err) == 0 &&
+            queue_event(c->db, "run.resumed", "run", run, 0, why, err) == 0)
+            rc = 0;
+    } else if (add_task(c, run, is_grpo(cfg) ? "grpo_init" : "init", 0, json_pack("{s:I, s:s, s:O, s:O?}", "run",
+                        (json_int_t)run, "dir", rel, "config", cfg, "init", json_object_get(extra, "init")), err) == 0) {
+        rc = 0;
     }
-    if (queue_event(c->db, "run.submitted", "run", run, 0, name, err) < 0 || db_commit(c->db, err) < 0)
-        goto fail;
-    free(config_text);
-    json_decref(clips);
+    json_decref(cfg);
     json_decref(extra);
-    *status = 0;
-    log_info("run %lld (%s, %s) submitted on dataset %s: %lld training clips", (long long)run, name,
-             kind, dataset, (long long)ntrain);
-    return json_pack("{s:I, s:s}", "id", (json_int_t)run, "name", name);
-fail:
-    db_rollback(c->db);
-    free(config_text);
-    json_decref(clips);
-    json_decref(extra);
-    return NULL;
+    json_decref(resume);
+    if (rc == 0 && db_run(c->db, err, "UPDATE runs SET prepared = NULL, prep_extra = NULL, prep_resume = NULL "
+                          "WHERE id = ?", "i", run) < 0)
+        rc = -1;
+    if (rc == 0)
+        log_info("run %lld: clips prepared, %lld to train on", (long long)run, (long long)ntrain);
+    return rc;
 }
 
 /* A run that ended needs none of its step scratch: every gradient, rollout
@@ -458,10 +428,6 @@ static void shard_rel(char *out, size_t cap, int64_t run, const char *what, int6
              (long long)shard, ext);
 }
 
-static int is_grpo(json_t *cfg)
-{
-    return strcmp(json_string_value(json_object_get(cfg, "kind")), "grpo") == 0;
-}
 
 /* Queue the first task of each shard of step (1-based): SFT's grad tasks,
  * GRPO's rollout tasks (each followed by its reward and grad tasks). */

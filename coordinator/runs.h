@@ -36,6 +36,23 @@ typedef struct run_meta {
  * instead of initializing it.  Returns {"id", "name"} and more per kind. */
 json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err);
 
+/* The clips a run on dataset ?1 can use: featurized, and with clue
+ * annotations when ?2 is not 0 (SFT needs the clue texts, GRPO only labels);
+ * and what clips.json says of each (runs_clip_record reads these columns). */
+#define RUN_USABLE_CLIPS "c.dataset_id = ?1 AND c.state = 'featurized' AND (?2 = 0 OR c.annotation IS NOT NULL)"
+#define RUN_CLIP_COLUMNS                                                                                      \
+    "c.id, c.features, c.label, c.subtitle, c.annotation, c.mi_visual, c.mi_audio, c.mi_text, "             \
+    "COALESCE(c.mi_dominant, json_extract(c.annotation, '$.dominant'))"
+/* A clip's record in clips.json from a row of RUN_CLIP_COLUMNS, or NULL
+ * when out of memory. */
+json_t *runs_clip_record(sqlite3_stmt *st);
+/* The split order of n usable clips for seed: the first train.holdout
+ * share of it is held out. */
+void runs_split_order(int64_t *perm, int64_t n, uint64_t seed);
+/* A run's clips are prepared (runprep.h), ntrain of them to train on:
+ * queue its first task. */
+int runs_prepared(coord *c, int64_t run, int64_t ntrain, migr_err *err);
+
 /* 0 if cfg is a valid resolved run config; else -1 with err, status 2. */
 int runs_check_config(json_t *cfg, int *status, migr_err *err);
 

@@ -188,6 +188,8 @@ int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_er
         return -1;
     db_cache_init(&c->sql, c->db);
     c->durable = 1;  /* db_open's synchronous=FULL */
+    synthplan_wake(c); /* a plan or preparation a stop interrupted goes on */
+    runprep_wake(c);
     c->zctx = zmq_ctx_new();
     c->router = c->zctx ? zmq_socket(c->zctx, ZMQ_ROUTER) : NULL;
     if (!c->router) {
@@ -269,6 +271,8 @@ void coord_close(coord *c)
     fleet_free(&c->fleet);
     deadlines_free(&c->deadlines);
     bench_free(&c->bench);
+    synthplan_close(&c->synth);
+    runprep_close(&c->prep);
 }
 
 /* ---- the worker table (fleet.h) ---- */
@@ -985,6 +989,10 @@ static void drain(coord *c)
     }
 }
 
+/* The time a turn of the loop gives a synthetic dataset's plan, and as much
+ * a run's preparation: short next to the heartbeat. */
+enum { PLAN_BUDGET_US = 5000 };
+
 int coord_serve(coord *c, volatile int *stop, migr_err *err)
 {
     zmq_pollitem_t items[2] = {{c->router, 0, ZMQ_POLLIN, 0}, {c->auth.handler, 0, ZMQ_POLLIN, 0}};
@@ -1011,9 +1019,10 @@ int coord_serve(coord *c, volatile int *stop, migr_err *err)
         batch_begin(c, 0);
         deadlines_due(c);
         drain(c);
+        int planning = synthplan_step(c, PLAN_BUDGET_US) | runprep_step(c, PLAN_BUDGET_US);
         dispatch(c);
         batch_end(c);
-        if (router_readable(c))
+        if (planning || router_readable(c))
             continue;  /* more is waiting: no need to poll */
         long timeout = (long)(c->next_heartbeat_ms - clock_mono_ms());
         int64_t next = deadlines_next_ms(&c->deadlines) - clock_wall_ms();
