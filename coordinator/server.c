@@ -692,9 +692,13 @@ static void on_result(coord *c, const wire_peer *peer, const Migr__TaskResult *r
         return;
     }
     if (!current) {
-        log_warn("ignoring a result for task %llu under lease %llx: the lease is no longer current",
-                 (unsigned long long)r->task_id, (unsigned long long)r->lease);
-        if (queue_event(c->db, "task.stale", NULL, 0, (int64_t)r->task_id, w ? w->id : NULL, &err) < 0)
+        /* A worker declared dead has left the table; its routing id is its
+         * worker id (migr-worker sets it), so the event still names it. */
+        char who[128];
+        const char *from = w ? w->id : wire_peer_str(peer, who, sizeof who);
+        log_warn("ignoring a result for task %llu under lease %llx from %s: the lease is no longer current",
+                 (unsigned long long)r->task_id, (unsigned long long)r->lease, from);
+        if (queue_event(c->db, "task.stale", NULL, 0, (int64_t)r->task_id, from, &err) < 0)
             log_error("%s", err.msg);
         return;
     }

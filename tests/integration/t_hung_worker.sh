@@ -18,6 +18,9 @@ wait_for "its task to run elsewhere" 60 sh -c \
 kill -CONT "$(pid_of worker-0)" || fail "could not wake worker 0"
 wait_for "the late result to be refused" 30 sh -c \
     "[ \$(sqlite3 '$db' \"SELECT COUNT(*) FROM events WHERE kind = 'task.stale' AND task_id = $held\") -ge 1 ]"
+# migrd had dropped the worker, yet the event names it
+expect_eq "who sent the stale result" local-0 \
+    "$(sqlite3 "$db" "SELECT IFNULL(detail, '(none)') FROM events WHERE kind = 'task.stale' AND task_id = $held LIMIT 1")"
 wait_for "the dataset" 120 dataset_done d
 expect_eq "clips featurized" 12 "$(jqr .featurized dataset show d)"
 expect_eq "completions of the hung worker's task" 1 \
