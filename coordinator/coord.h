@@ -92,6 +92,7 @@ typedef struct coord {
     size_t nwaiting;       /* retry entries in it */
     int64_t started_ms;    /* monotonic; leases held at start get one liveness period */
     int64_t next_heartbeat_ms;
+    int64_t events_trimmed_to; /* old task events are gone up to this id (server.c) */
     /* Store objects to remove once the transaction that stopped needing
      * them commits (coord_discard); dropped if it rolls back. */
     char **discard;

@@ -16,6 +16,10 @@ static const char *const run_kinds[] = {"sft", "grpo", "eval", NULL};
 static const char *const dataset_states[] = {"synthesizing", "featurizing", "ready", "failed", NULL};
 static const char *const worker_states[] = {"alive", "dead", "gone", NULL};
 
+/* The tasks under way, counted on each scrape by index tasks_queue; those
+ * that ended are counted in task_counts (schema/009_counts.sql). */
+#define TASKS_IN_FLIGHT "FROM tasks WHERE state IN ('queued', 'waiting', 'leased')"
+
 /* At most this many task-duration buckets (schema table duration_buckets). */
 enum { DURATION_BUCKETS_MAX = 32 };
 
@@ -226,7 +230,8 @@ static int gauge_tasks(sqlite3 *db, text_buf *b, migr_err *err)
     sqlite3_stmt *st = db_prepare(db, err,
         "SELECT kind, SUM(CASE WHEN state IN ('queued', 'waiting') THEN n ELSE 0 END), "
         "SUM(CASE state WHEN 'leased' THEN n ELSE 0 END), SUM(CASE state WHEN 'done' THEN n ELSE 0 END), "
-        "SUM(CASE state WHEN 'failed' THEN n ELSE 0 END) FROM task_counts GROUP BY kind ORDER BY kind", NULL);
+        "SUM(CASE state WHEN 'failed' THEN n ELSE 0 END) FROM (SELECT kind, state, n FROM task_counts UNION ALL "
+        "SELECT kind, state, COUNT(*) " TASKS_IN_FLIGHT " GROUP BY kind, state) GROUP BY kind ORDER BY kind", NULL);
     int rc;
     if (!st)
         return -1;
@@ -320,7 +325,7 @@ static int counter_task_events(sqlite3 *db, text_buf *b, migr_err *err, const ch
                                const char *event_kind)
 {
     sqlite3_stmt *st = db_prepare(db, err,
-        "SELECT t.kind, IFNULL(c.n, 0) FROM (SELECT DISTINCT kind FROM task_counts) t "
+        "SELECT t.kind, IFNULL(c.n, 0) FROM (SELECT kind FROM task_counts UNION SELECT kind " TASKS_IN_FLIGHT ") t "
         "LEFT JOIN event_counts c ON c.counter = ? AND c.kind = t.kind ORDER BY t.kind", "s", event_kind);
     int rc;
     if (!st)
@@ -388,7 +393,7 @@ int prom_page(sqlite3 *db, char **text, size_t *len, migr_err *err)
     *text = NULL;
     *len = 0;
     if (db_int(db, err, &alive, 0, "SELECT COUNT(*) FROM workers WHERE state = 'alive'", NULL) < 0 ||
-        db_int(db, err, &depth, 0, "SELECT IFNULL(SUM(n), 0) FROM task_counts WHERE state = 'queued'", NULL) < 0)
+        db_int(db, err, &depth, 0, "SELECT COUNT(*) FROM tasks WHERE state = 'queued'", NULL) < 0)
         return -1;
     header(&b, "migr_workers_alive", "gauge", "Workers whose heartbeats are current.");
     buf_printf(&b, "migr_workers_alive %" PRId64 "\n", alive);

@@ -1,7 +1,7 @@
 /* prom.h -- migrd's /metrics page in the Prometheus text exposition format
- * (0.0.4), read on each scrape from counts the database keeps beside the
- * rows they count (schema/009_counts.sql): a scrape reads a few rows however
- * many tasks, clips and events there are.
+ * (0.0.4), read on each scrape: the tasks in flight from an index, and what
+ * grows without bound (tasks that ended, their durations and events, clips)
+ * from counts the database keeps beside the rows (schema/009_counts.sql).
  *
  *   migr_runs{kind,state}                 gauge, every kind x state
  *   migr_tasks{kind,state}                gauge, every kind seen x state

@@ -208,11 +208,25 @@ int queue_waiting(sqlite3 *db, task_row **out, size_t *n, migr_err *err)
                      n, err);
 }
 
-int queue_trim_events(db_cache *dc, int64_t before_ms, int limit, migr_err *err)
+int queue_trim_events(db_cache *dc, int64_t before_ms, int limit, int64_t *after_id, migr_err *err)
 {
-    if (db_cache_run(dc, err, "DELETE FROM events WHERE id IN (SELECT id " TASK_EVENTS_BEFORE " ORDER BY at_ms LIMIT ?)",
-                     "ii", before_ms, (int64_t)limit) < 0)
+    sqlite3_stmt *st = db_cache_prepare(dc, err, "SELECT id, at_ms FROM events WHERE id > ? ORDER BY id LIMIT ?", "ii",
+                                        *after_id, (int64_t)limit);
+    int64_t upto = *after_id;
+    int rc;
+    if (!st)
         return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && sqlite3_column_int64(st, 1) < before_ms)
+        upto = sqlite3_column_int64(st, 0);
+    db_cache_release(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return migr_errf(err, "reading old events: %s", sqlite3_errmsg(dc->db));
+    if (upto == *after_id)
+        return 0;
+    if (db_cache_run(dc, err, "DELETE FROM events WHERE id > ? AND id <= ? AND kind GLOB 'task.*'", "ii", *after_id,
+                     upto) < 0)
+        return -1;
+    *after_id = upto;
     return sqlite3_changes(dc->db);
 }
 

@@ -74,11 +74,12 @@ int queue_leased_to(sqlite3 *db, const char *worker, task_row **out, size_t *n, 
 /* Every waiting task, for the deadline heap at start. */
 int queue_waiting(sqlite3 *db, task_row **out, size_t *n, migr_err *err);
 
-/* Delete up to `limit` task events (kinds task.*) from before before_ms,
- * oldest first; the number deleted, or -1 with err.  The counters /metrics
- * draws from events are kept apart (schema/009_counts.sql), so they stay. */
-#define TASK_EVENTS_BEFORE "FROM events WHERE kind GLOB 'task.*' AND at_ms < ?"  /* as index task_events_by_time */
-int queue_trim_events(db_cache *dc, int64_t before_ms, int limit, migr_err *err);
+/* Delete the task events (kinds task.*) among the next `limit` events after
+ * id *after_id, in id order (which is time order), up to the first from
+ * before_ms on; *after_id moves past the events looked at.  No index: a
+ * range of the rowid.  The number deleted, or -1 with err.  The counters
+ * /metrics draws from events are kept apart (schema/009_counts.sql). */
+int queue_trim_events(db_cache *dc, int64_t before_ms, int limit, int64_t *after_id, migr_err *err);
 
 /* Append an event. */
 int queue_event(sqlite3 *db, const char *kind, const char *owner, int64_t owner_id,

@@ -387,7 +387,7 @@ static void trim_events(coord *c)
     if (c->cfg.keep_events_days == 0)
         return;
     if (queue_trim_events(&c->sql, clock_wall_ms() - (int64_t)c->cfg.keep_events_days * 86400000, EVENTS_TRIMMED_PER_TICK,
-                          &err) < 0)
+                          &c->events_trimmed_to, &err) < 0)
         log_error("deleting old task events: %s", err.msg);
 }
 

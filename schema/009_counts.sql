@@ -1,26 +1,31 @@
 -- 009: counts kept beside the rows they count.  /metrics, the datasets list
--- and the dashboard read a few rows of these tables however many tasks,
--- clips and events there are, instead of counting those tables on every
--- scrape; and since the counters no longer come from the events, migrd can
--- delete old task events without counters going backwards.  Triggers keep
--- them, so no writer can forget to.
+-- and the dashboard read a few rows of these tables however many tasks have
+-- ended, and however many clips and events there are, instead of counting
+-- those tables on every scrape; and since the counters no longer come from
+-- the events, migrd can delete old task events without counters going
+-- backwards.  Triggers keep them, so no writer can forget to; on the
+-- dispatch path only a task's end runs one (two with its duration).
 
--- Tasks by kind and state.
+-- Tasks by kind in the states they end in (done, failed): the history,
+-- which grows without bound.  The tasks in flight (queued, waiting, leased)
+-- are counted from index tasks_queue on each scrape: as many as the work
+-- under way, and no trigger runs at a lease.
 CREATE TABLE task_counts (
     kind  TEXT NOT NULL,
     state TEXT NOT NULL,
     n     INTEGER NOT NULL,
     PRIMARY KEY (kind, state)
 ) WITHOUT ROWID;
-INSERT INTO task_counts SELECT kind, state, COUNT(*) FROM tasks GROUP BY kind, state;
-CREATE TRIGGER task_counts_insert AFTER INSERT ON tasks BEGIN
+INSERT INTO task_counts SELECT kind, state, COUNT(*) FROM tasks WHERE state IN ('done', 'failed') GROUP BY kind, state;
+CREATE TRIGGER task_counts_end AFTER UPDATE OF state ON tasks
+WHEN new.state IN ('done', 'failed') AND old.state IS NOT new.state BEGIN
     INSERT INTO task_counts VALUES (new.kind, new.state, 1) ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;
 END;
-CREATE TRIGGER task_counts_update AFTER UPDATE OF state ON tasks WHEN new.state IS NOT old.state BEGIN
+CREATE TRIGGER task_counts_unend AFTER UPDATE OF state ON tasks
+WHEN old.state IN ('done', 'failed') AND old.state IS NOT new.state BEGIN
     UPDATE task_counts SET n = n - 1 WHERE kind = old.kind AND state = old.state;
-    INSERT INTO task_counts VALUES (new.kind, new.state, 1) ON CONFLICT (kind, state) DO UPDATE SET n = n + 1;
 END;
-CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks BEGIN
+CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks WHEN old.state IN ('done', 'failed') BEGIN
     UPDATE task_counts SET n = n - 1 WHERE kind = old.kind AND state = old.state;
 END;
 
@@ -104,7 +109,3 @@ END;
 CREATE TRIGGER clip_counts_delete AFTER DELETE ON clips BEGIN
     UPDATE clip_counts SET n = n - 1 WHERE dataset_id = old.dataset_id AND state = old.state;
 END;
-
--- migrd deletes task events (task.done, task.retry, ...) older than
--- --keep-events days, walking them by time; other events stay.
-CREATE INDEX task_events_by_time ON events(at_ms) WHERE kind GLOB 'task.*';

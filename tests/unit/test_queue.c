@@ -507,8 +507,6 @@ static void hot_plans(check_case *check_self_, sqlite3 *db)
         {"a dataset's synth task", DATASET_ANY_SYNTH_TASK, "USING INDEX tasks_by_owner"},
         {"a run step's unfinished shard", RUN_ANY_SHARD_UNFINISHED, "USING INDEX tasks_by_owner"},
         {"a worker heard from", WORKER_HEARD, "USING INDEX sqlite_autoindex_workers_1"},
-        {"old task events (each tick)", "SELECT id " TASK_EVENTS_BEFORE " ORDER BY at_ms LIMIT 1",
-         "USING INDEX task_events_by_time"},
         {"migr workers: tasks per worker", VIEW_WORKERS, "USING INDEX tasks_held"},
     };
     for (size_t i = 0; i < sizeof hot / sizeof hot[0]; i++) {
