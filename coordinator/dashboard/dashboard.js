@@ -179,9 +179,31 @@ async function drawRun(id) {
   }
 }
 
+// The details of the rows a list shows, fetched only when they can have
+// changed since the last poll: a row's detail is fetched again when the row
+// itself changed, or when stale(detail) says the detail holds something the
+// row does not show.  cache maps key(row) to {row, detail} and keeps the rows
+// of the last call only, so a poll's requests do not grow with the rows
+// whose details stay the same (finished runs, above all).
+async function details(cache, rows, key, path, stale) {
+  const got = await Promise.all(rows.map(row => {
+    const seen = cache.get(key(row)), text = JSON.stringify(row);
+    if (seen && seen.row === text && !stale(seen.detail)) return seen;
+    return get(path(row)).then(detail => ({row: text, detail}));
+  }));
+  cache.clear();
+  rows.forEach((row, i) => cache.set(key(row), got[i]));
+  return got.map(g => g.detail);
+}
+
+const FINAL = ['succeeded', 'failed', 'cancelled'];
+const evalDetails = new Map(), scheduleDetails = new Map();
+
 async function drawEvals() {
   const runs = await get('/api/v1/runs?kind=eval&limit=20');
-  const full = await Promise.all(runs.map(r => get('/api/v1/runs/' + r.id)));
+  // An eval's checkpoint and metrics are written with its state, so its
+  // detail changes only with its row in the list (and a finished one never).
+  const full = await details(evalDetails, runs, r => r.id, r => '/api/v1/runs/' + r.id, () => false);
   const m = r => (r.eval && r.eval.metrics) || {};
   document.getElementById('evals').replaceChildren(table(full.reverse(), [
     ['run', r => r.id, 'num'],
@@ -211,7 +233,12 @@ async function drawSchedules() {
     ['skipped', s => s.skipped, 'num'],
     ['last error', s => s.last_error || ''],
   ]));
-  const shown = await Promise.all(list.slice(0, 6).map(s => get('/api/v1/schedules/' + encodeURIComponent(s.name))));
+  // A schedule's row changes when it fires (fired, last_run); the history
+  // also holds its runs' states and metrics, which change without the row
+  // while one of them has not finished.
+  const shown = await details(scheduleDetails, list.slice(0, 6), s => s.name,
+                              s => '/api/v1/schedules/' + encodeURIComponent(s.name),
+                              s => s.history.some(h => !FINAL.includes(h.state)));
   const box = document.getElementById('schedule-charts');
   box.replaceChildren();
   for (const s of shown) {
