@@ -62,12 +62,15 @@ static void usage(FILE *out)
             "Usually started by `migr up`.\n");
 }
 
-static int parse_int_arg(const char *flag, const char *value, int *out)
+/* value as an integer in min..1000000 into *out; on a bad or missing value
+ * says so, naming flag and the range, and returns -1. */
+static int parse_int_arg(const char *flag, const char *value, int min, int *out)
 {
     char *end;
-    long v = value ? strtol(value, &end, 10) : 0;
-    if (!value || *end || v < 1 || v > 1000000) {
-        fprintf(stderr, "migrd: %s needs a positive integer\n", flag);
+    long v = value && *value ? strtol(value, &end, 10) : 0;
+    if (!value || !*value || *end || v < min || v > 1000000) {
+        fprintf(stderr, "migrd: %s needs an integer in %d..1000000, got %s%s%s (see migrd --help)\n", flag,
+                min, value ? "\"" : "", value ? value : "nothing", value ? "\"" : "");
         return -1;
     }
     *out = (int)v;
@@ -121,21 +124,19 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--log-level") && v) {
             level = v, i++;
         } else if (!strcmp(a, "--heartbeat-ms")) {
-            if (parse_int_arg(a, v, &cfg.heartbeat_ms) < 0)
+            if (parse_int_arg(a, v, 1, &cfg.heartbeat_ms) < 0)
                 return 2;
             i++;
         } else if (!strcmp(a, "--liveness")) {
-            if (parse_int_arg(a, v, &cfg.liveness) < 0)
+            if (parse_int_arg(a, v, 1, &cfg.liveness) < 0)
                 return 2;
             i++;
         } else if (!strcmp(a, "--task-timeout")) {
-            if (parse_int_arg(a, v, &cfg.task_timeout_s) < 0)
+            if (parse_int_arg(a, v, 1, &cfg.task_timeout_s) < 0)
                 return 2;
             i++;
         } else if (!strcmp(a, "--prefetch")) {
-            if (v && !strcmp(v, "0"))
-                cfg.prefetch = 0;
-            else if (parse_int_arg(a, v, &cfg.prefetch) < 0)
+            if (parse_int_arg(a, v, 0, &cfg.prefetch) < 0)
                 return 2;
             i++;
         } else if (!strcmp(a, "--keep-events")) {
@@ -147,7 +148,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--insecure")) {
             cfg.insecure = 1;
         } else if (!strcmp(a, "--max-attempts")) {
-            if (parse_int_arg(a, v, &cfg.max_attempts) < 0)
+            if (parse_int_arg(a, v, 1, &cfg.max_attempts) < 0)
                 return 2;
             i++;
         } else {

@@ -65,7 +65,20 @@ usage_error "a 20-digit train.steps" 'train.steps: 12345678901234567890 is out o
     run submit "$(dirname "$0")/../../examples/sft.yaml" --set train.steps=12345678901234567890
 usage_error "warmup over steps" 'lower it, e.g. --set train.warmup=' \
     run submit "$(dirname "$0")/../../examples/sft.yaml" --set train.steps=5
-migrd --liveness 0 >/dev/null 2>&1; expect_eq "migrd --liveness 0" 2 "$?"
+# migrd's options too, each naming its range: --prefetch from 0 (its default),
+# the others from 1.
+# migrd_usage_error WHAT EXPECTED-TEXT ARGS...
+migrd_usage_error() {
+    what=$1 text=$2
+    shift 2
+    out=$(migrd "$@" 2>&1); rc=$?
+    expect_eq "exit code of migrd $what" 2 "$rc"
+    echo "$out" | grep -qF -- "$text" || fail "migrd $what said: $out"
+}
+migrd_usage_error "--prefetch -3" 'migrd: --prefetch needs an integer in 0..1000000, got "-3"' --prefetch -3
+migrd_usage_error "--prefetch ''" 'migrd: --prefetch needs an integer in 0..1000000, got ""' --prefetch ""
+migrd_usage_error "--prefetch" 'migrd: --prefetch needs an integer in 0..1000000, got nothing' --prefetch
+migrd_usage_error "--liveness 0" 'migrd: --liveness needs an integer in 1..1000000, got "0"' --liveness 0
 
 # A migrd that cannot start is reported with its reason, not a timeout.
 out=$(MIGR_HTTP=bogus migr up --workers 1 2>&1); rc=$?
