@@ -89,7 +89,9 @@ static const cli_option demo_opts[] = {
 const cli_command cli_commands[] = {
     {"up", NULL, 0, 0, up_opts, "start migrd and N local workers in the background",
      "Logs go to $MIGR_HOME/logs, pids to $MIGR_HOME/run; prints the ZeroMQ endpoint and the HTTP\n"
-     "address migrd serves.", cmd_up},
+     "address migrd serves.  Each worker runs one task at a time on max(1, CPUs / N) threads\n"
+     "(migr-worker --threads, at most 256; CPUs: those this process may run on), so that the\n"
+     "workers use the machine's cores without more threads than cores.", cmd_up},
     {"keygen", "NAME", 1, 1, json_opts, "make a CURVE key pair: $MIGR_HOME/keys/NAME.pub and NAME.key",
      "`migr keygen migrd` gives migrd its pair: from its next start every peer authenticates\n"
      "with CURVE, and migrd admits the keys whose NAME.pub is in its $MIGR_HOME/keys/ (removing\n"

@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "common/clock.h"
 #include "common/fs.h"
+#include "ml/pool.h"
 
 /* The directory holding this binary, where migrd and migr-worker live too. */
 static int bin_dir(char *out, size_t cap)
@@ -126,19 +127,28 @@ int cli_start_migrd(const migr_home *home, const char *const *args, migr_err *er
     return 0;
 }
 
+/* The machine's CPUs shared among the workers, one task each: their model
+ * work uses every core without more threads than cores. */
+long cli_worker_threads(int cpus, long workers)
+{
+    long share = workers > 0 ? cpus / workers : cpus;
+    return share < 1 ? 1 : share > POOL_MAX_THREADS ? POOL_MAX_THREADS : share;
+}
+
 int cli_start_workers(const migr_home *home, long first, long n, migr_err *err)
 {
-    char dir[PATH_MAX], prog[PATH_MAX + 32], log[PATH_MAX + 32], pidf[PATH_MAX + 32];
+    char dir[PATH_MAX], prog[PATH_MAX + 32], log[PATH_MAX + 32], pidf[PATH_MAX + 32], threads[32];
 
     if (bin_dir(dir, sizeof dir) < 0)
         return migr_errf(err, "cannot find this program's directory: %s", strerror(errno));
     snprintf(prog, sizeof prog, "%s/migr-worker", dir);
+    snprintf(threads, sizeof threads, "%ld", cli_worker_threads(pool_cpus(), n));
     for (long i = first; i < first + n; i++) {
         char id[64];
         snprintf(log, sizeof log, "%s/worker-%ld.log", home->logs, i);
         snprintf(pidf, sizeof pidf, "%s/worker-%ld.pid", home->run, i);
         snprintf(id, sizeof id, "local-%ld", i);
-        char *wargv[] = {prog, "--id", id, NULL};
+        char *wargv[] = {prog, "--id", id, "--threads", threads, NULL};
         if (spawn(prog, wargv, log, pidf, err) < 0)
             return -1;
     }

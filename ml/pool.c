@@ -10,11 +10,13 @@
 #include "ml/pool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* How long a thread out of work spins before it sleeps. */
 #define POOL_SPIN_NS 100000
@@ -226,4 +228,13 @@ void pool_for(pool *p, int n, pool_fn fn, void *ctx)
     p->n = 0;
     pthread_mutex_unlock(&p->mu);
     atomic_store(&p->busy, 0);
+}
+
+int pool_cpus(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
 }

@@ -43,6 +43,11 @@ void pool_free(pool **p);
 /* The threads in all, 1 for NULL. */
 int pool_threads(const pool *p);
 
+/* The CPUs this process may run on (its affinity mask, or the online CPUs
+ * when that cannot be read), at least 1: what a machine's task threads
+ * should not exceed. */
+int pool_cpus(void);
+
 /* Runs fn(ctx, item, slot) for item = 0..n-1 (none when n <= 0) and returns
  * once every one has returned. */
 void pool_for(pool *p, int n, pool_fn fn, void *ctx);

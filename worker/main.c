@@ -1,11 +1,9 @@
 /* migr-worker -- runs migr tasks for a coordinator.  See README.md. */
 #include <cblas.h>
 #include <libavutil/log.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "common/stop.h"
@@ -39,16 +37,6 @@ static void usage(FILE *out)
             "\n"
             "Environment: MIGR_HOME, MIGR_STORE, MIGR_ENDPOINT (see migrd --help).\n",
             POOL_MAX_THREADS);
-}
-
-/* The CPUs this process may run on. */
-static int cpus_available(void)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
 }
 
 int main(int argc, char **argv)
@@ -104,7 +92,7 @@ int main(int argc, char **argv)
     }
     /* Tasks x threads should fit the CPUs: threads waiting for a CPU hold
      * up the others of their task at every kernel. */
-    int cpus = cpus_available();
+    int cpus = pool_cpus();
     if (opt.threads == 0)
         opt.threads = cpus / opt.concurrency > 1 ? cpus / opt.concurrency : 1;
     else if ((long)opt.threads * opt.concurrency > cpus)

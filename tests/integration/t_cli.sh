@@ -86,6 +86,14 @@ expect_eq "migr up with a bad MIGR_HTTP" 1 "$rc"
 echo "$out" | grep -q 'MIGR_HTTP="bogus"' || fail "migr up did not say why migrd failed: $out"
 
 out=$(migr up --workers 1) || fail "migr up"
+# Each local worker runs on the CPUs shared among the workers: --threads
+# max(1, CPUs / N), CPUs being those this process may run on.
+cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
+# worker_threads I: the --threads on the command line of worker I, by the pid migr up recorded.
+worker_threads() {
+    tr '\0' '\n' <"/proc/$(pid_of "worker-$1")/cmdline" | sed -n '/^--threads$/{n;p}'
+}
+expect_eq "--threads of the one worker of migr up --workers 1" "$cpus" "$(worker_threads 0)"
 echo "$out" | grep -q "dashboard http://$(cat "$MIGR_HOME/run/http.addr")/" ||
     fail "migr up does not print the HTTP address it serves: $out"
 migr up --workers 1 >/dev/null 2>&1; expect_eq "second migr up" 1 "$?"
@@ -109,4 +117,11 @@ migr run cancel 42 >/dev/null 2>&1; expect_eq "cancel of a missing run" 1 "$?"
 out=$(migr ckpt list 99 2>&1); rc=$?
 expect_eq "ckpt list of a missing run" 1 "$rc"
 echo "$out" | grep -q "there is no run 99" || fail "ckpt list 99 said: $out"
+migr down >/dev/null || fail "migr down"
+migr up --workers 3 >/dev/null || fail "migr up --workers 3"
+share=$((cpus / 3))
+[ "$share" -ge 1 ] || share=1
+for i in 0 1 2; do
+    expect_eq "--threads of worker $i of migr up --workers 3 on $cpus CPUs" "$share" "$(worker_threads $i)"
+done
 finish
