@@ -140,8 +140,9 @@ static void evaluator_close(evaluator *e)
     free(e->out);
 }
 
-json_t *task_evaluate(const store *st, json_t *params, migr_err *err)
+json_t *task_evaluate(const task_ctx *ctx, json_t *params, migr_err *err)
 {
+    const store *st = ctx->st;
     evaluator e;
     json_t *records = json_array(), *samples = json_array(), *out = NULL, *idx;
     char *sample = malloc(TEXT_MAX);

@@ -21,13 +21,13 @@
 #include "ml/batch.h"
 #include "ml/grpo.h"
 #include "ml/policy.h"
+#include "ml/pool.h"
 #include "ml/reward.h"
 #include "ml/sample.h"
 #include "ml/target.h"
 #include "ml/textclf.h"
 #include "worker/runfiles.h"
 #include "worker/tasks.h"
-#include "worker/threads.h"
 
 enum { RNG_ROLLOUT = 7 };
 
@@ -74,8 +74,9 @@ static json_t *train_clip(const run_inputs *in, json_t *idx)
 
 /* ---- grpo_init ---- */
 
-json_t *task_grpo_init(const store *st, json_t *params, migr_err *err)
+json_t *task_grpo_init(const task_ctx *ctx, json_t *params, migr_err *err)
 {
+    const store *st = ctx->st;
     run_inputs in;
     ckpt_header h;
     float *state = NULL, *zeros = NULL;
@@ -204,8 +205,9 @@ free_arrays:
     return rc;
 }
 
-json_t *task_rollout(const store *st, json_t *params, migr_err *err)
+json_t *task_rollout(const task_ctx *ctx, json_t *params, migr_err *err)
 {
+    const store *st = ctx->st;
     run_inputs in;
     policy p = {0};
     pool *tp = NULL;
@@ -217,7 +219,7 @@ json_t *task_rollout(const store *st, json_t *params, migr_err *err)
 
     if (runfiles_load(st, params, &in, err) < 0 ||
         load_policy(st, json_string_value(json_object_get(params, "ckpt")), &p, err) < 0 ||
-        !(tp = task_threads(params, err)))
+        !(tp = pool_new(ctx->threads, err)))
         goto end;
     model_set_pool(p.m, tp);
     json_array_foreach(json_object_get(params, "clips"), i, idx)
@@ -295,8 +297,9 @@ static int score_items(const run_inputs *in, const vocab *v, const reward_set *s
     return 0;
 }
 
-json_t *task_reward(const store *st, json_t *params, migr_err *err)
+json_t *task_reward(const task_ctx *ctx, json_t *params, migr_err *err)
 {
+    const store *st = ctx->st;
     run_inputs in;
     vocab *v = NULL;
     textclf *verifier = NULL;
@@ -457,8 +460,9 @@ static int seqs_logprobs(const policy *p, const run_inputs *in, const shard_seqs
     return 0;
 }
 
-json_t *grpo_grad(const store *st, json_t *params, migr_err *err)
+json_t *grpo_grad(const task_ctx *ctx, json_t *params, migr_err *err)
 {
+    const store *st = ctx->st;
     run_inputs in;
     policy pol = {0}, ref = {0};
     pool *tp = NULL;
@@ -474,7 +478,7 @@ json_t *grpo_grad(const store *st, json_t *params, migr_err *err)
         goto end;
     snprintf(refrel, sizeof refrel, "%s/ckpt/000000.ckpt", in.dir);
     if (load_policy(st, json_string_value(json_object_get(params, "ckpt")), &pol, err) < 0 ||
-        load_policy(st, refrel, &ref, err) < 0 || !(tp = task_threads(params, err)) ||
+        load_policy(st, refrel, &ref, err) < 0 || !(tp = pool_new(ctx->threads, err)) ||
         !(ro = store_json(st, json_string_value(json_object_get(params, "rollouts")), err)) ||
         !(rw = store_json(st, json_string_value(json_object_get(params, "rewards")), err)) ||
         seqs_load(st, &in, json_object_get(ro, "items"), json_object_get(rw, "adv"), &s, err) < 0)

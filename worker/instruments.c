@@ -121,8 +121,9 @@ static int train_one(const store *st, int features, uint64_t seed, const corpus 
     return rc;
 }
 
-json_t *task_instruments(const store *st, json_t *params, migr_err *err)
+json_t *task_instruments(const task_ctx *ctx, json_t *params, migr_err *err)
 {
+    const store *st = ctx->st;
     const char *input_rel = json_string_value(json_object_get(params, "input"));
     const char *verifier = json_string_value(json_object_get(params, "verifier"));
     const char *judge = json_string_value(json_object_get(params, "judge"));

@@ -32,8 +32,9 @@ static int load_inputs(const store *st, json_t *clips, probe_input *in, int *lab
     return 0;
 }
 
-json_t *task_mi(const store *st, json_t *params, migr_err *err)
+json_t *task_mi(const task_ctx *ctx, json_t *params, migr_err *err)
 {
+    const store *st = ctx->st;
     const char *rel = json_string_value(json_object_get(params, "input"));
     double tau = json_number_value(json_object_get(params, "tau"));
     int folds = (int)json_integer_value(json_object_get(params, "folds"));

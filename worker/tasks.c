@@ -1,5 +1,6 @@
-/* tasks.c -- the dataset task kinds: synth (render one synthetic clip) and
- * featurize (decode one clip into features in the store). */
+/* tasks.c -- running a task with the handler of its kind, and the dataset
+ * task kinds: synth (render one synthetic clip) and featurize (decode one
+ * clip into features in the store). */
 #include "worker/tasks.h"
 
 #include <stdlib.h>
@@ -8,7 +9,10 @@
 #include "media/features.h"
 #include "media/synth_media.h"
 
-task_handler task_handler_find(const char *kind)
+typedef json_t *(*task_handler)(const task_ctx *ctx, json_t *params, migr_err *err);
+
+/* The handler of a kind, or NULL for a kind this worker does not know. */
+static task_handler task_handler_find(const char *kind)
 {
     static const struct {
         const char *kind;
@@ -34,11 +38,21 @@ task_handler task_handler_find(const char *kind)
     return NULL;
 }
 
+json_t *task_run(const task_ctx *ctx, const char *kind, json_t *params, migr_err *err)
+{
+    task_handler fn = task_handler_find(kind);
+    if (!fn) {
+        migr_errf(err, "this worker does not know task kind \"%s\"; upgrade it", kind);
+        return NULL;
+    }
+    return fn(ctx, params, err);
+}
+
 /* `migr bench dispatch`'s task: nothing to do but answer, so that what the
  * bench measures is dispatch (its payload only travels). */
-json_t *task_noop(const store *st, json_t *params, migr_err *err)
+json_t *task_noop(const task_ctx *ctx, json_t *params, migr_err *err)
 {
-    (void)st, (void)params;
+    (void)ctx, (void)params;
     json_t *out = json_object();
     if (!out)
         migr_errf(err, "out of memory");
@@ -64,8 +78,9 @@ static const char *get_str(json_t *params, const char *key, migr_err *err)
 
 /* A clip FFmpeg cannot read is a result, not a task failure: the output says
  * {"bad": reason} and the clip is recorded as failed. */
-json_t *task_featurize(const store *st, json_t *params, migr_err *err)
+json_t *task_featurize(const task_ctx *ctx, json_t *params, migr_err *err)
 {
+    const store *st = ctx->st;
     featurize_config cfg;
     media_features f;
     migr_err ferr;
@@ -93,7 +108,7 @@ json_t *task_featurize(const store *st, json_t *params, migr_err *err)
     return result;
 }
 
-json_t *task_synth(const store *st, json_t *params, migr_err *err)
+json_t *task_synth(const task_ctx *ctx, json_t *params, migr_err *err)
 {
     synth_config cfg;
     synth_clip plan;
@@ -102,7 +117,7 @@ json_t *task_synth(const store *st, json_t *params, migr_err *err)
     const char *path = get_str(params, "path", err);
     const char *config = json_string_value(json_object_get(params, "config"));
 
-    (void)st;
+    (void)ctx;  /* it writes the clip at path, outside the store */
     if (!path || get_int(params, "index", &index, err) < 0)
         return NULL;
     if (!json_is_integer(seed)) {

@@ -12,36 +12,46 @@
 #include "common/error.h"
 #include "common/store.h"
 
-typedef json_t *(*task_handler)(const store *st, json_t *params, migr_err *err);
+/* What a handler is given besides its parameters: the store, and the
+ * threads of the task (migr-worker --threads).  A handler that runs the
+ * model makes a pool of that many for the task -- its own thread and
+ * threads - 1 more (ml/pool.h; model_set_pool); the task's results are the
+ * same bits whatever the count. */
+typedef struct task_ctx {
+    const store *st;
+    int threads;            /* 1..POOL_MAX_THREADS */
+} task_ctx;
 
-/* The handler of a kind, or NULL for a kind this worker does not know. */
-task_handler task_handler_find(const char *kind);
+/* Run a task of this kind on params, as migrd sent them (the handler does
+ * not change them): the handler's output, or NULL with err -- also for a
+ * kind this worker does not know. */
+json_t *task_run(const task_ctx *ctx, const char *kind, json_t *params, migr_err *err);
 
 /* Nothing: the dispatch benchmark's task (`migr bench dispatch`). */
-json_t *task_noop(const store *st, json_t *params, migr_err *err);
-json_t *task_featurize(const store *st, json_t *params, migr_err *err);
-json_t *task_synth(const store *st, json_t *params, migr_err *err);
+json_t *task_noop(const task_ctx *ctx, json_t *params, migr_err *err);
+json_t *task_featurize(const task_ctx *ctx, json_t *params, migr_err *err);
+json_t *task_synth(const task_ctx *ctx, json_t *params, migr_err *err);
 /* SFT (train.c): vocabulary and checkpoint 0; a shard's summed gradient;
  * the optimizer step that turns shard gradients into the next checkpoint. */
-json_t *task_init(const store *st, json_t *params, migr_err *err);
-json_t *task_grad(const store *st, json_t *params, migr_err *err);
-json_t *task_apply(const store *st, json_t *params, migr_err *err);
+json_t *task_init(const task_ctx *ctx, json_t *params, migr_err *err);
+json_t *task_grad(const task_ctx *ctx, json_t *params, migr_err *err);
+json_t *task_apply(const task_ctx *ctx, json_t *params, migr_err *err);
 /* A run taken up from another's checkpoint (`migr run retry` of a run that
  * failed): its vocabulary, checkpoint 0 and checkpoint "step" copied from
  * "from_dir", each checked against the sha256 migrd recorded. */
-json_t *task_resume(const store *st, json_t *params, migr_err *err);
+json_t *task_resume(const task_ctx *ctx, json_t *params, migr_err *err);
 /* GRPO (grpo.c): checkpoint 0 from the SFT checkpoint; G completions per
  * clip with their old log-probs; their rewards and group advantages; the
  * policy gradient (called by task_grad for runs of kind grpo). */
-json_t *task_grpo_init(const store *st, json_t *params, migr_err *err);
-json_t *task_rollout(const store *st, json_t *params, migr_err *err);
-json_t *task_reward(const store *st, json_t *params, migr_err *err);
-json_t *grpo_grad(const store *st, json_t *params, migr_err *err);
+json_t *task_grpo_init(const task_ctx *ctx, json_t *params, migr_err *err);
+json_t *task_rollout(const task_ctx *ctx, json_t *params, migr_err *err);
+json_t *task_reward(const task_ctx *ctx, json_t *params, migr_err *err);
+json_t *grpo_grad(const task_ctx *ctx, json_t *params, migr_err *err);
 /* Modality importance (mi.c): cross-fitted probes score every clip. */
-json_t *task_mi(const store *st, json_t *params, migr_err *err);
+json_t *task_mi(const task_ctx *ctx, json_t *params, migr_err *err);
 /* The reward verifier and the evaluation judge (instruments.c). */
-json_t *task_instruments(const store *st, json_t *params, migr_err *err);
+json_t *task_instruments(const task_ctx *ctx, json_t *params, migr_err *err);
 /* One shard of an eval run (evaluate.c). */
-json_t *task_evaluate(const store *st, json_t *params, migr_err *err);
+json_t *task_evaluate(const task_ctx *ctx, json_t *params, migr_err *err);
 
 #endif

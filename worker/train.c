@@ -15,12 +15,12 @@
 #include "ml/ckpt.h"
 #include "ml/model.h"
 #include "ml/optim.h"
+#include "ml/pool.h"
 #include "ml/target.h"
 #include "ml/vocab.h"
 #include "spec/runconfig.h"
 #include "worker/runfiles.h"
 #include "worker/tasks.h"
-#include "worker/threads.h"
 
 /* ---- init ---- */
 
@@ -82,8 +82,9 @@ static int shape_model(const store *st, const run_inputs *in, const vocab *v, mo
     return model_config_check(mc, err);
 }
 
-json_t *task_init(const store *st, json_t *params, migr_err *err)
+json_t *task_init(const task_ctx *ctx, json_t *params, migr_err *err)
 {
+    const store *st = ctx->st;
     run_inputs in;
     vocab *v = NULL;
     model *m = NULL;
@@ -144,8 +145,9 @@ static int copy_checked(const store *st, const char *from, const char *to, const
     return runfiles_mkdirs_for(dst, err) < 0 || fs_copy(src, dst, err) < 0 ? -1 : 0;
 }
 
-json_t *task_resume(const store *st, json_t *params, migr_err *err)
+json_t *task_resume(const task_ctx *ctx, json_t *params, migr_err *err)
 {
+    const store *st = ctx->st;
     run_inputs in;
     char name[64], sha0[STORE_SHA_HEX], sha[STORE_SHA_HEX], vsha[STORE_SHA_HEX], rel0[PATH_MAX], rel[PATH_MAX];
     const char *from = json_string_value(json_object_get(params, "from_dir"));
@@ -261,8 +263,9 @@ end:
     return b;
 }
 
-static json_t *sft_grad(const store *st, json_t *params, migr_err *err)
+static json_t *sft_grad(const task_ctx *ctx, json_t *params, migr_err *err)
 {
+    const store *st = ctx->st;
     run_inputs in;
     resume r = {0};
     model *m = NULL;
@@ -281,7 +284,7 @@ static json_t *sft_grad(const store *st, json_t *params, migr_err *err)
         goto end;
     }
     if (runfiles_load(st, params, &in, err) < 0 || resume_load(st, &in, ckpt, &r, err) < 0 ||
-        !(m = model_new(&r.h.config, r.h.seed, err)) || !(tp = task_threads(params, err)))
+        !(m = model_new(&r.h.config, r.h.seed, err)) || !(tp = pool_new(ctx->threads, err)))
         goto end;
     model_set_pool(m, tp);
     memcpy(model_params_flat(m), r.state, model_num_params(m) * sizeof(float));
@@ -308,10 +311,10 @@ end:
 }
 
 /* A shard's gradient: of the SFT loss, or of the GRPO objective. */
-json_t *task_grad(const store *st, json_t *params, migr_err *err)
+json_t *task_grad(const task_ctx *ctx, json_t *params, migr_err *err)
 {
     const char *kind = json_string_value(json_object_get(json_object_get(params, "config"), "kind"));
-    return kind && strcmp(kind, "grpo") == 0 ? grpo_grad(st, params, err) : sft_grad(st, params, err);
+    return kind && strcmp(kind, "grpo") == 0 ? grpo_grad(ctx, params, err) : sft_grad(ctx, params, err);
 }
 
 /* ---- apply ---- */
@@ -340,8 +343,9 @@ static int sum_grads(const store *st, json_t *paths, float *sum, size_t n, migr_
     return 0;
 }
 
-json_t *task_apply(const store *st, json_t *params, migr_err *err)
+json_t *task_apply(const task_ctx *ctx, json_t *params, migr_err *err)
 {
+    const store *st = ctx->st;
     run_inputs in;
     resume r = {0};
     float *grad = NULL;

@@ -15,7 +15,6 @@
 #include "common/store.h"
 #include "common/wire.h"
 #include "worker/tasks.h"
-#include "worker/threads.h"
 
 #define RESULTS_ENDPOINT "inproc://results"
 
@@ -76,18 +75,13 @@ static void run_job(worker *w, void *push, job *j)
     json_error_t jerr;
     char *output = NULL;
     int64_t t0 = clock_mono_ms();
-    task_handler fn = task_handler_find(j->kind);
+    task_ctx ctx = {&w->st, w->opt->threads};
     json_t *params = json_loads(j->params, 0, &jerr), *out = NULL;
 
-    if (!fn)
-        migr_errf(&err, "this worker does not know task kind \"%s\"; upgrade it", j->kind);
-    else if (!params)
+    if (!params)
         migr_errf(&err, "task parameters are not JSON: %s", jerr.text);
-    else if (json_is_object(params) &&
-             json_object_set_new(params, TASK_THREADS_PARAM, json_integer(w->opt->threads)) < 0)
-        migr_errf(&err, "out of memory");
     else
-        out = fn(&w->st, params, &err);
+        out = task_run(&ctx, j->kind, params, &err);
     json_decref(params);
     if (out)
         output = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);

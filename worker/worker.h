@@ -13,7 +13,7 @@
 
 typedef struct worker_options {
     int concurrency;
-    int threads;            /* per task (worker/threads.h) */
+    int threads;            /* per task (worker/tasks.h: task_ctx) */
     int heartbeat_ms;
     int liveness;
     char id[128];           /* empty: "<host>-<pid>" */

@@ -48,7 +48,7 @@ static textclf *train_verifier(const synth_config *cfg, migr_err *err)
         store_put(&st, "input.json", text, strlen(text), NULL, err) == 0) {
         params = json_pack("{s:s, s:s, s:s, s:I}", "input", "input.json", "verifier", "verifier.clf", "judge",
                            "judge.clf", "seed", (json_int_t)SEED);
-        out = task_instruments(&st, params, err);
+        out = task_instruments(&(task_ctx){&st, 1}, params, err);
         if (out && store_path(&st, "verifier.clf", path, sizeof path, err) == 0)
             verifier = textclf_load(path, err);
     }
