@@ -140,20 +140,19 @@ void fleet_touch(fleet *f, coord_worker *w, int64_t now_ms)
     list_append(f, w);
 }
 
+/* Take w, queued, off the free FIFO. */
 static void free_unlink(fleet *f, coord_worker *w)
 {
-    coord_worker *prev = NULL;
-    for (coord_worker *x = f->free_head; x; prev = x, x = x->next_free)
-        if (x == w) {
-            if (prev)
-                prev->next_free = w->next_free;
-            else
-                f->free_head = w->next_free;
-            if (f->free_tail == w)
-                f->free_tail = prev;
-            w->queued_free = 0;
-            return;
-        }
+    if (w->prev_free)
+        w->prev_free->next_free = w->next_free;
+    else
+        f->free_head = w->next_free;
+    if (w->next_free)
+        w->next_free->prev_free = w->prev_free;
+    else
+        f->free_tail = w->prev_free;
+    w->next_free = w->prev_free = NULL;
+    w->queued_free = 0;
 }
 
 void fleet_remove(fleet *f, coord_worker *w)
@@ -162,7 +161,7 @@ void fleet_remove(fleet *f, coord_worker *w)
     chain_unlink(&f->by_id[id_slot(f, w->id)], w, offsetof(coord_worker, next_by_id));
     list_unlink(f, w);
     if (w->queued_free)
-        free_unlink(f, w);  /* O(free workers), only when a worker leaves */
+        free_unlink(f, w);
     free(w->held);
     free(w);
     f->n--;
@@ -174,6 +173,7 @@ void fleet_offer(fleet *f, coord_worker *w)
         return;
     w->queued_free = 1;
     w->next_free = NULL;
+    w->prev_free = f->free_tail;
     if (f->free_tail)
         f->free_tail->next_free = w;
     else
@@ -184,23 +184,21 @@ void fleet_offer(fleet *f, coord_worker *w)
 coord_worker *fleet_take_free(fleet *f)
 {
     coord_worker *w = f->free_head;
-    if (!w)
-        return NULL;
-    f->free_head = w->next_free;
-    if (!f->free_head)
-        f->free_tail = NULL;
-    w->queued_free = 0;
-    w->next_free = NULL;
+    if (w)
+        free_unlink(f, w);
     return w;
 }
 
 void fleet_return_free(fleet *f, coord_worker *w)
 {
     w->queued_free = 1;
+    w->prev_free = NULL;
     w->next_free = f->free_head;
-    f->free_head = w;
-    if (!f->free_tail)
+    if (f->free_head)
+        f->free_head->prev_free = w;
+    else
         f->free_tail = w;
+    f->free_head = w;
 }
 
 void fleet_free(fleet *f)

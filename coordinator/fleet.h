@@ -4,7 +4,8 @@
  * worker id, each through a hash table; the workers are also kept on a list
  * oldest-heard-from first (so the sweep for dead workers stops at the first
  * live one, as the Paranoid Pirate keeps them) and those with a free slot on
- * a FIFO (so dispatch takes the next one without looking at the others).
+ * a FIFO, doubly linked (so dispatch takes the next one without looking at
+ * the others, and a worker that leaves is unlinked wherever it waits).
  * Every operation is O(1) (amortized for fleet_add): no per-message work
  * grows with the number of workers. */
 #ifndef MIGR_FLEET_H
@@ -42,7 +43,7 @@ typedef struct coord_worker {
     int64_t freed_us;      /* monotonic: when its slot last became free (a
                             * result, or its hello), for dispatch latency */
     /* The fleet's links. */
-    struct coord_worker *next_by_peer, *next_by_id, *older, *newer, *next_free;
+    struct coord_worker *next_by_peer, *next_by_id, *older, *newer, *next_free, *prev_free;
     int queued_free;       /* on the free FIFO */
 } coord_worker;
 

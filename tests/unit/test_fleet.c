@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "coordinator/fleet.h"
 
@@ -103,4 +104,70 @@ TEST(fleet_follows_a_worker_that_reconnects_under_a_new_peer)
     int moved = fleet_by_peer(&f, &fresh) == w && fleet_by_peer(&f, &old) == NULL;
     fleet_free(&f);
     CHECK(moved);
+}
+
+/* The free FIFO as the ids dispatch would take them in, emptying it. */
+static void take_all(fleet *f, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (coord_worker *w; (w = fleet_take_free(f));)
+        snprintf(out + strlen(out), cap - strlen(out), "%s ", w->id);
+}
+
+TEST(fleet_removes_a_worker_from_the_head_middle_or_tail_of_the_free_fifo)
+{
+    fleet f = {0};
+    CHECK(add_workers(&f, 6) == 0);
+    for (int i = 0; i < 5; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "w%d", i);
+        fleet_offer(&f, fleet_by_id(&f, id));
+    }
+    fleet_remove(&f, fleet_by_id(&f, "w0"));  /* head */
+    int head = f.free_head && strcmp(f.free_head->id, "w1") == 0;
+    fleet_remove(&f, fleet_by_id(&f, "w2"));  /* middle */
+    fleet_remove(&f, fleet_by_id(&f, "w4"));  /* tail */
+    int tail = f.free_tail && strcmp(f.free_tail->id, "w3") == 0;
+    fleet_offer(&f, fleet_by_id(&f, "w5"));   /* queued after the new tail */
+    char order[256];
+    take_all(&f, order, sizeof order);
+    /* The only one queued, removed: the FIFO is empty, and takes the next. */
+    fleet_offer(&f, fleet_by_id(&f, "w1"));
+    fleet_remove(&f, fleet_by_id(&f, "w1"));
+    int emptied = f.free_head == NULL && f.free_tail == NULL;
+    fleet_offer(&f, fleet_by_id(&f, "w3"));
+    char after[256];
+    take_all(&f, after, sizeof after);
+    int n = f.n;
+    fleet_free(&f);
+    CHECK_MSG(head, "removing the head did not make w1 the head");
+    CHECK_MSG(tail, "removing the tail did not make w3 the tail");
+    CHECK_MSG(strcmp(order, "w1 w3 w5 ") == 0, "taken in order: %s", order);
+    CHECK(emptied);
+    CHECK_MSG(strcmp(after, "w3 ") == 0, "taken after emptying: %s", after);
+    CHECK_INT(2, n);
+}
+
+/* migrd removes a worker when it dies or says goodbye, wherever it waits
+ * in the free FIFO: the cost must not grow with the workers queued.  Here
+ * each of 50,000 free workers is removed from the tail, where walking the
+ * FIFO from its head would take 1.25e9 steps in all; the thread's CPU
+ * time, not the wall clock, so that other processes do not count. */
+TEST(fleet_removes_a_free_worker_without_walking_the_free_fifo)
+{
+    enum { N = 50000 };
+    fleet f = {0};
+    CHECK(add_workers(&f, N) == 0);
+    for (coord_worker *w = f.oldest; w; w = w->newer)
+        fleet_offer(&f, w);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+    while (f.free_tail)
+        fleet_remove(&f, f.free_tail);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    int n = f.n;
+    fleet_free(&f);
+    CHECK_INT(0, n);
+    CHECK_MSG(s < 0.5, "removing %d free workers from the tail took %.2f s of CPU", N, s);
 }
