@@ -140,9 +140,7 @@ int main(int argc, char **argv)
                 return 2;
             i++;
         } else if (!strcmp(a, "--keep-events")) {
-            if (v && !strcmp(v, "0"))
-                cfg.keep_events_days = 0;
-            else if (parse_int_arg(a, v, &cfg.keep_events_days) < 0)
+            if (parse_int_arg(a, v, 0, &cfg.keep_events_days) < 0)
                 return 2;
             i++;
         } else if (!strcmp(a, "--insecure")) {

@@ -79,6 +79,7 @@ migrd_usage_error "--prefetch -3" 'migrd: --prefetch needs an integer in 0..1000
 migrd_usage_error "--prefetch ''" 'migrd: --prefetch needs an integer in 0..1000000, got ""' --prefetch ""
 migrd_usage_error "--prefetch" 'migrd: --prefetch needs an integer in 0..1000000, got nothing' --prefetch
 migrd_usage_error "--liveness 0" 'migrd: --liveness needs an integer in 1..1000000, got "0"' --liveness 0
+migrd_usage_error "--keep-events -2" 'migrd: --keep-events needs an integer in 0..1000000, got "-2"' --keep-events -2
 
 # A migrd that cannot start is reported with its reason, not a timeout.
 out=$(MIGR_HTTP=bogus migr up --workers 1 2>&1); rc=$?
