@@ -98,10 +98,32 @@ static int still_held(db_cache *dc, const task_row *t, migr_err *err)
 
 #define EVENT_INSERT "INSERT INTO events (at_ms, kind, owner, owner_id, task_id, detail) VALUES (?, ?, ?, ?, ?, ?)"
 
+/* The counters /metrics draws from events (event_counts, schema/009), for
+ * an event of kind about task_id with detail.  Every event is inserted by
+ * task_event or queue_event, so they are counted here. */
+static int count_event(sqlite3 *db, const char *kind, int64_t task_id, const char *detail, migr_err *err)
+{
+    if (!strcmp(kind, "task.retry") || !strcmp(kind, "task.failed")) {
+        if (db_run(db, err, "INSERT INTO event_counts SELECT ?, kind, 1 FROM tasks WHERE id = ? "
+                   "ON CONFLICT (counter, kind) DO UPDATE SET n = n + 1", "si", kind, task_id) < 0)
+            return -1;
+        if (detail && !strncmp(detail, "worker ", 7)) /* migrd took the lease back */
+            kind = "lease.lost";
+        else
+            return 0;
+    } else if (strcmp(kind, "task.stale") != 0 && strcmp(kind, "worker.dead") != 0) {
+        return 0;
+    }
+    return db_run(db, err, "INSERT INTO event_counts VALUES (?, '', 1) ON CONFLICT (counter, kind) DO UPDATE SET n = n + 1",
+                  "s", kind);
+}
+
 static int task_event(db_cache *dc, const char *kind, const task_row *t, const char *detail, migr_err *err)
 {
-    return db_cache_run(dc, err, EVENT_INSERT, "issiis", clock_wall_ms(), kind, t->owner, t->owner_id, t->id,
-                        detail);
+    if (db_cache_run(dc, err, EVENT_INSERT, "issiis", clock_wall_ms(), kind, t->owner, t->owner_id, t->id,
+                     detail) < 0)
+        return -1;
+    return count_event(dc->db, kind, t->id, detail, err);
 }
 
 int queue_done(db_cache *dc, const task_row *t, const char *output, int64_t now_ms, migr_err *err)
@@ -233,5 +255,7 @@ int queue_trim_events(db_cache *dc, int64_t before_ms, int limit, int64_t *after
 int queue_event(sqlite3 *db, const char *kind, const char *owner, int64_t owner_id,
                 int64_t task_id, const char *detail, migr_err *err)
 {
-    return db_run(db, err, EVENT_INSERT, "issiis", clock_wall_ms(), kind, owner, owner_id, task_id, detail);
+    if (db_run(db, err, EVENT_INSERT, "issiis", clock_wall_ms(), kind, owner, owner_id, task_id, detail) < 0)
+        return -1;
+    return count_event(db, kind, task_id, detail, err);
 }
