@@ -82,13 +82,10 @@ int cli_up(const migr_home *home, long workers, int insecure);
 int cli_down(const migr_home *home);
 /* The parts of cli_up and cli_down, quiet: start migrd with args (up to 14,
  * NULL-terminated; NULL for none) and wait until it answers; start workers local-FIRST.. local-(FIRST+N-1),
- * each with --threads cli_worker_threads(pool_cpus(), N), and wait until
+ * each with --threads pool_share(pool_cpus(), N), and wait until
  * migrd lists FIRST+N workers; stop them all, returning how many. */
 int cli_start_migrd(const migr_home *home, const char *const *args, migr_err *err);
 int cli_start_workers(const migr_home *home, long first, long n, migr_err *err);
-/* The --threads of each of workers local workers on cpus CPUs: cpus /
- * workers, at least 1 and at most POOL_MAX_THREADS (migr-worker's bound). */
-long cli_worker_threads(int cpus, long workers);
 int cli_stop(const migr_home *home);
 /* The pid in a pid file `migr up` wrote, or -1 when it cannot be read. */
 pid_t cli_read_pid(const char *path);

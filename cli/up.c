@@ -127,14 +127,6 @@ int cli_start_migrd(const migr_home *home, const char *const *args, migr_err *er
     return 0;
 }
 
-/* The machine's CPUs shared among the workers, one task each: their model
- * work uses every core without more threads than cores. */
-long cli_worker_threads(int cpus, long workers)
-{
-    long share = workers > 0 ? cpus / workers : cpus;
-    return share < 1 ? 1 : share > POOL_MAX_THREADS ? POOL_MAX_THREADS : share;
-}
-
 int cli_start_workers(const migr_home *home, long first, long n, migr_err *err)
 {
     char dir[PATH_MAX], prog[PATH_MAX + 32], log[PATH_MAX + 32], pidf[PATH_MAX + 32], threads[32];
@@ -142,7 +134,7 @@ int cli_start_workers(const migr_home *home, long first, long n, migr_err *err)
     if (bin_dir(dir, sizeof dir) < 0)
         return migr_errf(err, "cannot find this program's directory: %s", strerror(errno));
     snprintf(prog, sizeof prog, "%s/migr-worker", dir);
-    snprintf(threads, sizeof threads, "%ld", cli_worker_threads(pool_cpus(), n));
+    snprintf(threads, sizeof threads, "%ld", (long)pool_share(pool_cpus(), n));
     for (long i = first; i < first + n; i++) {
         char id[64];
         snprintf(log, sizeof log, "%s/worker-%ld.log", home->logs, i);

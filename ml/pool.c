@@ -238,3 +238,9 @@ int pool_cpus(void)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }
+
+int pool_share(int cpus, long tasks)
+{
+    long share = tasks > 0 ? cpus / tasks : cpus;
+    return share < 1 ? 1 : share > POOL_MAX_THREADS ? POOL_MAX_THREADS : (int)share;
+}

@@ -48,6 +48,10 @@ int pool_threads(const pool *p);
  * should not exceed. */
 int pool_cpus(void);
 
+/* Threads for each of `tasks` sharing `cpus` (migr up's workers, a worker's
+ * --threads auto): cpus / tasks, at least 1, at most POOL_MAX_THREADS. */
+int pool_share(int cpus, long tasks);
+
 /* Runs fn(ctx, item, slot) for item = 0..n-1 (none when n <= 0) and returns
  * once every one has returned. */
 void pool_for(pool *p, int n, pool_fn fn, void *ctx);

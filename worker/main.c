@@ -29,14 +29,14 @@ static void usage(FILE *out)
             "  --threads N|auto  threads per task for its model work (a grad task's step,\n"
             "                    a rollout's completions), 1..%d (default 1); the results\n"
             "                    are the same bits at any N.  auto: the CPUs this process\n"
-            "                    may run on divided by --concurrency (at least 1), for a\n"
+            "                    may run on divided by --concurrency, within 1..%d, for a\n"
             "                    worker with a machine to itself (a container's CPU quota\n"
             "                    is not seen: give N there)\n"
             "  --id NAME         worker id (default HOST-PID)\n"
             "  --log-level L     debug, info, warn or error (default info, or $MIGR_LOG_LEVEL)\n"
             "\n"
             "Environment: MIGR_HOME, MIGR_STORE, MIGR_ENDPOINT (see migrd --help).\n",
-            POOL_MAX_THREADS);
+            POOL_MAX_THREADS, POOL_MAX_THREADS);
 }
 
 int main(int argc, char **argv)
@@ -94,7 +94,7 @@ int main(int argc, char **argv)
      * up the others of their task at every kernel. */
     int cpus = pool_cpus();
     if (opt.threads == 0)
-        opt.threads = cpus / opt.concurrency > 1 ? cpus / opt.concurrency : 1;
+        opt.threads = pool_share(cpus, opt.concurrency);
     else if ((long)opt.threads * opt.concurrency > cpus)
         log_warn("%d task(s) at once x %d threads each is more than the %d CPUs this worker may "
                  "run on; its threads will wait for each other", opt.concurrency, opt.threads,

@@ -6,7 +6,6 @@
 
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "ml/pool.h"
 
 /* argv for c: its operands, then every option (with a value where it takes
  * one), then extra when not NULL. */
@@ -108,16 +107,4 @@ TEST(cli_help_of_every_command_shows_its_words_and_every_option)
         CHECK_MSG(!missing, "migr %s --help: %s is missing from %s", c->words, missing, where);
         CHECK_MSG(in_top, "migr --help does not list migr %s", c->words);
     }
-}
-
-/* migr up's workers share the machine: CPUs / N threads each, never 0, and
- * never more than migr-worker --threads takes. */
-TEST(cli_local_workers_share_the_cpus_with_one_thread_at_least_and_a_pools_most)
-{
-    CHECK_INT(2, cli_worker_threads(2, 1));
-    CHECK_INT(1, cli_worker_threads(2, 2));
-    CHECK_INT(1, cli_worker_threads(2, 3));
-    CHECK_INT(2, cli_worker_threads(8, 3));
-    CHECK_INT(16, cli_worker_threads(64, 4));
-    CHECK_INT(POOL_MAX_THREADS, cli_worker_threads(1024, 1));
 }

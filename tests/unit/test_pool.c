@@ -152,3 +152,16 @@ TEST(pool_new_refuses_a_thread_count_out_of_range)
     pool *p = NULL;
     pool_free(&p); /* NULL is fine */
 }
+
+/* migr up's workers, and a worker's tasks under --threads auto, share the
+ * CPUs: CPUs / N threads each, never 0, never more than a pool takes (auto
+ * on a machine of more than 256 CPUs made a pool every task refused). */
+TEST(tasks_share_the_cpus_with_one_thread_at_least_and_a_pools_most)
+{
+    CHECK_INT(2, pool_share(2, 1));
+    CHECK_INT(1, pool_share(2, 2));
+    CHECK_INT(1, pool_share(2, 3));
+    CHECK_INT(2, pool_share(8, 3));
+    CHECK_INT(16, pool_share(64, 4));
+    CHECK_INT(POOL_MAX_THREADS, pool_share(1024, 1));
+}
