@@ -241,18 +241,27 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
         return NULL;
     }
     /* Enough usable clips for the split, counted no further than needed (the
-     * loop makes the split, runprep.h). */
-    int64_t n, need = 2, shards = cfg_int(cfg, "train", "shards");
+     * loop makes the split, runprep.h), and for reasoning.order mi the
+     * dataset's modality importance (its mi job done; the loop checks each
+     * clip). */
+    int64_t n, need = 2, shards = cfg_int(cfg, "train", "shards"), mi_done = 1;
     double holdout = cfg_real(cfg, "train", "holdout");
+    const char *order = json_string_value(json_object_get(json_object_get(cfg, "reasoning"), "order"));
     while (need - (int64_t)(holdout * (double)need + 0.5) < shards)
         need++;
     if (db_int(c->db, err, &n, 0, "SELECT COUNT(*) FROM (SELECT 1 FROM clips c WHERE " RUN_USABLE_CLIPS " LIMIT ?3)",
-               "iii", dataset_id, (int64_t)!grpo, need) < 0) {
+               "iii", dataset_id, (int64_t)!grpo, need) < 0 ||
+        (!grpo && order && strcmp(order, "mi") == 0 &&
+         db_int(c->db, err, &mi_done, 0, "SELECT EXISTS (SELECT 1 FROM tasks WHERE owner = 'dataset' AND "
+                "owner_id = ? AND state = 'done' AND kind = 'mi')", "i", dataset_id) < 0)) {
         json_decref(extra);
         return NULL;
     }
     int64_t ntrain = n - (int64_t)(holdout * (double)n + 0.5);
-    if (n < 2)
+    if (!mi_done)
+        migr_errf(err, "reasoning.order is mi but dataset %s has no modality importance for every "
+                  "clip; run `migr dataset mi %s --wait` first", dataset, dataset);
+    else if (n < 2)
         migr_errf(err, "dataset %s has %lld usable clips%s; a run needs at least 2", dataset, (long long)n,
                   grpo ? "" : " with clue annotations");
     else if (ntrain < shards)
@@ -260,7 +269,7 @@ json_t *runs_submit(coord *c, json_t *args, int *status, migr_err *err)
                   (long long)ntrain, (long long)shards);
     json_t *resume = json_object_get(args, "resume");
     char *config_text = NULL, *extra_text = NULL, *resume_text = NULL;
-    int ok = n >= 2 && ntrain >= shards;
+    int ok = mi_done && n >= 2 && ntrain >= shards;
     if (ok && (!(config_text = dumps(cfg)) || !(extra_text = dumps(extra)) ||
                (json_is_object(resume) && !(resume_text = dumps(resume))))) {
         migr_errf(err, "out of memory");

@@ -9,6 +9,7 @@
 
 #include "coordinator/coord.h"
 #include "coordinator/db.h"
+#include "coordinator/queue.h"
 #include "coordinator/runprep.h"
 #include "coordinator/runs.h"
 #include "spec/runconfig.h"
@@ -187,17 +188,21 @@ TEST(a_run_preparation_survives_restarts_and_stops_at_a_cancel)
 }
 
 /* The request counts no further than the split needs: too few clips for
- * the shards is refused there.  A clip without modality importance under
- * reasoning.order mi is found while preparing: the run fails saying so. */
+ * the shards is refused there, as is reasoning.order mi on a dataset whose
+ * mi job never ran.  A clip without modality importance all the same is
+ * found while preparing: the run fails saying so. */
 TEST(a_run_without_the_clips_it_needs_is_refused_or_fails_saying_why)
 {
     coord c;
-    migr_err err = {0}, refused = {0};
+    migr_err err = {0}, refused = {0}, refused_mi = {0};
     char reason[1024] = "";
     CHECK_MSG(open_test_coord(&c, &err) == 0, "coord_open: %s", err.msg);
-    int ok = add_dataset(&c, &err) == 0 &&
-             db_run(c.db, &err, "UPDATE clips SET mi_visual = 0.5, mi_audio = 0.25, mi_text = 0.25 WHERE idx != 200",
-                    "") == 0;
+    int ok = add_dataset(&c, &err) == 0;
+    int no_mi = ok ? submit_with(&c, "reasoning.order=mi", &refused_mi) : 0;
+    ok = ok && db_run(c.db, &err, "UPDATE clips SET mi_visual = 0.5, mi_audio = 0.25, mi_text = 0.25 WHERE idx != 200",
+                      "") == 0 &&
+         queue_add(c.db, "dataset", 1, "mi", 0, "{}", 3, &err) == 0 &&
+         db_run(c.db, &err, "UPDATE tasks SET state = 'done' WHERE kind = 'mi'", "") == 0;
     ok = ok && submit_with(&c, "reasoning.order=mi", &err) == 0 && prepare_all(&c) > 0;
     /* two clips, one held out, for two shards */
     ok = ok && db_run(c.db, &err, "DELETE FROM clips WHERE idx >= 2", "") == 0;
@@ -206,9 +211,11 @@ TEST(a_run_without_the_clips_it_needs_is_refused_or_fails_saying_why)
     if (st && sqlite3_step(st) == SQLITE_ROW)
         snprintf(reason, sizeof reason, "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
-    int64_t tasks = number(c.db, "SELECT COUNT(*) FROM tasks");
+    int64_t tasks = number(c.db, "SELECT COUNT(*) FROM tasks WHERE kind != 'mi'");
     coord_close(&c);
     CHECK_MSG(ok, "%s", err.msg);
+    CHECK_INT(-1, no_mi);
+    CHECK_MSG(strstr(refused_mi.msg, "run `migr dataset mi d --wait` first") != NULL, "%s", refused_mi.msg);
     CHECK_INT(-1, too_many);
     CHECK_MSG(strstr(refused.msg, "only 1 training clips for 2 shards") != NULL, "%s", refused.msg);
     CHECK_MSG(strstr(reason, "failed: ") == reason && strstr(reason, "has no modality importance for every clip") &&
