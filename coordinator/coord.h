@@ -25,6 +25,7 @@
 #include "coordinator/queue.h"
 #include "coordinator/runprep.h"
 #include "coordinator/synthplan.h"
+#include "coordinator/walkeeper.h"
 #include "coordinator/zap.h"
 
 typedef struct coord_config {
@@ -77,6 +78,7 @@ typedef struct coord {
     zap auth;              /* CURVE and the allowlist, when migrd has a key */
     unsigned auth_seen;    /* the allowlist generation workers were checked against */
     db_cache sql;          /* the hot path's statements */
+    walkeeper wal;         /* checkpoints the WAL off the loop (walkeeper.h) */
     int batch;             /* inside the loop's group-commit transaction */
     int durable;           /* commits fsync (synchronous=FULL; server.c) */
     int batch_discards;    /* ndiscard when the batch began */

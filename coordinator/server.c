@@ -188,6 +188,10 @@ int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_er
         return -1;
     db_cache_init(&c->sql, c->db);
     c->durable = 1;  /* db_open's synchronous=FULL */
+    if (walkeeper_start(&c->wal, c->db, home->db, err) < 0) {
+        coord_close(c);
+        return -1;
+    }
     synthplan_wake(c); /* a plan or preparation a stop interrupted goes on */
     runprep_wake(c);
     c->zctx = zmq_ctx_new();
@@ -260,6 +264,7 @@ void coord_close(coord *c)
     if (c->zctx)
         zmq_ctx_term(c->zctx);
     c->router = c->zctx = NULL;
+    walkeeper_stop(&c->wal);
     db_cache_free(&c->sql);
     db_close(&c->db);
     coord_discard_flush(c, 0);
