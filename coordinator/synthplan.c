@@ -273,12 +273,9 @@ int synthplan_step(coord *c, int64_t budget_us)
         log_error("planning dataset %lld: %s", (long long)j->dataset_id, err.msg);
         return 0;
     }
-    int64_t next = j->next;
-    int writing = j->writing;
     if (plan_slice(c, clock_mono_us() + budget_us, &err) < 0) {
         coord_rollback(c, mark);
-        j->next = next, j->writing = writing;
-        fail_job(c, err.msg);
+        fail_job(c, err.msg); /* which drops the job */
         return 1;
     }
     if (coord_commit(c, &err) < 0) {
