@@ -60,21 +60,26 @@ static int has_more(void *sock)
     return zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz) == 0 && more;
 }
 
-wire_status wire_recv(void *sock, wire_peer *peer, Migr__Envelope **env, migr_err *err)
+/* Receive one message; flags apply to its first frame (the rest of a
+ * message arrive with it).  Nothing is written to peer on WIRE_AGAIN. */
+static wire_status recv_message(void *sock, wire_peer *peer, Migr__Envelope **env, migr_err *err, int flags)
 {
     zmq_msg_t msg;
     wire_status st = WIRE_OK;
 
     *env = NULL;
     if (peer) {
-        peer->len = 0;
-        peer->user[0] = '\0';
         zmq_msg_init(&msg);
-        if (zmq_msg_recv(&msg, sock, 0) < 0) {
+        if (zmq_msg_recv(&msg, sock, flags) < 0) {
             zmq_msg_close(&msg);
+            if (errno == EAGAIN && (flags & ZMQ_DONTWAIT))
+                return WIRE_AGAIN;
+            peer->len = 0;
+            peer->user[0] = '\0';
             migr_errf(err, "receiving: %s", zmq_strerror(errno));
             return WIRE_SOCKET;
         }
+        peer->user[0] = '\0';
         size_t n = zmq_msg_size(&msg);
         peer->len = n < sizeof peer->id ? n : sizeof peer->id;
         memcpy(peer->id, zmq_msg_data(&msg), peer->len);
@@ -83,10 +88,13 @@ wire_status wire_recv(void *sock, wire_peer *peer, Migr__Envelope **env, migr_er
             migr_errf(err, "a message with only a routing id and no envelope");
             return WIRE_MALFORMED;
         }
+        flags = 0;
     }
     zmq_msg_init(&msg);
-    if (zmq_msg_recv(&msg, sock, 0) < 0) {
+    if (zmq_msg_recv(&msg, sock, flags) < 0) {
         zmq_msg_close(&msg);
+        if (errno == EAGAIN && (flags & ZMQ_DONTWAIT))
+            return WIRE_AGAIN;
         migr_errf(err, "receiving: %s", zmq_strerror(errno));
         return WIRE_SOCKET;
     }
@@ -122,6 +130,16 @@ wire_status wire_recv(void *sock, wire_peer *peer, Migr__Envelope **env, migr_er
     }
     zmq_msg_close(&msg);
     return st;
+}
+
+wire_status wire_recv(void *sock, wire_peer *peer, Migr__Envelope **env, migr_err *err)
+{
+    return recv_message(sock, peer, env, err, 0);
+}
+
+wire_status wire_try_recv(void *sock, wire_peer *peer, Migr__Envelope **env, migr_err *err)
+{
+    return recv_message(sock, peer, env, err, ZMQ_DONTWAIT);
 }
 
 void wire_refuse(void *sock, const wire_peer *peer, const char *reason)

@@ -29,7 +29,7 @@ typedef struct wire_peer {
 } wire_peer;
 
 /* What went wrong with a message that wire_recv rejected. */
-typedef enum { WIRE_OK, WIRE_MALFORMED, WIRE_VERSION, WIRE_TOO_BIG, WIRE_SOCKET } wire_status;
+typedef enum { WIRE_OK, WIRE_MALFORMED, WIRE_VERSION, WIRE_TOO_BIG, WIRE_SOCKET, WIRE_AGAIN } wire_status;
 
 /* Send env (version is set here).  peer is the routing id for a ROUTER
  * socket, NULL otherwise.  env stays the caller's.  To a peer the send never
@@ -41,6 +41,12 @@ int wire_send(void *sock, const wire_peer *peer, Migr__Envelope *env, migr_err *
 /* Receive one message.  For a ROUTER, pass peer to receive the routing id.
  * On WIRE_OK *env is the caller's, freed with migr__envelope__free_unpacked(env, NULL). */
 wire_status wire_recv(void *sock, wire_peer *peer, Migr__Envelope **env, migr_err *err);
+
+/* wire_recv for a message already waiting: WIRE_AGAIN, with nothing
+ * received, when none is.  A loop that reads until WIRE_AGAIN costs libzmq
+ * one look at its command pipe per empty socket, where asking ZMQ_EVENTS
+ * before each message costs one per message. */
+wire_status wire_try_recv(void *sock, wire_peer *peer, Migr__Envelope **env, migr_err *err);
 
 /* Send a Refusal with reason to peer (best effort; logged on failure). */
 void wire_refuse(void *sock, const wire_peer *peer, const char *reason);

@@ -960,23 +960,20 @@ static void batch_end(coord *c)
     outbox_flush(c);
 }
 
-static int router_readable(coord *c)
+/* Read and handle up to BATCH_MESSAGES messages; 1 if it stopped at that
+ * limit (more may be waiting), 0 when the router had no more.  A client's
+ * request moves the batch to a durable one (the messages before it commit
+ * first). */
+static int drain(coord *c)
 {
-    int events = 0;
-    size_t sz = sizeof events;
-    return zmq_getsockopt(c->router, ZMQ_EVENTS, &events, &sz) == 0 && (events & ZMQ_POLLIN);
-}
-
-/* Read and handle up to BATCH_MESSAGES messages.  A client's request moves
- * the batch to a durable one (the messages before it commit first). */
-static void drain(coord *c)
-{
-    for (int i = 0; i < BATCH_MESSAGES && router_readable(c); i++) {
+    for (int i = 0; i < BATCH_MESSAGES; i++) {
         wire_peer peer;
         Migr__Envelope *env;
         migr_err err;
         char who[300];
-        wire_status st = wire_recv(c->router, &peer, &env, &err);
+        wire_status st = wire_try_recv(c->router, &peer, &env, &err);
+        if (st == WIRE_AGAIN)
+            return 0;
         if (st != WIRE_OK) {
             log_warn("rejected a message from peer %s: %s", wire_peer_str(&peer, who, sizeof who), err.msg);
             if (st == WIRE_VERSION)
@@ -996,6 +993,7 @@ static void drain(coord *c)
         batch_end(c);
         batch_begin(c, 0);
     }
+    return 1;
 }
 
 /* The time a turn of the loop gives a synthetic dataset's plan, and as much
@@ -1027,11 +1025,11 @@ int coord_serve(coord *c, volatile int *stop, migr_err *err)
         }
         batch_begin(c, 0);
         deadlines_due(c);
-        drain(c);
-        int planning = synthplan_step(c, PLAN_BUDGET_US) | runprep_step(c, PLAN_BUDGET_US);
+        int more = drain(c);
+        more |= synthplan_step(c, PLAN_BUDGET_US) | runprep_step(c, PLAN_BUDGET_US);
         dispatch(c);
         batch_end(c);
-        if (planning || router_readable(c))
+        if (more)
             continue;  /* more is waiting: no need to poll */
         long timeout = (long)(c->next_heartbeat_ms - clock_mono_ms());
         int64_t next = deadlines_next_ms(&c->deadlines) - clock_wall_ms();

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -16,12 +17,14 @@
 #include "common/wire.h"
 #include "worker/tasks.h"
 
-#define RESULTS_ENDPOINT "inproc://results"
-
+/* A task, queued for the task threads; once run, its packed result, queued
+ * for the main thread. */
 typedef struct job {
     uint64_t task_id, lease;
     char kind[32];
     char *params;
+    uint8_t *result;       /* packed Envelope{result}; NULL if out of memory */
+    size_t result_len;
     struct job *next;
 } job;
 
@@ -30,7 +33,7 @@ typedef struct worker {
     const migr_home *home;
     char id[128], host[128];
     store st;
-    void *zctx, *dealer, *results;
+    void *zctx, *dealer;
     void *watch;           /* migrd refusing our CURVE key (keys_watch), or NULL */
     int connects;
     pthread_t *threads;
@@ -40,6 +43,10 @@ typedef struct worker {
     pthread_cond_t cv;
     job *head, *tail;
     int stopping;
+    /* Jobs run, for the main thread, under mu; a task thread that makes the
+     * list non-empty writes to done_fd, which the main thread polls. */
+    job *done_head, *done_tail;
+    int done_fd;
     /* Leases of tasks queued or running; main thread only. */
     uint64_t *running;
     int nrunning;
@@ -66,8 +73,8 @@ static job *next_job(worker *w)
     return j;
 }
 
-/* Run one job and send [lease][packed Envelope{result}] to the main thread. */
-static void run_job(worker *w, void *push, job *j)
+/* Run one job and pack its result into it. */
+static void run_job(worker *w, job *j)
 {
     Migr__Envelope env = MIGR__ENVELOPE__INIT;
     Migr__TaskResult r = MIGR__TASK_RESULT__INIT;
@@ -99,38 +106,41 @@ static void run_job(worker *w, void *push, job *j)
     env.version = WIRE_PROTOCOL_VERSION;
     env.body_case = MIGR__ENVELOPE__BODY_RESULT;
     env.result = &r;
-    size_t len = migr__envelope__get_packed_size(&env);
-    uint8_t *buf = malloc(len);
-    if (buf) {
-        migr__envelope__pack(&env, buf);
-        if (zmq_send(push, &j->lease, sizeof j->lease, ZMQ_SNDMORE) < 0 ||
-            zmq_send(push, buf, len, 0) < 0)
-            log_error("handing back task %llu: %s", (unsigned long long)j->task_id, zmq_strerror(errno));
-    } else {
-        log_error("out of memory sending the result of task %llu", (unsigned long long)j->task_id);
-    }
-    free(buf);
+    j->result_len = migr__envelope__get_packed_size(&env);
+    if ((j->result = malloc(j->result_len)) != NULL)
+        migr__envelope__pack(&env, j->result);
+    else
+        log_error("out of memory sending the result of task %llu; the coordinator will rerun it",
+                  (unsigned long long)j->task_id);
     free(output);
+}
+
+/* Hand a run job to the main thread, waking it if its list was empty. */
+static void hand_back(worker *w, job *j)
+{
+    static const uint64_t one = 1;
+    pthread_mutex_lock(&w->mu);
+    int wake = !w->done_head;
+    if (w->done_tail)
+        w->done_tail->next = j;
+    else
+        w->done_head = j;
+    w->done_tail = j;
+    pthread_mutex_unlock(&w->mu);
+    if (wake && write(w->done_fd, &one, sizeof one) != (ssize_t)sizeof one)
+        log_error("waking the main thread: %s", strerror(errno));
 }
 
 static void *task_thread(void *arg)
 {
     worker *w = arg;
-    void *push = zmq_socket(w->zctx, ZMQ_PUSH);
-    int linger = 0;
-    if (!push || zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger) < 0 ||
-        zmq_connect(push, RESULTS_ENDPOINT) < 0) {
-        log_error("task thread: cannot connect to the main thread: %s", zmq_strerror(errno));
-        if (push)
-            zmq_close(push);
-        return NULL;
-    }
     for (job *j; (j = next_job(w));) {
-        run_job(w, push, j);
+        run_job(w, j);
         free(j->params);
-        free(j);
+        j->params = NULL;
+        j->next = NULL;
+        hand_back(w, j);
     }
-    zmq_close(push);
     return NULL;
 }
 
@@ -215,55 +225,68 @@ static void queue_job(worker *w, const Migr__TaskAssign *a)
     pthread_mutex_unlock(&w->mu);
 }
 
-/* A message from the coordinator.  Returns -1 when it refused us. */
+/* The messages from the coordinator waiting on the socket.  Returns -1
+ * when it refused us. */
 static int on_coordinator(worker *w, migr_err *err)
 {
     Migr__Envelope *env;
-    wire_status st = wire_recv(w->dealer, NULL, &env, err);
-    if (st == WIRE_VERSION)
-        return -1;
-    if (st != WIRE_OK) {
-        log_warn("ignoring a bad message from the coordinator: %s", err->msg);
-        return 0;
+    wire_status st;
+    while ((st = wire_try_recv(w->dealer, NULL, &env, err)) != WIRE_AGAIN) {
+        if (st == WIRE_VERSION)
+            return -1;
+        if (st != WIRE_OK) {
+            log_warn("ignoring a bad message from the coordinator: %s", err->msg);
+            continue;
+        }
+        int rc = 0;
+        if (env->body_case == MIGR__ENVELOPE__BODY_ASSIGN) {
+            w->assigned++;
+            if (w->nrunning >= w->opt->concurrency * 4)
+                log_warn("the coordinator sent more tasks than slots; task %llu dropped (it will be requeued)",
+                         (unsigned long long)env->assign->task_id);
+            else
+                queue_job(w, env->assign);
+        } else if (env->body_case == MIGR__ENVELOPE__BODY_REFUSAL) {
+            rc = migr_errf(err, "the coordinator refused this worker: %s", env->refusal->reason);
+        }
+        migr__envelope__free_unpacked(env, NULL);
+        if (rc < 0)
+            return rc;
     }
-    int rc = 0;
-    if (env->body_case == MIGR__ENVELOPE__BODY_ASSIGN) {
-        w->assigned++;
-        if (w->nrunning >= w->opt->concurrency * 4)
-            log_warn("the coordinator sent more tasks than slots; task %llu dropped (it will be requeued)",
-                     (unsigned long long)env->assign->task_id);
-        else
-            queue_job(w, env->assign);
-    } else if (env->body_case == MIGR__ENVELOPE__BODY_REFUSAL) {
-        rc = migr_errf(err, "the coordinator refused this worker: %s", env->refusal->reason);
-    }
-    migr__envelope__free_unpacked(env, NULL);
-    return rc;
+    return 0;
 }
 
-/* Forward one finished task's result to the coordinator. */
-static void on_result(worker *w)
+static void free_job(job *j)
 {
-    zmq_msg_t lease, body;
-    zmq_msg_init(&lease);
-    zmq_msg_init(&body);
-    if (zmq_msg_recv(&lease, w->results, 0) < 0 || zmq_msg_recv(&body, w->results, 0) < 0) {
-        log_error("reading a task result: %s", zmq_strerror(errno));
-        goto end;
-    }
-    uint64_t l;
-    memcpy(&l, zmq_msg_data(&lease), sizeof l);
-    for (int i = 0; i < w->nrunning; i++) {
-        if (w->running[i] == l) {
-            w->running[i] = w->running[--w->nrunning];
-            break;
+    free(j->params);
+    free(j->result);
+    free(j);
+}
+
+/* Forward the results of the jobs the task threads finished. */
+static void on_results(worker *w)
+{
+    uint64_t n;
+    /* Read the wake-up before taking the list, so that a job handed back
+     * after the take wakes the next poll. */
+    if (read(w->done_fd, &n, sizeof n) < 0 && errno != EAGAIN)
+        log_error("reading the task threads' wake-up: %s", strerror(errno));
+    pthread_mutex_lock(&w->mu);
+    job *j = w->done_head;
+    w->done_head = w->done_tail = NULL;
+    pthread_mutex_unlock(&w->mu);
+    for (job *next; j; j = next) {
+        next = j->next;
+        for (int i = 0; i < w->nrunning; i++) {
+            if (w->running[i] == j->lease) {
+                w->running[i] = w->running[--w->nrunning];
+                break;
+            }
         }
+        if (j->result && zmq_send(w->dealer, j->result, j->result_len, 0) < 0)
+            log_warn("sending a result: %s; the coordinator will rerun the task", zmq_strerror(errno));
+        free_job(j);
     }
-    if (zmq_send(w->dealer, zmq_msg_data(&body), zmq_msg_size(&body), 0) < 0)
-        log_warn("sending a result: %s; the coordinator will rerun the task", zmq_strerror(errno));
-end:
-    zmq_msg_close(&lease);
-    zmq_msg_close(&body);
 }
 
 static void send_heartbeat(worker *w)
@@ -297,7 +320,7 @@ static int serve(worker *w, volatile int *stop, migr_err *err)
     if (connect_coordinator(w, err) < 0)
         return -1;
     while (!*stop) {
-        zmq_pollitem_t items[3] = {{w->dealer, 0, ZMQ_POLLIN, 0}, {w->results, 0, ZMQ_POLLIN, 0},
+        zmq_pollitem_t items[3] = {{w->dealer, 0, ZMQ_POLLIN, 0}, {NULL, w->done_fd, ZMQ_POLLIN, 0},
                                    {w->watch, 0, ZMQ_POLLIN, 0}};
         int rc = zmq_poll(items, w->watch ? 3 : 2, w->opt->heartbeat_ms);
         if (rc < 0 && errno != EINTR)
@@ -309,7 +332,7 @@ static int serve(worker *w, volatile int *stop, migr_err *err)
                 return -1;
         }
         if (rc > 0 && (items[1].revents & ZMQ_POLLIN))
-            on_result(w);
+            on_results(w);
         if (rc > 0 && w->watch && (items[2].revents & ZMQ_POLLIN) && keys_refused(w->watch))
             return migr_errf(err, "migrd at %s refused this worker's CURVE key (MIGR_KEY=%s): put its .pub "
                              "in migrd's $MIGR_HOME/keys/, or check MIGR_SERVER_KEY is migrd's key",
@@ -345,15 +368,18 @@ static void stop_threads(worker *w)
         pthread_join(w->threads[i], NULL);
     for (job *j = w->head, *next; j; j = next) {
         next = j->next;
-        free(j->params);
-        free(j);
+        free_job(j);
     }
-    w->head = w->tail = NULL;
+    for (job *j = w->done_head, *next; j; j = next) {
+        next = j->next;
+        free_job(j);
+    }
+    w->head = w->tail = w->done_head = w->done_tail = NULL;
 }
 
 int worker_run(const worker_options *opt, const migr_home *home, volatile int *stop, migr_err *err)
 {
-    worker w = {.opt = opt, .home = home};
+    worker w = {.opt = opt, .home = home, .done_fd = -1};
     int rc = -1;
 
     pthread_mutex_init(&w.mu, NULL);
@@ -369,9 +395,9 @@ int worker_run(const worker_options *opt, const migr_home *home, volatile int *s
     w.running = calloc((size_t)opt->concurrency * 4 + 1, sizeof *w.running);
     w.threads = calloc((size_t)opt->concurrency, sizeof *w.threads);
     w.zctx = zmq_ctx_new();
-    w.results = w.zctx ? zmq_socket(w.zctx, ZMQ_PULL) : NULL;
-    if (!w.running || !w.threads || !w.results || zmq_bind(w.results, RESULTS_ENDPOINT) < 0) {
-        migr_errf(err, "cannot set up the worker: %s", zmq_strerror(errno));
+    w.done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (!w.running || !w.threads || !w.zctx || w.done_fd < 0) {
+        migr_errf(err, "cannot set up the worker: %s", strerror(errno));
         goto end;
     }
     for (; w.nthreads < opt->concurrency; w.nthreads++) {
@@ -384,8 +410,8 @@ int worker_run(const worker_options *opt, const migr_home *home, volatile int *s
 end:
     stop_threads(&w);
     disconnect_coordinator(&w);
-    if (w.results)
-        zmq_close(w.results);
+    if (w.done_fd >= 0)
+        close(w.done_fd);
     if (w.zctx)
         zmq_ctx_term(w.zctx);
     free(w.running);

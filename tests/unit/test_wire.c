@@ -117,6 +117,7 @@ static const char *status_name(wire_status st)
     case WIRE_VERSION: return "WIRE_VERSION";
     case WIRE_TOO_BIG: return "WIRE_TOO_BIG";
     case WIRE_SOCKET: return "WIRE_SOCKET";
+    case WIRE_AGAIN: return "WIRE_AGAIN";
     }
     return "(unknown)";
 }
@@ -196,6 +197,47 @@ static void round_trip(check_case *check_self_, wire_pair *p)
 TEST(wire_envelope_from_dealer_arrives_at_router_with_peer_id_and_reply_routes_back)
 {
     WITH_PAIR(round_trip);
+}
+
+/* wire_try_recv takes what is waiting, on both sides, and says WIRE_AGAIN
+ * when nothing is, without touching the peer or the next message. */
+static void try_recv(check_case *check_self_, wire_pair *p)
+{
+    wire_peer peer;
+    Migr__Envelope *env = NULL;
+    migr_err err = {{0}};
+
+    CHECK_STATUS(WIRE_AGAIN, wire_try_recv(p->router, &peer, &env, &err), err);
+    CHECK(env == NULL);
+    CHECK_STATUS(WIRE_AGAIN, wire_try_recv(p->dealer, NULL, &env, &err), err);
+    for (uint64_t i = 1; i <= 2; i++)
+        CHECK_MSG(send_heartbeat(p->dealer, NULL, i, &err) == 0, "wire_send: %s", err.msg);
+    /* Both are waiting once the first is: a DEALER's messages arrive in order. */
+    wire_status st = pair_recv(p, p->router, &peer, &err);
+    CHECK_STATUS(WIRE_OK, st, err);
+    CHECK_INT(1, p->got->heartbeat->assigned);
+    int tries = 0;
+    while ((st = wire_try_recv(p->router, &peer, &env, &err)) == WIRE_AGAIN && tries++ < RECV_TIMEOUT_MS)
+        zmq_poll(NULL, 0, 1);
+    CHECK_STATUS(WIRE_OK, st, err);
+    CHECK_INT(2, env->heartbeat->assigned);
+    CHECK_INT(strlen(DEALER_ID), peer.len);
+    CHECK(memcmp(peer.id, DEALER_ID, peer.len) == 0);
+    migr__envelope__free_unpacked(env, NULL);
+    env = NULL;
+    CHECK_STATUS(WIRE_AGAIN, wire_try_recv(p->router, &peer, &env, &err), err);
+    CHECK(env == NULL);
+
+    CHECK_MSG(send_heartbeat(p->router, &peer, 7, &err) == 0, "wire_send to the DEALER: %s", err.msg);
+    st = pair_recv(p, p->dealer, NULL, &err);
+    CHECK_STATUS(WIRE_OK, st, err);
+    CHECK_INT(7, p->got->heartbeat->assigned);
+    CHECK_STATUS(WIRE_AGAIN, wire_try_recv(p->dealer, NULL, &env, &err), err);
+}
+
+TEST(wire_try_recv_takes_what_is_waiting_and_says_again_when_nothing_is)
+{
+    WITH_PAIR(try_recv);
 }
 
 /* ---- rejected messages ---- */
