@@ -95,9 +95,10 @@ static void print_dataset(json_t *d)
            (long long)json_integer_value(json_object_get(d, "failed")),
            (long long)json_integer_value(json_object_get(d, "pending")));
     if (json_is_integer(json_object_get(d, "planned")))
-        printf("planning: %lld of %lld clips planned (the manifest is written last)\n",
-               (long long)json_integer_value(json_object_get(d, "planned")),
-               (long long)json_integer_value(json_object_get(d, "planned_of")));
+        printf("planning: %lld of %lld clips planned%s\n", (long long)json_integer_value(json_object_get(d, "planned")),
+               (long long)json_integer_value(json_object_get(d, "planned_of")),
+               strcmp(json_string_value(json_object_get(d, "source")), "synth") == 0
+                   ? " (the manifest is written last)" : "");
     printf("manifest: %s\n", json_string_value(json_object_get(d, "manifest")));
     print_counts("labels", json_object_get(d, "labels"));
     print_counts("dominant modality (generator)", json_object_get(d, "generator_dominant"));

@@ -24,7 +24,7 @@
 #include "coordinator/fleet.h"
 #include "coordinator/queue.h"
 #include "coordinator/runprep.h"
-#include "coordinator/synthplan.h"
+#include "coordinator/clipplan.h"
 #include "coordinator/walkeeper.h"
 #include "coordinator/zap.h"
 
@@ -88,7 +88,7 @@ typedef struct coord {
     int orphans_swept;     /* leases of workers that never came back after a
                             * restart have been requeued */
     coord_bench bench;
-    synth_job synth;       /* the synthetic dataset being planned (synthplan.h) */
+    clip_job plan;         /* the dataset whose clips are being planned (clipplan.h) */
     run_job prep;          /* the run whose clips are being prepared (runprep.h) */
     deadlines deadlines;   /* when each lease ends and each retry may run (deadlines.h) */
     size_t nwaiting;       /* retry entries in it */

@@ -1,9 +1,9 @@
 /* datasets.c -- dataset ingestion.
  *
- * A manifest becomes one clip row and one featurize task per line, in one
- * transaction.  A synthetic dataset's clips, each with a synth task, and its
- * manifest and annotations are planned by the loop (synthplan.h); each
- * rendered clip then gets its featurize task.  A dataset is ready once its
+ * A manifest is checked by the request; its lines become clip rows, each
+ * with its featurize task, in the loop (clipplan.h).  A synthetic dataset's
+ * clips, each with a synth task, and its manifest and annotations are
+ * planned by the loop too; each rendered clip then gets its featurize task.  A dataset is ready once its
  * plan is complete and no clip is pending. */
 #include "coordinator/datasets.h"
 
@@ -57,8 +57,8 @@ static int check_new_name(coord *c, const char *name, int *status, migr_err *err
 }
 
 /* The featurize task of clip (id, idx) of a dataset. */
-static int add_featurize_task(coord *c, int64_t dataset_id, const char *dataset, int64_t clip_id,
-                              int64_t idx, const char *path, migr_err *err)
+int datasets_add_featurize(coord *c, int64_t dataset_id, const char *dataset, int64_t clip_id, int64_t idx,
+                           const char *path, migr_err *err)
 {
     featurize_config fc;
     char out[128];
@@ -78,151 +78,6 @@ static int add_featurize_task(coord *c, int64_t dataset_id, const char *dataset,
     return rc;
 }
 
-/* ---- manifests ---- */
-
-typedef struct annotations {
-    json_t *by_clip;        /* clip path -> annotation object */
-} annotations;
-
-static int load_annotations(const char *path, annotations *a, migr_err *err)
-{
-    uint8_t *text;
-    size_t len;
-    a->by_clip = json_object();
-    if (!path || !*path)
-        return 0;
-    if (fs_read_file(path, &text, &len, err) < 0)
-        return migr_err_wrap(err, "reading annotations");
-    int line = 0;
-    for (char *save = NULL, *s = strtok_r((char *)text, "\n", &save); s;
-         s = strtok_r(NULL, "\n", &save)) {
-        json_error_t jerr;
-        line++;
-        if (!*s || *s == '\r')
-            continue;
-        json_t *obj = json_loads(s, 0, &jerr);
-        const char *clip = obj ? json_string_value(json_object_get(obj, "clip")) : NULL;
-        if (!clip) {
-            json_decref(obj);
-            free(text);
-            return migr_errf(err, "%s line %d: expected a JSON object with a \"clip\" string (%s)",
-                             path, line, obj ? "no clip key" : jerr.text);
-        }
-        json_object_set_new(a->by_clip, clip, obj);
-    }
-    free(text);
-    return 0;
-}
-
-/* Insert one manifest row as a clip plus its featurize task. */
-static int add_manifest_row(coord *c, int64_t dataset_id, const char *dataset, const char *dir,
-                            const csv_reader *r, int64_t idx, const annotations *a, migr_err *err)
-{
-    char path[PATH_MAX];
-    const char *rel = r->field[0], *label = r->field[1];
-    const char *subtitle = r->nfields > 2 && *r->field[2] ? r->field[2] : NULL;
-    json_t *ann = json_object_get(a->by_clip, rel);
-    char *ann_text = ann ? json_dumps(ann, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-    int64_t clip_id;
-
-    if (!*rel)
-        return migr_errf(err, "line %d: the clip path is empty", r->line);
-    if (emotion_parse(label) < 0)
-        return migr_errf(err, "line %d: unknown label \"%s\" (expected one of happy, sad, neutral, "
-                         "angry, surprise, disgust, fear)", r->line, label);
-    if (fs_join(path, sizeof path, dir, rel) < 0)
-        return migr_errf(err, "line %d: path too long", r->line);
-    int rc = db_run(c->db, err,
-                    "INSERT INTO clips (dataset_id, idx, path, label, subtitle, annotation, state) "
-                    "VALUES (?, ?, ?, ?, ?, ?, 'pending')",
-                    "iissss", dataset_id, idx, path, emotion_name(emotion_parse(label)), subtitle,
-                    ann_text);
-    free(ann_text);
-    if (rc < 0)
-        return -1;
-    clip_id = sqlite3_last_insert_rowid(c->db);
-    return add_featurize_task(c, dataset_id, dataset, clip_id, idx, path, err);
-}
-
-/* Parse the manifest and insert its clips and tasks.  Returns the clip count. */
-static int64_t ingest_manifest(coord *c, int64_t dataset_id, const char *dataset,
-                               const char *manifest, const char *annotations_path, migr_err *err)
-{
-    uint8_t *text;
-    size_t len;
-    char copy[PATH_MAX], dir[PATH_MAX];
-    csv_reader r;
-    annotations a = {NULL};
-    int64_t idx = 0;
-    int rc;
-    json_t *seen = json_object(); /* clip path -> the line that listed it */
-
-    if (!seen)
-        return migr_errf(err, "out of memory");
-    if (fs_read_file(manifest, &text, &len, err) < 0) {
-        json_decref(seen);
-        return -1;
-    }
-    if (load_annotations(annotations_path, &a, err) < 0) {
-        free(text);
-        json_decref(a.by_clip);
-        json_decref(seen);
-        return -1;
-    }
-    snprintf(copy, sizeof copy, "%s", manifest);
-    snprintf(dir, sizeof dir, "%s", dirname(copy));
-    csv_init(&r, (const char *)text);
-    while ((rc = csv_next(&r, err)) == 1) {
-        if (r.nfields < 2) {
-            rc = migr_errf(err, "line %d: expected \"clip path,label[,subtitle]\", got %d field(s)",
-                           r.line, r.nfields);
-            break;
-        }
-        if (r.line == 1 && strcasecmp(r.field[1], "label") == 0)
-            continue;   /* header */
-        json_t *first = json_object_get(seen, r.field[0]);
-        if (first) {
-            rc = migr_errf(err, "line %d lists clip \"%s\" again (first on line %lld); list each "
-                           "clip once", r.line, r.field[0], (long long)json_integer_value(first));
-            break;
-        }
-        if (json_object_set_new(seen, r.field[0], json_integer(r.line)) < 0) {
-            rc = migr_errf(err, "out of memory");
-            break;
-        }
-        if (add_manifest_row(c, dataset_id, dataset, dir, &r, idx++, &a, err) < 0) {
-            rc = -1;
-            break;
-        }
-    }
-    csv_free(&r);
-    free(text);
-    /* An annotation of a clip the manifest does not list would be dropped
-     * without a word: most likely its paths are written differently. */
-    const char *clip;
-    json_t *unused;
-    int stray = 0;
-    if (rc == 0)
-        json_object_foreach(a.by_clip, clip, unused) {
-            if (!json_object_get(seen, clip)) {
-                migr_errf(err, "%s annotates clip \"%s\", which the manifest %s does not list; annotations "
-                          "name clips exactly as the manifest's first column does", annotations_path, clip,
-                          manifest);
-                stray = 1;
-                break;
-            }
-        }
-    json_decref(a.by_clip);
-    json_decref(seen);
-    if (stray)
-        return -1;
-    if (rc < 0)
-        return migr_err_wrap(err, "manifest %s", manifest);
-    if (idx == 0)
-        return migr_errf(err, "manifest %s lists no clips", manifest);
-    return idx;
-}
-
 static json_t *ok_body(const char *name, int64_t clips)
 {
     return json_pack("{s:s, s:I}", "name", name, "clips", (json_int_t)clips);
@@ -233,25 +88,27 @@ json_t *datasets_add(coord *c, json_t *args, int *status, migr_err *err)
     const char *name = json_string_value(json_object_get(args, "name"));
     const char *manifest = json_string_value(json_object_get(args, "manifest"));
     const char *annotations_path = json_string_value(json_object_get(args, "annotations"));
+    char manifest_sha[STORE_SHA_HEX], annotations_sha[STORE_SHA_HEX];
     int64_t clips;
 
     if (!name || !manifest || manifest[0] != '/') {
         usage(status, err, "dataset.add needs a name and an absolute manifest path");
         return NULL;
     }
-    if (check_new_name(c, name, status, err) < 0 || db_begin(c->db, err) < 0)
+    if (check_new_name(c, name, status, err) < 0)
         return NULL;
     *status = 1;
-    if (db_run(c->db, err,
-               "INSERT INTO datasets (name, source, manifest, annotations, state, created_ms) "
-               "VALUES (?, 'manifest', ?, ?, 'featurizing', ?)",
-               "sssi", name, manifest, annotations_path, clock_wall_ms()) < 0 ||
-        (clips = ingest_manifest(c, sqlite3_last_insert_rowid(c->db), name, manifest,
-                                 annotations_path, err)) < 0 ||
-        db_commit(c->db, err) < 0) {
-        db_rollback(c->db);
+    if ((clips = clipplan_check_manifest(manifest, annotations_path, manifest_sha, annotations_sha, err)) < 0)
         return NULL;
-    }
+    /* The clips are inserted by the loop (clipplan.h). */
+    if (db_run(c->db, err,
+               "INSERT INTO datasets (name, source, manifest, annotations, state, plan_clips, planned, plan_offset, "
+               "manifest_sha256, annotations_sha256, created_ms) VALUES (?, 'manifest', ?, NULLIF(?, ''), "
+               "'featurizing', ?, 0, 0, ?, NULLIF(?, ''), ?)",
+               "sssissi", name, manifest, annotations_path ? annotations_path : "", clips, manifest_sha,
+               annotations_sha, clock_wall_ms()) < 0)
+        return NULL;
+    clipplan_wake(c);
     *status = 0;
     log_info("dataset %s: %lld clips from %s", name, (long long)clips, manifest);
     return ok_body(name, clips);
@@ -293,14 +150,14 @@ json_t *datasets_synth(coord *c, json_t *args, int *status, migr_err *err)
         migr_errf(err, "the store path %s is too long", c->st.root);
         return NULL;
     }
-    /* The clips are planned by the loop (synthplan.h). */
+    /* The clips are planned by the loop (clipplan.h). */
     if (db_run(c->db, err,
-               "INSERT INTO datasets (name, source, manifest, state, synth_seed, synth_clips, synth_config, planned, "
+               "INSERT INTO datasets (name, source, manifest, state, synth_seed, plan_clips, synth_config, planned, "
                "created_ms) VALUES (?, 'synth', ?, 'synthesizing', ?, ?, ?, 0, ?)",
                "ssiisi", name, manifest, (int64_t)seed, (int64_t)clips, config_path ? config_copy : NULL,
                clock_wall_ms()) < 0)
         return NULL;
-    synthplan_wake(c);
+    clipplan_wake(c);
     *status = 0;
     log_info("dataset %s: synthesizing %lld clips with seed %lld", name, (long long)clips,
              (long long)seed);
@@ -354,7 +211,7 @@ int datasets_synth_done(coord *c, const task_row *t, json_t *output, migr_err *e
         return migr_errf(err, "synth task %lld names clip %lld, which does not exist",
                          (long long)t->id, (long long)t->subject);
     }
-    int rc = add_featurize_task(c, t->owner_id, db_text(st, 2), t->subject,
+    int rc = datasets_add_featurize(c, t->owner_id, db_text(st, 2), t->subject,
                                 sqlite3_column_int64(st, 0), db_text(st, 1), err);
     sqlite3_finalize(st);
     return rc < 0 ? -1 : maybe_finish(c, t->owner_id, err);

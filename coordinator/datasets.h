@@ -14,9 +14,13 @@ json_t *datasets_synth(coord *c, json_t *args, int *status, migr_err *err);
  * cross-fitted probes and scores each clip (args: name, tau, folds, seed). */
 json_t *datasets_mi(coord *c, json_t *args, int *status, migr_err *err);
 
-/* A synthetic dataset's plan is complete (synthplan.h): it moves on as its
- * tasks allow. */
+/* A dataset's plan is complete (clipplan.h): it moves on as its tasks
+ * allow. */
 int datasets_planned(coord *c, int64_t dataset_id, migr_err *err);
+/* Queue the featurize task of clip clip_id, number idx of the dataset, its
+ * media at path. */
+int datasets_add_featurize(coord *c, int64_t dataset_id, const char *dataset, int64_t clip_id, int64_t idx,
+                           const char *path, migr_err *err);
 
 /* Task kinds "synth" and "featurize" (see kinds.c). */
 int datasets_synth_done(coord *c, const task_row *t, json_t *output, migr_err *err);

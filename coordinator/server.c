@@ -192,7 +192,7 @@ int coord_open(coord *c, const coord_config *cfg, const migr_home *home, migr_er
         coord_close(c);
         return -1;
     }
-    synthplan_wake(c); /* a plan or preparation a stop interrupted goes on */
+    clipplan_wake(c); /* a plan or preparation a stop interrupted goes on */
     runprep_wake(c);
     c->zctx = zmq_ctx_new();
     c->router = c->zctx ? zmq_socket(c->zctx, ZMQ_ROUTER) : NULL;
@@ -276,7 +276,7 @@ void coord_close(coord *c)
     fleet_free(&c->fleet);
     deadlines_free(&c->deadlines);
     bench_free(&c->bench);
-    synthplan_close(&c->synth);
+    clipplan_close(&c->plan);
     runprep_close(&c->prep);
 }
 
@@ -1026,7 +1026,7 @@ int coord_serve(coord *c, volatile int *stop, migr_err *err)
         batch_begin(c, 0);
         deadlines_due(c);
         int more = drain(c);
-        more |= synthplan_step(c, PLAN_BUDGET_US) | runprep_step(c, PLAN_BUDGET_US);
+        more |= clipplan_step(c, PLAN_BUDGET_US) | runprep_step(c, PLAN_BUDGET_US);
         dispatch(c);
         batch_end(c);
         if (more)

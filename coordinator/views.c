@@ -68,7 +68,7 @@ json_t *view_workers(sqlite3 *db, migr_err *err)
     "SELECT d.name, d.source, d.state, "                                                       \
     "(SELECT IFNULL(SUM(n), 0) FROM clip_counts c WHERE c.dataset_id = d.id) AS clips, "       \
     DATASET_CLIPS_IN("featurized") ", " DATASET_CLIPS_IN("failed") ", " DATASET_CLIPS_IN("pending") ", " \
-    "d.manifest, d.synth_seed AS seed, d.planned, d.synth_clips AS planned_of, d.created_ms, d.finished_ms " \
+    "d.manifest, d.synth_seed AS seed, d.planned, d.plan_clips AS planned_of, d.created_ms, d.finished_ms " \
     "FROM datasets d "
 
 json_t *view_datasets(sqlite3 *db, migr_err *err)
