@@ -16,6 +16,7 @@
 #include "coordinator/coord.h"
 #include "coordinator/datasets.h"
 #include "coordinator/db.h"
+#include "coordinator/slices.h"
 
 /* A synthetic clip's annotation line.  "think_first" holds, by block tag,
  * the reasoning of a describer who starts from a misleading block and
@@ -338,10 +339,12 @@ static FILE *open_temp(const clip_job *j, const char *name, char *tmp, size_t ca
 }
 
 /* Load the next dataset waiting for its plan into the job: 1, or 0 when
- * none is waiting. */
+ * none is waiting (then look no more until woken). */
 static int load_job(coord *c, migr_err *err)
 {
     clip_job *j = &c->plan;
+    if (!j->look)
+        return 0;
     sqlite3_stmt *st = db_prepare(c->db, err,
         "SELECT id, name, source, synth_seed, plan_clips, planned, synth_config, manifest, annotations, "
         "manifest_sha256, annotations_sha256, plan_offset FROM datasets WHERE planned IS NOT NULL ORDER BY id "
@@ -351,6 +354,8 @@ static int load_job(coord *c, migr_err *err)
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(st);
+        if (rc == SQLITE_DONE)
+            j->look = 0;
         return rc == SQLITE_DONE ? 0 : migr_errf(err, "finding a dataset to plan: %s", sqlite3_errmsg(c->db));
     }
     *j = (clip_job){.look = 1, .dataset_id = sqlite3_column_int64(st, 0)};
@@ -466,41 +471,18 @@ static void fail_job(coord *c, const char *why)
     clipplan_close(j);
 }
 
+static int64_t current(coord *c)
+{
+    return c->plan.dataset_id;
+}
+
+static void drop(coord *c)
+{
+    clipplan_close(&c->plan);
+}
+
 int clipplan_step(coord *c, int64_t budget_us)
 {
-    clip_job *j = &c->plan;
-    migr_err err;
-    if (!j->dataset_id) {
-        if (!j->look)
-            return 0;
-        int rc = load_job(c, &err);
-        if (rc == 0) {
-            j->look = 0;
-            return 0;
-        }
-        if (rc < 0) {
-            if (j->dataset_id)
-                fail_job(c, err.msg);
-            else
-                log_error("%s", err.msg);
-            return 0;
-        }
-    }
-    int mark = coord_begin(c, &err);
-    if (mark < 0) {
-        log_error("planning dataset %lld: %s", (long long)j->dataset_id, err.msg);
-        return 0;
-    }
-    if (plan_slice(c, clock_mono_us() + budget_us, &err) < 0) {
-        coord_rollback(c, mark);
-        fail_job(c, err.msg); /* which drops the job */
-        return 1;
-    }
-    if (coord_commit(c, &err) < 0) {
-        coord_rollback(c, mark);
-        log_error("planning dataset %lld: %s", (long long)j->dataset_id, err.msg);
-        clipplan_close(j);
-        return 1;
-    }
-    return 1;
+    static const slice_work work = {"planning dataset", current, load_job, plan_slice, fail_job, drop};
+    return slices_step(c, &work, budget_us);
 }

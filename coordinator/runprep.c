@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "coordinator/coord.h"
 #include "coordinator/db.h"
+#include "coordinator/slices.h"
 #include "coordinator/runs.h"
 
 /* Clip ids read per statement while loading; rows inserted, or records
@@ -56,10 +57,12 @@ static json_t *sorted_keys(json_t *extra)
 }
 
 /* Load the next run waiting to be prepared into the job: 1, or 0 when none
- * is waiting. */
+ * is waiting (then look no more until woken). */
 static int load_job(coord *c, migr_err *err)
 {
     run_job *j = &c->prep;
+    if (!j->look)
+        return 0;
     sqlite3_stmt *st = db_prepare(c->db, err,
         "SELECT r.id, r.dataset_id, r.seed, r.prepared, r.prep_extra, r.kind, "
         "json_extract(r.config, '$.train.holdout'), json_extract(r.config, '$.reasoning.order') = 'mi', d.name "
@@ -70,6 +73,8 @@ static int load_job(coord *c, migr_err *err)
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         sqlite3_finalize(st);
+        if (rc == SQLITE_DONE)
+            j->look = 0;
         return rc == SQLITE_DONE ? 0 : migr_errf(err, "finding a run to prepare: %s", sqlite3_errmsg(c->db));
     }
     runprep_close(j);
@@ -295,41 +300,18 @@ static int run_job_slice(coord *c, int64_t until_us, migr_err *err)
     return 1;
 }
 
+static int64_t current(coord *c)
+{
+    return c->prep.run_id;
+}
+
+static void drop(coord *c)
+{
+    runprep_close(&c->prep);
+}
+
 int runprep_step(coord *c, int64_t budget_us)
 {
-    run_job *j = &c->prep;
-    migr_err err;
-    if (!j->run_id) {
-        if (!j->look)
-            return 0;
-        int rc = load_job(c, &err);
-        if (rc == 0) {
-            j->look = 0;
-            return 0;
-        }
-        if (rc < 0) {
-            if (j->run_id)
-                fail_job(c, err.msg);
-            else
-                log_error("%s", err.msg);
-            return 0;
-        }
-    }
-    int mark = coord_begin(c, &err);
-    if (mark < 0) {
-        log_error("preparing run %lld: %s", (long long)j->run_id, err.msg);
-        return 0;
-    }
-    if (run_job_slice(c, clock_mono_us() + budget_us, &err) < 0) {
-        coord_rollback(c, mark);
-        fail_job(c, err.msg); /* which drops the job */
-        return 1;
-    }
-    if (coord_commit(c, &err) < 0) {
-        coord_rollback(c, mark);
-        log_error("preparing run %lld: %s", (long long)j->run_id, err.msg);
-        runprep_close(j); /* taken up again from the database */
-        return 1;
-    }
-    return 1;
+    static const slice_work work = {"preparing run", current, load_job, run_job_slice, fail_job, drop};
+    return slices_step(c, &work, budget_us);
 }
