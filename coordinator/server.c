@@ -974,6 +974,10 @@ static int drain(coord *c)
         wire_status st = wire_try_recv(c->router, &peer, &env, &err);
         if (st == WIRE_AGAIN)
             return 0;
+        if (st == WIRE_SOCKET) { /* interrupted, or the socket is going: the poll says which */
+            log_warn("%s", err.msg);
+            return 0;
+        }
         if (st != WIRE_OK) {
             log_warn("rejected a message from peer %s: %s", wire_peer_str(&peer, who, sizeof who), err.msg);
             if (st == WIRE_VERSION)

@@ -234,6 +234,10 @@ static int on_coordinator(worker *w, migr_err *err)
     while ((st = wire_try_recv(w->dealer, NULL, &env, err)) != WIRE_AGAIN) {
         if (st == WIRE_VERSION)
             return -1;
+        if (st == WIRE_SOCKET) { /* interrupted, or the socket is going: the poll says which */
+            log_warn("%s", err->msg);
+            return 0;
+        }
         if (st != WIRE_OK) {
             log_warn("ignoring a bad message from the coordinator: %s", err->msg);
             continue;
