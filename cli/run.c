@@ -257,11 +257,16 @@ static int logs(const migr_home *home, long long id, int json, int follow)
 {
     long long seen = 0, step = -1;
     for (;;) {
-        json_t *r, *run = NULL;
-        int rc = request_or_report(home, "run.logs", json_pack("{s:I}", "id", (json_int_t)id), &r);
-        if (rc == EXIT_OK && follow)
-            rc = request_or_report(home, "run.show", json_pack("{s:I}", "id", (json_int_t)id), &run);
+        json_t *r = NULL, *run = NULL;
+        /* The state before the logs: a run that had ended by then has all
+         * its steps and events in them (asked the other way round, a run
+         * ending between the two answers lost its last ones). */
+        int rc = follow ? request_or_report(home, "run.show", json_pack("{s:I}", "id", (json_int_t)id), &run)
+                        : EXIT_OK;
+        if (rc == EXIT_OK)
+            rc = request_or_report(home, "run.logs", json_pack("{s:I}", "id", (json_int_t)id), &r);
         if (rc != EXIT_OK) {
+            json_decref(run);
             json_decref(r);
             return rc;
         }
