@@ -167,8 +167,12 @@ int64_t clipplan_check_manifest(const char *manifest, const char *annotations_pa
     int rc;
 
     annotations_sha[0] = '\0';
-    if (!text || !seen)
+    if (!text)
         goto end;
+    if (!seen) {
+        migr_errf(err, "out of memory");
+        goto end;
+    }
     if (annotations_path && *annotations_path) {
         if (!(atext = read_hashed(annotations_path, annotations_sha, err))) {
             migr_err_wrap(err, "reading annotations");
@@ -219,8 +223,6 @@ int64_t clipplan_check_manifest(const char *manifest, const char *annotations_pa
         }
     }
 end:
-    if (!seen && n >= 0)
-        n = migr_errf(err, "out of memory");
     json_decref(seen);
     json_decref(ann);
     free(atext);
