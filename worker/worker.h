@@ -3,8 +3,9 @@
  * The main thread owns the DEALER socket: it says hello, exchanges
  * heartbeats (Paranoid Pirate: interval 1 s, liveness 3, reconnect backoff
  * 1 s doubling to 32 s) and hands assignments to the task threads through a
- * queue.  Task threads run handlers and send results back over an inproc
- * socket, so heartbeats keep flowing during long tasks. */
+ * queue.  Task threads run handlers and hand the packed results back on a
+ * second queue, waking the main thread through an eventfd it polls beside
+ * the socket, so heartbeats keep flowing during long tasks. */
 #ifndef MIGR_WORKER_H
 #define MIGR_WORKER_H
 
