@@ -1,5 +1,5 @@
 /* fuzz_annotations.c -- a dataset's annotations.jsonl on any bytes, read
- * the way migrd reads it (coordinator/datasets.c, load_annotations, static).
+ * the way migrd reads it (coordinator/clipplan.c, load_annotations, static).
  *
  * Its nearest public entry is migrd's request handler, so the harness runs
  * a coordinator in-process, made once: coord_open on a SQLite database and a
@@ -7,15 +7,17 @@
  * writes the bytes as the annotations file of a fixed three-clip manifest
  * and sends "dataset.add" through api_handle, as `migr dataset add
  * --annotations` does.  A refused file must say why and leave no dataset
- * behind (the whole add rolls back); after a taken one, "dataset.clip" shows
- * each clip with no annotation or the one listed for it (its "clip" is that
- * clip).  Each input's rows are deleted after it. */
+ * behind; a taken one's clips are inserted by the loop's planner
+ * (clipplan_step, run here until it has nothing left), and then
+ * "dataset.clip" shows each clip with no annotation or the one listed for it
+ * (its "clip" is that clip).  Each input's rows are deleted after it. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "coordinator/clipplan.h"
 #include "coordinator/coord.h"
 #include "coordinator/db.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -99,9 +101,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         return 0;
     }
-    if (!body || count("SELECT COUNT(*) FROM clips") != NCLIPS)
+    if (!body)
         abort();
     free(body);
+    for (int steps = 0; clipplan_step(&c, 1000000) == 1; steps++)
+        if (steps > NCLIPS)
+            abort(); /* a plan that never ends */
+    if (count("SELECT COUNT(*) FROM clips") != NCLIPS || count("SELECT COUNT(*) FROM datasets WHERE planned IS NULL "
+                                                              "AND state != 'failed'") != 1) {
+        fprintf(stderr, "fuzz_annotations: the planner did not insert the %d clips of a taken add\n", NCLIPS);
+        abort();
+    }
 
     /* What a trainer is shown of each clip, annotation included. */
     if (db_run(c.db, &err, "UPDATE clips SET state = 'featurized', features = 'f', has_audio = 1",
