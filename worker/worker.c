@@ -28,6 +28,44 @@ typedef struct job {
     struct job *next;
 } job;
 
+/* Jobs in order, under the worker's mutex. */
+typedef struct job_list {
+    job *head, *tail;
+} job_list;
+
+static void list_push(job_list *l, job *j)
+{
+    j->next = NULL;
+    if (l->tail)
+        l->tail->next = j;
+    else
+        l->head = j;
+    l->tail = j;
+}
+
+/* Take the whole list. */
+static job *list_take(job_list *l)
+{
+    job *j = l->head;
+    l->head = l->tail = NULL;
+    return j;
+}
+
+static void free_job(job *j)
+{
+    free(j->params);
+    free(j->result);
+    free(j);
+}
+
+static void free_jobs(job *j)
+{
+    for (job *next; j; j = next) {
+        next = j->next;
+        free_job(j);
+    }
+}
+
 typedef struct worker {
     const worker_options *opt;
     const migr_home *home;
@@ -41,11 +79,11 @@ typedef struct worker {
     /* The job queue, shared with the task threads. */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    job *head, *tail;
+    job_list todo;
     int stopping;
     /* Jobs run, for the main thread, under mu; a task thread that makes the
      * list non-empty writes to done_fd, which the main thread polls. */
-    job *done_head, *done_tail;
+    job_list done;
     int done_fd;
     /* Leases of tasks queued or running; main thread only. */
     uint64_t *running;
@@ -61,13 +99,13 @@ typedef struct worker {
 static job *next_job(worker *w)
 {
     pthread_mutex_lock(&w->mu);
-    while (!w->head && !w->stopping)
+    while (!w->todo.head && !w->stopping)
         pthread_cond_wait(&w->cv, &w->mu);
-    job *j = w->head;
+    job *j = w->todo.head;
     if (j) {
-        w->head = j->next;
-        if (!w->head)
-            w->tail = NULL;
+        w->todo.head = j->next;
+        if (!w->todo.head)
+            w->todo.tail = NULL;
     }
     pthread_mutex_unlock(&w->mu);
     return j;
@@ -120,12 +158,8 @@ static void hand_back(worker *w, job *j)
 {
     static const uint64_t one = 1;
     pthread_mutex_lock(&w->mu);
-    int wake = !w->done_head;
-    if (w->done_tail)
-        w->done_tail->next = j;
-    else
-        w->done_head = j;
-    w->done_tail = j;
+    int wake = !w->done.head;
+    list_push(&w->done, j);
     pthread_mutex_unlock(&w->mu);
     if (wake && write(w->done_fd, &one, sizeof one) != (ssize_t)sizeof one)
         log_error("waking the main thread: %s", strerror(errno));
@@ -138,7 +172,6 @@ static void *task_thread(void *arg)
         run_job(w, j);
         free(j->params);
         j->params = NULL;
-        j->next = NULL;
         hand_back(w, j);
     }
     return NULL;
@@ -216,11 +249,7 @@ static void queue_job(worker *w, const Migr__TaskAssign *a)
     w->running[w->nrunning++] = a->lease;
     log_debug("task %llu (%s) attempt %u received", (unsigned long long)a->task_id, a->kind, a->attempt);
     pthread_mutex_lock(&w->mu);
-    if (w->tail)
-        w->tail->next = j;
-    else
-        w->head = j;
-    w->tail = j;
+    list_push(&w->todo, j);
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
 }
@@ -260,13 +289,6 @@ static int on_coordinator(worker *w, migr_err *err)
     return 0;
 }
 
-static void free_job(job *j)
-{
-    free(j->params);
-    free(j->result);
-    free(j);
-}
-
 /* Forward the results of the jobs the task threads finished. */
 static void on_results(worker *w)
 {
@@ -276,8 +298,7 @@ static void on_results(worker *w)
     if (read(w->done_fd, &n, sizeof n) < 0 && errno != EAGAIN)
         log_error("reading the task threads' wake-up: %s", strerror(errno));
     pthread_mutex_lock(&w->mu);
-    job *j = w->done_head;
-    w->done_head = w->done_tail = NULL;
+    job *j = list_take(&w->done);
     pthread_mutex_unlock(&w->mu);
     for (job *next; j; j = next) {
         next = j->next;
@@ -370,15 +391,8 @@ static void stop_threads(worker *w)
     pthread_mutex_unlock(&w->mu);
     for (int i = 0; i < w->nthreads; i++)
         pthread_join(w->threads[i], NULL);
-    for (job *j = w->head, *next; j; j = next) {
-        next = j->next;
-        free_job(j);
-    }
-    for (job *j = w->done_head, *next; j; j = next) {
-        next = j->next;
-        free_job(j);
-    }
-    w->head = w->tail = w->done_head = w->done_tail = NULL;
+    free_jobs(list_take(&w->todo));
+    free_jobs(list_take(&w->done));
 }
 
 int worker_run(const worker_options *opt, const migr_home *home, volatile int *stop, migr_err *err)
