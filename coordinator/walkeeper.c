@@ -53,8 +53,12 @@ int walkeeper_start(walkeeper *k, sqlite3 *loop, const char *path, migr_err *err
         return -1;
     }
     sqlite3_busy_timeout(k->db, 1000);
-    if (pthread_mutex_init(&k->mu, NULL) != 0 || pthread_cond_init(&k->cv, NULL) != 0 ||
-        pthread_create(&k->thread, NULL, keep, k) != 0) {
+    int mu = pthread_mutex_init(&k->mu, NULL) == 0, cv = mu && pthread_cond_init(&k->cv, NULL) == 0;
+    if (!cv || pthread_create(&k->thread, NULL, keep, k) != 0) {
+        if (cv)
+            pthread_cond_destroy(&k->cv);
+        if (mu)
+            pthread_mutex_destroy(&k->mu);
         sqlite3_close(k->db);
         k->db = NULL;
         return migr_errf(err, "cannot start the checkpoint thread");
